@@ -1,0 +1,1 @@
+//! Search algorithms: to be written.

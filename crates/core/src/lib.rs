@@ -1,0 +1,19 @@
+//! ferrotune's shared vocabulary: the Experiment spec (Katib's and the native format), its
+//! validation, the search space, trials and their observations, metric parsing and the
+//! template substitution that turns a trial template into a command line.
+//!
+//! Everything here is pure and synchronous, so the CLI, the server, the operator and the
+//! algorithms agree on one definition of an experiment.
+
+pub mod error;
+pub mod metrics;
+pub mod space;
+pub mod trial;
+pub mod value;
+
+pub use error::{CoreError, FieldError};
+pub use space::{Distribution, Domain, Parameter, SearchSpace};
+pub use trial::{
+    MetricStrategy, MetricSummary, ObjectiveType, Observation, TrialStatus, TrialView,
+};
+pub use value::{Assignment, ParamValue};

@@ -1,0 +1,1 @@
+//! Metric parsing: to be written.
