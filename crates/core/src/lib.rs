@@ -6,9 +6,14 @@
 //! algorithms agree on one definition of an experiment.
 
 pub mod error;
+pub mod load;
 pub mod metrics;
 pub mod space;
+pub mod spec;
+pub mod substitute;
+pub mod template;
 pub mod trial;
+pub mod validate;
 pub mod value;
 
 pub use error::{CoreError, FieldError};
@@ -16,4 +21,5 @@ pub use space::{Distribution, Domain, Parameter, SearchSpace};
 pub use trial::{
     MetricStrategy, MetricSummary, ObjectiveType, Observation, TrialStatus, TrialView,
 };
+pub use validate::{Experiment, validate};
 pub use value::{Assignment, ParamValue};

@@ -76,12 +76,7 @@ impl Domain {
     /// Whether `v` is a value this domain allows (bounds, step grid, list membership).
     pub fn contains(&self, v: &ParamValue) -> bool {
         match (self, v) {
-            (
-                Domain::Double {
-                    min, max, step, ..
-                },
-                ParamValue::Float(x),
-            ) => {
+            (Domain::Double { min, max, step, .. }, ParamValue::Float(x)) => {
                 if !x.is_finite() || *x < *min || *x > *max {
                     return false;
                 }
@@ -93,12 +88,9 @@ impl Domain {
                     }
                 }
             }
-            (
-                Domain::Int {
-                    min, max, step, ..
-                },
-                ParamValue::Int(i),
-            ) => *i >= *min && *i <= *max && (i - min) % step.unwrap_or(1) == 0,
+            (Domain::Int { min, max, step, .. }, ParamValue::Int(i)) => {
+                *i >= *min && *i <= *max && (i - min) % step.unwrap_or(1) == 0
+            }
             (Domain::Discrete { values }, v) => values.contains(v),
             (Domain::Categorical { values }, ParamValue::Str(s)) => values.contains(s),
             _ => false,
@@ -183,7 +175,12 @@ mod tests {
             step: Some(0.1),
             distribution: Distribution::Uniform,
         };
-        let g: Vec<String> = d.grid_values().unwrap().iter().map(|v| v.to_string()).collect();
+        let g: Vec<String> = d
+            .grid_values()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
         assert_eq!(g, ["0.1", "0.2", "0.3", "0.4", "0.5"]);
     }
 

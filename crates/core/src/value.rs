@@ -78,7 +78,10 @@ mod tests {
         assert_eq!(ParamValue::Float(0.1).to_string(), "0.1");
         assert_eq!(ParamValue::Float(1e-5).to_string(), "0.00001");
         assert_eq!(ParamValue::Int(-3).to_string(), "-3");
-        assert_eq!(ParamValue::Str("; touch /tmp/x".into()).to_string(), "; touch /tmp/x");
+        assert_eq!(
+            ParamValue::Str("; touch /tmp/x".into()).to_string(),
+            "; touch /tmp/x"
+        );
     }
 
     #[test]
@@ -88,6 +91,9 @@ mod tests {
             ("layers".into(), ParamValue::Int(3)),
             ("opt".into(), ParamValue::Str("adam".into())),
         ]);
-        assert_eq!(a.to_json(), serde_json::json!({"lr": 0.5, "layers": 3, "opt": "adam"}));
+        assert_eq!(
+            a.to_json(),
+            serde_json::json!({"lr": 0.5, "layers": 3, "opt": "adam"})
+        );
     }
 }

@@ -1,0 +1,991 @@
+//! From a parsed document to a validated [`Experiment`], collecting every problem at once.
+
+use crate::error::FieldError;
+use crate::load::{LoadedDoc, did_you_mean};
+use crate::metrics::{MetricParser, MetricsFormat};
+use crate::space::{Distribution, Domain, Parameter, SearchSpace};
+use crate::spec::{self, AlgorithmDoc, ExperimentDoc, FeasibleSpaceDoc, Scalar};
+use crate::substitute::{Placeholder, is_meta_field, placeholders, reference_meta_field};
+use crate::template::{TemplateSource, TrialTemplate, container_command, primary_container};
+use crate::trial::{MetricStrategy, ObjectiveType};
+use crate::value::ParamValue;
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+/// The namespace experiments land in when none is given (never `default`).
+pub const DEFAULT_NAMESPACE: &str = "ferrotune";
+/// Katib's default `parallelTrialCount`.
+pub const DEFAULT_PARALLEL_TRIAL_COUNT: u32 = 3;
+
+/// Which dialect a document was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Katib,
+    Native,
+}
+
+/// An algorithm name and its settings as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlgorithmSpec {
+    pub name: String,
+    pub settings: Vec<(String, String)>,
+}
+
+/// The objective and how each metric's value is chosen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Objective {
+    pub type_: ObjectiveType,
+    pub goal: Option<f64>,
+    pub metric: String,
+    pub additional_metrics: Vec<String>,
+    /// A strategy for the objective and every additional metric (Katib's defaults filled in).
+    pub strategies: Vec<(String, MetricStrategy)>,
+}
+
+impl Objective {
+    /// Every metric name, objective first.
+    pub fn all_metrics(&self) -> Vec<String> {
+        std::iter::once(self.metric.clone())
+            .chain(self.additional_metrics.iter().cloned())
+            .collect()
+    }
+
+    /// The strategy that picks a metric's value.
+    pub fn strategy(&self, metric: &str) -> MetricStrategy {
+        self.strategies
+            .iter()
+            .find(|(n, _)| n == metric)
+            .map(|(_, s)| *s)
+            .unwrap_or(MetricStrategy::default_for(self.type_))
+    }
+}
+
+/// Where metrics are read from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CollectorKind {
+    /// The trial's stdout and stderr.
+    StdOut,
+    /// A file (or every file in a directory) the trial writes.
+    File { path: String, directory: bool },
+}
+
+/// The metrics collector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Collector {
+    pub kind: CollectorKind,
+    pub format: MetricsFormat,
+    /// Custom regexes; empty means Katib's default.
+    pub filters: Vec<String>,
+}
+
+/// A validated experiment: everything the controller needs, with defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Experiment {
+    pub flavor: Flavor,
+    pub name: String,
+    pub namespace: String,
+    pub objective: Objective,
+    pub algorithm: AlgorithmSpec,
+    pub early_stopping: Option<AlgorithmSpec>,
+    pub parallel_trial_count: u32,
+    pub max_trial_count: Option<u32>,
+    pub max_failed_trial_count: Option<u32>,
+    pub space: SearchSpace,
+    pub template: TrialTemplate,
+    pub collector: Collector,
+    /// Things that are ignored when running locally (image, valueFrom, …), to say once.
+    pub notes: Vec<String>,
+}
+
+/// Checks algorithm names and settings; provided by the algorithms crate so that this crate
+/// stays free of algorithm code.
+pub trait AlgorithmCheck {
+    /// Problems with `spec.algorithm` for this search space.
+    fn check_algorithm(&self, algorithm: &AlgorithmSpec, space: &SearchSpace) -> Vec<FieldError>;
+    /// Problems with `spec.earlyStopping`.
+    fn check_early_stopping(&self, rule: &AlgorithmSpec) -> Vec<FieldError>;
+}
+
+/// Validates a loaded document. Unknown fields, structural problems and algorithm problems
+/// all come back together.
+pub fn validate(
+    loaded: &LoadedDoc,
+    check: &dyn AlgorithmCheck,
+) -> Result<Experiment, Vec<FieldError>> {
+    let mut v = Validator {
+        errors: loaded.unknown_fields.clone(),
+        notes: Vec::new(),
+    };
+    let exp = v.experiment(&loaded.doc, check);
+    match exp {
+        Some(e) if v.errors.is_empty() => Ok(Experiment {
+            notes: v.notes,
+            ..e
+        }),
+        _ => Err(v.errors),
+    }
+}
+
+struct Validator {
+    errors: Vec<FieldError>,
+    notes: Vec<String>,
+}
+
+fn parse_f64(s: &Scalar) -> Option<f64> {
+    s.0.trim().parse::<f64>().ok().filter(|x| x.is_finite())
+}
+
+fn parse_i64(s: &Scalar) -> Option<i64> {
+    let t = s.0.trim();
+    t.parse::<i64>().ok().or_else(|| {
+        // "3.0" is a whole number too.
+        t.parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite() && x.fract() == 0.0 && x.abs() < 9.0e15)
+            .map(|x| x as i64)
+    })
+}
+
+const PARAMETER_TYPES: [&str; 4] = ["double", "int", "discrete", "categorical"];
+const DISTRIBUTIONS: [&str; 4] = ["uniform", "logUniform", "normal", "logNormal"];
+
+impl Validator {
+    fn err(&mut self, path: impl Into<String>, msg: impl Into<String>) {
+        self.errors.push(FieldError::new(path, msg));
+    }
+
+    fn experiment(
+        &mut self,
+        doc: &ExperimentDoc,
+        check: &dyn AlgorithmCheck,
+    ) -> Option<Experiment> {
+        let flavor = match doc.api_version.as_str() {
+            spec::KATIB_API_VERSION => Flavor::Katib,
+            spec::NATIVE_API_VERSION => Flavor::Native,
+            "" => {
+                self.err(
+                    "apiVersion",
+                    format!(
+                        "is required ({} or {})",
+                        spec::NATIVE_API_VERSION,
+                        spec::KATIB_API_VERSION
+                    ),
+                );
+                Flavor::Native
+            }
+            other => {
+                self.err(
+                    "apiVersion",
+                    format!(
+                        "{other:?} is not supported (use {} or {})",
+                        spec::NATIVE_API_VERSION,
+                        spec::KATIB_API_VERSION
+                    ),
+                );
+                Flavor::Native
+            }
+        };
+        if doc.kind != "Experiment" {
+            self.err("kind", format!("must be Experiment, got {:?}", doc.kind));
+        }
+        let name = doc.metadata.name.clone().unwrap_or_default();
+        if name.is_empty() {
+            self.err("metadata.name", "is required");
+        } else if !is_dns_label(&name) {
+            self.err("metadata.name", format!("{name:?} must be lower-case letters, digits and '-', start and end with a letter or digit, at most 63 characters"));
+        }
+        let namespace = doc
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
+        if !is_dns_label(&namespace) {
+            self.err(
+                "metadata.namespace",
+                format!("{namespace:?} is not a valid namespace name"),
+            );
+        }
+        let s = &doc.spec;
+
+        let objective = self.objective(s.objective.as_ref());
+        let space = self.parameters(&s.parameters);
+        let algorithm = match &s.algorithm {
+            None => {
+                self.err("spec.algorithm", "is required (e.g. algorithmName: random)");
+                None
+            }
+            Some(a) => self.algorithm("spec.algorithm", a),
+        };
+        if let Some(a) = &algorithm {
+            self.errors.extend(check.check_algorithm(a, &space));
+        }
+        let early_stopping = s
+            .early_stopping
+            .as_ref()
+            .and_then(|a| self.algorithm("spec.earlyStopping", a));
+        if let Some(r) = &early_stopping {
+            self.errors.extend(check.check_early_stopping(r));
+        }
+
+        let parallel = self.count("spec.parallelTrialCount", s.parallel_trial_count);
+        let max = self.count("spec.maxTrialCount", s.max_trial_count);
+        let max_failed = self.count("spec.maxFailedTrialCount", s.max_failed_trial_count);
+        let parallel = parallel.unwrap_or(DEFAULT_PARALLEL_TRIAL_COUNT);
+        if let Some(m) = max {
+            if parallel > m {
+                self.err(
+                    "spec.parallelTrialCount",
+                    format!("({parallel}) must not exceed maxTrialCount ({m})"),
+                );
+            }
+            if let Some(f) = max_failed
+                && f > m
+            {
+                self.err(
+                    "spec.maxFailedTrialCount",
+                    format!("({f}) must not exceed maxTrialCount ({m})"),
+                );
+            }
+        }
+        if let Some(p) = &s.resume_policy
+            && !["Never", "LongRunning", "FromVolume"].contains(&p.as_str())
+        {
+            self.err(
+                "spec.resumePolicy",
+                format!("{p:?} must be one of Never, LongRunning, FromVolume"),
+            );
+        }
+        if s.nas_config.is_some() {
+            self.err(
+                "spec.nasConfig",
+                "neural architecture search is not supported by ferrotune",
+            );
+        }
+        let template = self.template(flavor, doc, &space);
+        let collector = self.collector(s.metrics_collector_spec.as_ref(), objective.as_ref());
+
+        Some(Experiment {
+            flavor,
+            name,
+            namespace,
+            objective: objective?,
+            algorithm: algorithm?,
+            early_stopping,
+            parallel_trial_count: parallel,
+            max_trial_count: max,
+            max_failed_trial_count: max_failed,
+            space,
+            template: template?,
+            collector: collector?,
+            notes: Vec::new(),
+        })
+    }
+
+    fn count(&mut self, path: &str, v: Option<i64>) -> Option<u32> {
+        let v = v?;
+        if v < 1 {
+            self.err(path, format!("must be at least 1, got {v}"));
+            None
+        } else if v > u32::MAX as i64 {
+            self.err(path, format!("{v} is too large"));
+            None
+        } else {
+            Some(v as u32)
+        }
+    }
+
+    fn objective(&mut self, o: Option<&spec::ObjectiveDoc>) -> Option<Objective> {
+        let Some(o) = o else {
+            self.err(
+                "spec.objective",
+                "is required (type and objectiveMetricName)",
+            );
+            return None;
+        };
+        let type_ = match o.type_.as_deref() {
+            Some("minimize") => Some(ObjectiveType::Minimize),
+            Some("maximize") => Some(ObjectiveType::Maximize),
+            None => {
+                self.err("spec.objective.type", "is required (minimize or maximize)");
+                None
+            }
+            Some(t) => {
+                self.err(
+                    "spec.objective.type",
+                    format!("{t:?} must be minimize or maximize"),
+                );
+                None
+            }
+        };
+        let metric = o.objective_metric_name.clone().unwrap_or_default();
+        if metric.trim().is_empty() {
+            self.err("spec.objective.objectiveMetricName", "is required");
+        }
+        let goal = o.goal.as_ref().and_then(|g| {
+            let x = parse_f64(g);
+            if x.is_none() {
+                self.err("spec.objective.goal", format!("{:?} is not a number", g.0));
+            }
+            x
+        });
+        let mut seen = BTreeSet::from([metric.clone()]);
+        for (i, m) in o.additional_metric_names.iter().enumerate() {
+            if m.trim().is_empty() {
+                self.err(
+                    format!("spec.objective.additionalMetricNames[{i}]"),
+                    "must not be empty",
+                );
+            } else if !seen.insert(m.clone()) {
+                self.err(
+                    format!("spec.objective.additionalMetricNames[{i}]"),
+                    format!("{m:?} is listed twice (or is the objective)"),
+                );
+            }
+        }
+        let mut strategies = Vec::new();
+        for (i, ms) in o.metric_strategies.iter().enumerate() {
+            let p = format!("spec.objective.metricStrategies[{i}]");
+            if !seen.contains(&ms.name) {
+                self.err(
+                    format!("{p}.name"),
+                    format!(
+                        "{:?} is neither the objective nor an additional metric",
+                        ms.name
+                    ),
+                );
+            }
+            match ms.value.0.as_str() {
+                "min" => strategies.push((ms.name.clone(), MetricStrategy::Min)),
+                "max" => strategies.push((ms.name.clone(), MetricStrategy::Max)),
+                "latest" => strategies.push((ms.name.clone(), MetricStrategy::Latest)),
+                other => self.err(
+                    format!("{p}.value"),
+                    format!("{other:?} must be min, max or latest"),
+                ),
+            }
+        }
+        let type_ = type_?;
+        // Katib's defaulting: every metric without a strategy gets the objective's default.
+        for m in &seen {
+            if !strategies.iter().any(|(n, _)| n == m) {
+                strategies.push((m.clone(), MetricStrategy::default_for(type_)));
+            }
+        }
+        if metric.trim().is_empty() {
+            return None;
+        }
+        Some(Objective {
+            type_,
+            goal,
+            additional_metrics: o.additional_metric_names.clone(),
+            metric,
+            strategies,
+        })
+    }
+
+    fn algorithm(&mut self, path: &str, a: &AlgorithmDoc) -> Option<AlgorithmSpec> {
+        let name = a.algorithm_name.clone().unwrap_or_default();
+        if name.is_empty() {
+            self.err(format!("{path}.algorithmName"), "is required");
+            return None;
+        }
+        let mut names = BTreeSet::new();
+        for (i, s) in a.algorithm_settings.iter().enumerate() {
+            if s.name.is_empty() {
+                self.err(format!("{path}.algorithmSettings[{i}].name"), "is required");
+            } else if !names.insert(s.name.clone()) {
+                self.err(
+                    format!("{path}.algorithmSettings[{i}].name"),
+                    format!("{:?} is set twice", s.name),
+                );
+            }
+        }
+        Some(AlgorithmSpec {
+            name,
+            settings: a
+                .algorithm_settings
+                .iter()
+                .map(|s| (s.name.clone(), s.value.0.clone()))
+                .collect(),
+        })
+    }
+
+    fn parameters(&mut self, params: &[spec::ParameterDoc]) -> SearchSpace {
+        let mut space = SearchSpace::default();
+        let mut first_seen: HashMap<String, usize> = HashMap::new();
+        if params.is_empty() {
+            self.err("spec.parameters", "at least one parameter is required");
+        }
+        for (i, p) in params.iter().enumerate() {
+            let path = format!("spec.parameters[{i}]");
+            let name = p.name.clone().unwrap_or_default();
+            if name.trim().is_empty() {
+                self.err(format!("{path}.name"), "is required");
+            } else if let Some(j) = first_seen.get(&name) {
+                self.err(
+                    format!("{path}.name"),
+                    format!("duplicate parameter name {name:?} (also spec.parameters[{j}])"),
+                );
+            } else {
+                first_seen.insert(name.clone(), i);
+            }
+            let ty = match p.parameter_type.as_deref() {
+                None => {
+                    self.err(
+                        format!("{path}.parameterType"),
+                        "is required (double, int, discrete or categorical)",
+                    );
+                    None
+                }
+                Some(t) if PARAMETER_TYPES.contains(&t) => Some(t),
+                Some(t) => {
+                    let hint = did_you_mean(t, PARAMETER_TYPES)
+                        .map(|s| format!(", did you mean {s:?}?"))
+                        .unwrap_or_default();
+                    self.err(
+                        format!("{path}.parameterType"),
+                        format!(
+                            "unknown type {t:?} (known: double, int, discrete, categorical){hint}"
+                        ),
+                    );
+                    None
+                }
+            };
+            let Some(fs) = &p.feasible_space else {
+                self.err(format!("{path}.feasibleSpace"), "is required");
+                continue;
+            };
+            let Some(ty) = ty else { continue };
+            if let Some(domain) = self.domain(&format!("{path}.feasibleSpace"), ty, fs)
+                && !name.trim().is_empty()
+            {
+                space.parameters.push(Parameter { name, domain });
+            }
+        }
+        space
+    }
+
+    fn distribution(&mut self, path: &str, fs: &FeasibleSpaceDoc) -> Option<Distribution> {
+        match fs.distribution.as_deref() {
+            None | Some("") | Some("uniform") => Some(Distribution::Uniform),
+            Some("logUniform") => Some(Distribution::LogUniform),
+            Some("normal") => Some(Distribution::Normal),
+            Some("logNormal") => Some(Distribution::LogNormal),
+            Some(d) => {
+                let hint = did_you_mean(d, DISTRIBUTIONS)
+                    .map(|s| format!(", did you mean {s:?}?"))
+                    .unwrap_or_default();
+                self.err(format!("{path}.distribution"), format!("unknown distribution {d:?} (known: uniform, logUniform, normal, logNormal){hint}"));
+                None
+            }
+        }
+    }
+
+    fn domain(&mut self, path: &str, ty: &str, fs: &FeasibleSpaceDoc) -> Option<Domain> {
+        let n_before = self.errors.len();
+        match ty {
+            "double" | "int" => {
+                if fs.list.is_some() {
+                    self.err(format!("{path}.list"), format!("a {ty} parameter takes min and max, not a list (use discrete or categorical)"));
+                }
+                let dist = self.distribution(path, fs);
+                let num = |v: &mut Self,
+                           field: &str,
+                           s: &Option<Scalar>,
+                           required: bool|
+                 -> Option<f64> {
+                    match s {
+                        None if required => {
+                            v.err(format!("{path}.{field}"), "is required");
+                            None
+                        }
+                        None => None,
+                        Some(x) => {
+                            let parsed = if ty == "int" {
+                                parse_i64(x).map(|i| i as f64)
+                            } else {
+                                parse_f64(x)
+                            };
+                            if parsed.is_none() {
+                                let what = if ty == "int" {
+                                    "an integer"
+                                } else {
+                                    "a number"
+                                };
+                                v.err(
+                                    format!("{path}.{field}"),
+                                    format!("{:?} is not {what}", x.0),
+                                );
+                            }
+                            parsed
+                        }
+                    }
+                };
+                let min = num(self, "min", &fs.min, true);
+                let max = num(self, "max", &fs.max, true);
+                let step = num(self, "step", &fs.step, false);
+                if let (Some(lo), Some(hi)) = (min, max) {
+                    if lo >= hi {
+                        self.err(
+                            path,
+                            format!(
+                                "min ({}) must be less than max ({})",
+                                fs.min.as_ref().map(|s| s.0.as_str()).unwrap_or(""),
+                                fs.max.as_ref().map(|s| s.0.as_str()).unwrap_or("")
+                            ),
+                        );
+                    } else if let Some(st) = step {
+                        if st <= 0.0 {
+                            self.err(
+                                format!("{path}.step"),
+                                format!("({st}) must be greater than 0"),
+                            );
+                        } else if st > hi - lo {
+                            self.err(
+                                format!("{path}.step"),
+                                format!("({st}) is larger than the range max - min ({})", hi - lo),
+                            );
+                        }
+                    }
+                    if let Some(d) = dist
+                        && d.is_log()
+                        && lo <= 0.0
+                    {
+                        self.err(
+                            format!("{path}.min"),
+                            format!(
+                                "({lo}) must be greater than 0 for the {} distribution",
+                                d.katib_name()
+                            ),
+                        );
+                    }
+                } else if let Some(st) = step
+                    && st <= 0.0
+                {
+                    self.err(
+                        format!("{path}.step"),
+                        format!("({st}) must be greater than 0"),
+                    );
+                }
+                if self.errors.len() > n_before {
+                    return None;
+                }
+                let (min, max, dist) = (min?, max?, dist?);
+                Some(if ty == "int" {
+                    Domain::Int {
+                        min: min as i64,
+                        max: max as i64,
+                        step: step.map(|s| s as i64),
+                        distribution: dist,
+                    }
+                } else {
+                    Domain::Double {
+                        min,
+                        max,
+                        step,
+                        distribution: dist,
+                    }
+                })
+            }
+            _ => {
+                for (field, present) in [
+                    ("min", fs.min.is_some()),
+                    ("max", fs.max.is_some()),
+                    ("step", fs.step.is_some()),
+                ] {
+                    if present {
+                        self.err(
+                            format!("{path}.{field}"),
+                            format!("a {ty} parameter takes a list, not {field}"),
+                        );
+                    }
+                }
+                if fs.distribution.is_some() {
+                    self.err(
+                        format!("{path}.distribution"),
+                        format!("a {ty} parameter has no distribution"),
+                    );
+                }
+                let list = fs.list.clone().unwrap_or_default();
+                if list.is_empty() {
+                    self.err(format!("{path}.list"), "must list at least one value");
+                }
+                let mut seen = BTreeSet::new();
+                let mut values = Vec::new();
+                for (i, item) in list.iter().enumerate() {
+                    let lp = format!("{path}.list[{i}]");
+                    if ty == "discrete" {
+                        match parse_i64(item).filter(|_| !item.0.contains(['.', 'e', 'E'])) {
+                            Some(n) => values.push(ParamValue::Int(n)),
+                            None => match parse_f64(item) {
+                                Some(x) => values.push(ParamValue::Float(x)),
+                                None => {
+                                    self.err(lp.clone(), format!("{:?} is not a number (discrete values are numbers; use categorical for strings)", item.0));
+                                    continue;
+                                }
+                            },
+                        }
+                        let key = values
+                            .last()
+                            .and_then(|v| v.as_f64())
+                            .unwrap_or(f64::NAN)
+                            .to_bits();
+                        if !seen.insert(key.to_string()) {
+                            self.err(lp, format!("duplicate value {:?}", item.0));
+                        }
+                    } else if !seen.insert(item.0.clone()) {
+                        self.err(lp, format!("duplicate value {:?}", item.0));
+                    }
+                }
+                if self.errors.len() > n_before {
+                    return None;
+                }
+                Some(if ty == "discrete" {
+                    Domain::Discrete { values }
+                } else {
+                    Domain::Categorical {
+                        values: list.into_iter().map(|s| s.0).collect(),
+                    }
+                })
+            }
+        }
+    }
+
+    fn template(
+        &mut self,
+        flavor: Flavor,
+        doc: &ExperimentDoc,
+        space: &SearchSpace,
+    ) -> Option<TrialTemplate> {
+        let Some(t) = &doc.spec.trial_template else {
+            self.err(
+                "spec.trialTemplate",
+                "is required: it says what each trial runs",
+            );
+            return None;
+        };
+        let base = "spec.trialTemplate";
+        let n_before = self.errors.len();
+        let shorthand = t.command.is_some()
+            || t.args.is_some()
+            || t.env.is_some()
+            || t.working_dir.is_some()
+            || t.timeout.is_some();
+        if flavor == Flavor::Katib && shorthand {
+            for (f, present) in [
+                ("command", t.command.is_some()),
+                ("args", t.args.is_some()),
+                ("env", t.env.is_some()),
+                ("workingDir", t.working_dir.is_some()),
+                ("timeout", t.timeout.is_some()),
+            ] {
+                if present {
+                    self.err(format!("{base}.{f}"), format!("is a {} field; put it in the trialSpec's container or use apiVersion {}", spec::NATIVE_API_VERSION, spec::NATIVE_API_VERSION));
+                }
+            }
+        }
+        if t.config_map.is_some() {
+            self.err(format!("{base}.configMap"), "a trial template in a ConfigMap needs Kubernetes; inline it as trialSpec to run locally");
+        }
+        if shorthand && t.trial_spec.is_some() {
+            self.err(
+                base,
+                "give either the local command shorthand or a trialSpec, not both",
+            );
+        }
+        // Trial parameters: Katib requires them; the native format makes every parameter one
+        // by its own name when they are omitted.
+        let trial_parameters: Vec<(String, String)> = match &t.trial_parameters {
+            Some(tp) => {
+                let mut names = BTreeSet::new();
+                for (i, p) in tp.iter().enumerate() {
+                    let pp = format!("{base}.trialParameters[{i}]");
+                    if p.name.is_empty() {
+                        self.err(format!("{pp}.name"), "is required");
+                    } else if !names.insert(p.name.clone()) {
+                        self.err(
+                            format!("{pp}.name"),
+                            format!("duplicate trial parameter {:?}", p.name),
+                        );
+                    }
+                    if p.reference.is_empty() {
+                        self.err(format!("{pp}.reference"), "is required");
+                    } else if p.reference.starts_with("${") {
+                        if reference_meta_field(&p.reference).is_none() {
+                            self.err(format!("{pp}.reference"), format!("{:?} is not a metadata reference (${{trialSpec.Name}}, Namespace, Kind, APIVersion, Labels[k], Annotations[k])", p.reference));
+                        }
+                    } else if !space.parameters.iter().any(|q| q.name == p.reference) {
+                        let known: Vec<&str> =
+                            space.parameters.iter().map(|q| q.name.as_str()).collect();
+                        let hint = did_you_mean(&p.reference, known.iter().copied())
+                            .map(|s| format!(", did you mean {s:?}?"))
+                            .unwrap_or_default();
+                        self.err(
+                            format!("{pp}.reference"),
+                            format!(
+                                "{:?} is not a parameter of this experiment (parameters: {}){hint}",
+                                p.reference,
+                                known.join(", ")
+                            ),
+                        );
+                    }
+                }
+                tp.iter()
+                    .map(|p| (p.name.clone(), p.reference.clone()))
+                    .collect()
+            }
+            None if flavor == Flavor::Native => space
+                .parameters
+                .iter()
+                .map(|p| (p.name.clone(), p.name.clone()))
+                .collect(),
+            None => Vec::new(),
+        };
+        let declared: BTreeSet<&str> = trial_parameters.iter().map(|(n, _)| n.as_str()).collect();
+        let check_refs = |v: &mut Self, path: &str, s: &str| {
+            for ph in placeholders(s) {
+                match ph {
+                    Placeholder::TrialParameter(x) if !declared.contains(x.as_str()) => {
+                        let hint = did_you_mean(&x, declared.iter().copied())
+                            .map(|s| format!(", did you mean {s:?}?"))
+                            .unwrap_or_default();
+                        v.err(path, format!("${{trialParameters.{x}}} is not declared in spec.trialTemplate.trialParameters{hint}"));
+                    }
+                    Placeholder::Meta(f) if !is_meta_field(&f) => {
+                        v.err(path, format!("${{trialSpec.{f}}} is not a known reference (Name, Namespace, Kind, APIVersion, Labels[k], Annotations[k])"));
+                    }
+                    _ => {}
+                }
+            }
+        };
+        let timeout = t.timeout.as_ref().and_then(|s| {
+            let d = parse_duration(&s.0);
+            if d.is_none() {
+                self.err(
+                    format!("{base}.timeout"),
+                    format!(
+                        "{:?} is not a duration (e.g. 90s, 10m, 1h30m, or seconds)",
+                        s.0
+                    ),
+                );
+            }
+            d
+        });
+        let source = if let Some(ts) = &t.trial_spec {
+            walk_strings(ts, "spec.trialTemplate.trialSpec", &mut |p, s| {
+                check_refs(self, p, s)
+            });
+            if !ts.is_object() {
+                self.err(format!("{base}.trialSpec"), "must be a Kubernetes object");
+                None
+            } else {
+                match primary_container(ts, t.primary_container_name.as_deref()) {
+                    Err(e) => {
+                        self.err(format!("{base}.trialSpec"), e);
+                        None
+                    }
+                    Ok(c) => match container_command(&c) {
+                        Err(es) => {
+                            self.errors.extend(es.into_iter().map(|e| {
+                                FieldError::new(format!("spec.trialTemplate.{}", e.path), e.message)
+                            }));
+                            None
+                        }
+                        Ok(cc) => {
+                            if let Some(img) = &cc.image {
+                                self.notes.push(format!("the container image {img:?} is ignored: trials run as local processes"));
+                            }
+                            self.notes.extend(cc.notes);
+                            if t.success_condition.is_some() || t.failure_condition.is_some() {
+                                self.notes.push("successCondition/failureCondition apply to Kubernetes objects; locally a trial succeeds when its process exits 0".into());
+                            }
+                            Some(TemplateSource::TrialSpec {
+                                spec: ts.clone(),
+                                primary_container_name: t.primary_container_name.clone(),
+                            })
+                        }
+                    },
+                }
+            }
+        } else if shorthand || flavor == Flavor::Native {
+            let mut command: Vec<String> = t.command.clone().unwrap_or_default();
+            if command.is_empty() {
+                self.err(format!("{base}.command"), "is required: the program (and arguments) each trial runs, e.g. [python3, train.py]");
+            }
+            command.extend(t.args.clone().unwrap_or_default());
+            let env: Vec<(String, String)> = match &t.env {
+                None => Vec::new(),
+                Some(spec::EnvDoc::Map(m)) => {
+                    m.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect()
+                }
+                Some(spec::EnvDoc::List(l)) => l
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, e)| {
+                        if e.name.is_empty() {
+                            self.err(format!("{base}.env[{i}].name"), "is required");
+                            None
+                        } else {
+                            Some((e.name.clone(), e.value.clone().unwrap_or_default().0))
+                        }
+                    })
+                    .collect(),
+            };
+            for (i, a) in command.iter().enumerate() {
+                check_refs(self, &format!("{base}.command[{i}]"), a);
+            }
+            for (k, val) in &env {
+                check_refs(self, &format!("{base}.env.{k}"), val);
+            }
+            if let Some(w) = &t.working_dir {
+                check_refs(self, &format!("{base}.workingDir"), w);
+            }
+            Some(TemplateSource::Process {
+                command,
+                env,
+                working_dir: t.working_dir.clone(),
+            })
+        } else {
+            self.err(
+                base,
+                "has no trialSpec: nothing to run (give a trialSpec with a container command)",
+            );
+            None
+        };
+        if self.errors.len() > n_before {
+            return None;
+        }
+        Some(TrialTemplate {
+            trial_parameters,
+            source: source?,
+            timeout,
+        })
+    }
+
+    fn collector(
+        &mut self,
+        m: Option<&spec::MetricsCollectorDoc>,
+        objective: Option<&Objective>,
+    ) -> Option<Collector> {
+        let base = "spec.metricsCollectorSpec";
+        let kind = m
+            .and_then(|m| m.collector.as_ref())
+            .and_then(|c| c.kind.clone())
+            .unwrap_or_else(|| "StdOut".into());
+        let source = m.and_then(|m| m.source.as_ref());
+        let fsp = source.and_then(|s| s.file_system_path.as_ref());
+        let format = match fsp.and_then(|f| f.format.as_deref()) {
+            None | Some("") | Some("TEXT") => Some(MetricsFormat::Text),
+            Some("JSON") => Some(MetricsFormat::Json),
+            Some(f) => {
+                self.err(
+                    format!("{base}.source.fileSystemPath.format"),
+                    format!("{f:?} must be TEXT or JSON"),
+                );
+                None
+            }
+        };
+        let filters = source
+            .and_then(|s| s.filter.as_ref())
+            .map(|f| f.metrics_format.clone())
+            .unwrap_or_default();
+        let wanted = objective.map(|o| o.all_metrics()).unwrap_or_default();
+        for (i, f) in filters.iter().enumerate() {
+            if let Err(e) = MetricParser::new(MetricsFormat::Text, std::slice::from_ref(f), &wanted)
+            {
+                self.err(
+                    format!("{base}.source.filter.metricsFormat[{i}]"),
+                    e.to_string(),
+                );
+            }
+        }
+        let kind = match kind.as_str() {
+            "StdOut" => Some(CollectorKind::StdOut),
+            "File" => {
+                let path = fsp.and_then(|f| f.path.clone()).unwrap_or_default();
+                let directory = match fsp.and_then(|f| f.kind.as_deref()) {
+                    None | Some("File") => false,
+                    Some("Directory") => true,
+                    Some(k) => {
+                        self.err(
+                            format!("{base}.source.fileSystemPath.kind"),
+                            format!("{k:?} must be File or Directory"),
+                        );
+                        false
+                    }
+                };
+                if path.is_empty() {
+                    self.err(
+                        format!("{base}.source.fileSystemPath.path"),
+                        "is required for the File collector",
+                    );
+                    None
+                } else {
+                    Some(CollectorKind::File { path, directory })
+                }
+            }
+            "Push" => {
+                self.err(
+                    format!("{base}.collector.kind"),
+                    "Push (trials reporting over gRPC) is not supported yet; use StdOut or File",
+                );
+                None
+            }
+            k @ ("TensorFlowEvent" | "PrometheusMetric" | "Custom" | "None") => {
+                self.err(
+                    format!("{base}.collector.kind"),
+                    format!("{k} is not supported for local trials; use StdOut or File"),
+                );
+                None
+            }
+            k => {
+                let hint = did_you_mean(k, ["StdOut", "File", "Push"])
+                    .map(|s| format!(", did you mean {s:?}?"))
+                    .unwrap_or_default();
+                self.err(format!("{base}.collector.kind"), format!("unknown collector kind {k:?} (known: StdOut, File, TensorFlowEvent, PrometheusMetric, Custom, Push, None){hint}"));
+                None
+            }
+        };
+        Some(Collector {
+            kind: kind?,
+            format: format?,
+            filters,
+        })
+    }
+}
+
+fn walk_strings(v: &serde_json::Value, path: &str, f: &mut dyn FnMut(&str, &str)) {
+    match v {
+        serde_json::Value::String(s) => f(path, s),
+        serde_json::Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                walk_strings(x, &format!("{path}[{i}]"), f);
+            }
+        }
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                walk_strings(x, &format!("{path}.{k}"), f);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `90s`, `10m`, `1h30m`, or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let t = s.trim();
+    if let Ok(secs) = t.parse::<f64>() {
+        return (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    humantime::parse_duration(t).ok().filter(|d| !d.is_zero())
+}
+
+/// Kubernetes' DNS-1123 label rule, which experiment names and namespaces follow.
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
