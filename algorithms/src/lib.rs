@@ -1,1 +1,72 @@
-//! Search algorithms: to be written.
+//! Search algorithms: pure, synchronous, seeded, no I/O.
+//!
+//! Each algorithm lives in its own file and implements [`Suggester`]. Randomness comes from
+//! the experiment's seed only, so a sweep is reproducible and a resumed one continues the
+//! same sequence. [`build`] and [`validate`] are the only ways in that know algorithm names.
+
+mod domain;
+pub mod grid;
+pub mod random;
+pub mod registry;
+
+pub use grid::GridSearch;
+pub use random::RandomSearch;
+pub use registry::{IMPLEMENTED, KATIB_NOT_YET, build, seed_from_settings, validate};
+
+use ferrotune_core::{Assignment, FieldError, ObjectiveType, SearchSpace, TrialView};
+
+/// What an algorithm answers when asked for new trials.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Suggestions {
+    /// Between 1 and `n` new assignments (fewer when fewer are left).
+    Assignments(Vec<Assignment>),
+    /// Nothing new will ever come: the experiment can end once running trials finish.
+    Exhausted,
+}
+
+/// The crate's errors: bad settings are reported per field, like the core's validation.
+#[derive(Debug, thiserror::Error)]
+pub enum AlgorithmError {
+    /// The algorithm name, its settings or the search space do not suit the algorithm.
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Settings(Vec<FieldError>),
+    /// Something that validation should have prevented (a bug, or corrupt saved state).
+    #[error("algorithm error: {0}")]
+    Internal(String),
+}
+
+/// What every algorithm gets when built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlgorithmContext {
+    /// `spec.algorithm.algorithmName`, which [`build`] dispatches on.
+    pub algorithm: String,
+    pub space: SearchSpace,
+    pub objective: ObjectiveType,
+    /// The experiment's stored seed: the only source of randomness.
+    pub seed: u64,
+    /// `spec.algorithm.algorithmSettings` as `(name, value)`, in file order.
+    pub settings: Vec<(String, String)>,
+}
+
+/// A search algorithm, driven by the controller.
+pub trait Suggester: Send {
+    /// Up to `n` new assignments given every trial so far (including running and pending
+    /// ones), or `Exhausted`. `n = 0` gives an empty list.
+    fn suggest(&mut self, history: &[TrialView], n: usize) -> Result<Suggestions, AlgorithmError>;
+
+    /// Whether the controller must fill `TrialView::intermediate` (default false), so that
+    /// algorithms that do not need them cost no memory.
+    fn needs_intermediate(&self) -> bool {
+        false
+    }
+
+    /// Opaque state to persist after each `suggest` (default `None`: the history is enough).
+    fn state(&self) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// Restores what `state` returned, after a restart.
+    fn restore(&mut self, _state: serde_json::Value) -> Result<(), AlgorithmError> {
+        Ok(())
+    }
+}

@@ -88,7 +88,7 @@ impl FromStr for ExperimentStatus {
 }
 
 /// What `create_experiment` needs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewExperiment {
     pub name: String,
     pub namespace: String,
@@ -106,7 +106,7 @@ pub struct NewExperiment {
 }
 
 /// A stored experiment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentRecord {
     pub id: i64,
     pub name: String,
@@ -128,7 +128,7 @@ pub struct ExperimentRecord {
 }
 
 /// A stored trial.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrialRecord {
     pub id: i64,
     pub experiment_id: i64,
@@ -154,7 +154,7 @@ pub struct TrialRecord {
 }
 
 /// The final word on a trial, written in one transaction.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrialOutcome {
     pub status: TrialStatus,
     pub reason: String,
@@ -174,7 +174,11 @@ pub trait Store: Send + Sync {
     /// All experiments, oldest first.
     async fn list_experiments(&self) -> Result<Vec<ExperimentRecord>, StoreError>;
     /// Replaces the stored document (used by `resume --max-trials`).
-    async fn update_document(&self, id: i64, document: &serde_json::Value) -> Result<(), StoreError>;
+    async fn update_document(
+        &self,
+        id: i64,
+        document: &serde_json::Value,
+    ) -> Result<(), StoreError>;
     /// Sets status, reason and message; a completed status also sets `completed_at`,
     /// Running sets `started_at` when it is still empty.
     async fn set_experiment_status(

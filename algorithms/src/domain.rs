@@ -1,0 +1,211 @@
+//! Arithmetic on parameter domains shared by the algorithms: sanity checks, step counts, the
+//! k-th value of a stepped domain, and comparison of values read back from storage.
+
+use ferrotune_core::space::{decimals_of, round_to};
+use ferrotune_core::{Distribution, Domain, FieldError, ParamValue, SearchSpace};
+
+/// Problems that would make sampling impossible. The core's validation already rules these
+/// out; they are checked again so that a hand-built space fails with an error, not a panic.
+pub(crate) fn space_problems(space: &SearchSpace) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for (j, p) in space.parameters.iter().enumerate() {
+        let path = format!("spec.parameters[{j}].feasibleSpace");
+        let mut err = |field: &str, msg: String| {
+            let path = if field.is_empty() {
+                path.clone()
+            } else {
+                format!("{path}.{field}")
+            };
+            errors.push(FieldError::new(path, msg));
+        };
+        match &p.domain {
+            Domain::Double {
+                min,
+                max,
+                step,
+                distribution,
+            } => {
+                if !min.is_finite() || !max.is_finite() {
+                    err(
+                        "",
+                        format!("min ({min}) and max ({max}) must be finite numbers"),
+                    );
+                } else if min > max {
+                    err(
+                        "",
+                        format!("min ({min}) must not be greater than max ({max})"),
+                    );
+                } else if distribution.is_log() && *min <= 0.0 {
+                    err("min", log_message(*min, *distribution));
+                }
+                if let Some(s) = step
+                    && !(s.is_finite() && *s > 0.0)
+                {
+                    err("step", format!("({s}) must be a positive number"));
+                }
+            }
+            Domain::Int {
+                min,
+                max,
+                step,
+                distribution,
+            } => {
+                if min > max {
+                    err(
+                        "",
+                        format!("min ({min}) must not be greater than max ({max})"),
+                    );
+                } else if distribution.is_log() && *min <= 0 {
+                    err("min", log_message(*min as f64, *distribution));
+                }
+                if let Some(s) = step
+                    && *s <= 0
+                {
+                    err("step", format!("({s}) must be greater than 0"));
+                }
+            }
+            Domain::Discrete { values } => {
+                if values.is_empty() {
+                    err("list", "needs at least one value".to_string());
+                }
+                if let Some(v) = values
+                    .iter()
+                    .find(|v| matches!(v, ParamValue::Float(x) if !x.is_finite()))
+                {
+                    err("list", format!("({v}) is not a finite number"));
+                }
+            }
+            Domain::Categorical { values } => {
+                if values.is_empty() {
+                    err("list", "needs at least one value".to_string());
+                }
+            }
+        }
+    }
+    errors
+}
+
+fn log_message(min: f64, d: Distribution) -> String {
+    format!(
+        "({min}) must be greater than 0 for the {} distribution",
+        d.katib_name()
+    )
+}
+
+/// The last `k` with `min + k·step ≤ max`, with the core's `grid_values` slack (1e-9 of a
+/// step). Infinite when the range overflows.
+pub(crate) fn double_last_step(min: f64, max: f64, step: f64) -> f64 {
+    ((max - min) / step + 1e-9).floor()
+}
+
+/// The last `k` with `min + k·step ≤ max` for integers (no overflow: computed in i128).
+pub(crate) fn int_last_step(min: i64, max: i64, step: i64) -> u64 {
+    ((max as i128 - min as i128) / step.max(1) as i128) as u64
+}
+
+/// `min + k·step` for integers, never beyond `max`.
+pub(crate) fn int_at(min: i64, max: i64, step: i64, k: u64) -> i64 {
+    (min as i128 + k as i128 * step.max(1) as i128).min(max as i128) as i64
+}
+
+/// `min + k·step` for a stepped double, rounded like `Domain::grid_values` so that it prints
+/// as the user wrote it (`0.3`, not `0.30000000000000004`). Where that rounding would leave
+/// the domain (steps below 1e-9, which `decimals_of` cannot see), the unrounded value is
+/// used; `min` is the last resort, so the result is always inside the domain.
+pub(crate) fn stepped_double(min: f64, max: f64, step: f64, k: u64) -> f64 {
+    let raw = min + k as f64 * step;
+    let rounded = round_to(raw, decimals_of(step).max(decimals_of(min)));
+    let domain = Domain::Double {
+        min,
+        max,
+        step: Some(step),
+        distribution: Distribution::Uniform,
+    };
+    [rounded, raw, raw.clamp(min, max)]
+        .into_iter()
+        .find(|&x| (x - raw).abs() <= 1e-6 * step && domain.contains(&ParamValue::Float(x)))
+        .unwrap_or(min)
+}
+
+/// Whether two values are the same point, allowing for the last-digit noise of a float that
+/// went through storage: relative 1e-9, or `abs_tol` (a fraction of a step) when larger.
+pub(crate) fn same_value(a: &ParamValue, b: &ParamValue, abs_tol: f64) -> bool {
+    match (a, b) {
+        (ParamValue::Str(x), ParamValue::Str(y)) => x == y,
+        (ParamValue::Int(x), ParamValue::Int(y)) => x == y,
+        (ParamValue::Str(_), _) | (_, ParamValue::Str(_)) => false,
+        _ => {
+            let (x, y) = (
+                a.as_f64().unwrap_or(f64::NAN),
+                b.as_f64().unwrap_or(f64::NAN),
+            );
+            x == y || (x - y).abs() <= abs_tol.max(1e-9 * x.abs().max(y.abs()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stepped_double_is_print_clean_and_inside() {
+        assert_eq!(stepped_double(0.1, 0.5, 0.1, 2), 0.3);
+        assert_eq!(stepped_double(0.0, 1.0, 0.3, 3), 0.9);
+        // decimals_of(1e-10) is 0: rounding would give 0 or 1, so the raw value is kept.
+        let x = stepped_double(5e-10, 2e-9, 1e-10, 3);
+        assert!((x - 8e-10).abs() < 1e-20, "{x}");
+    }
+
+    #[test]
+    fn int_steps_do_not_overflow() {
+        assert_eq!(int_last_step(i64::MIN, i64::MAX, 1), u64::MAX);
+        assert_eq!(int_at(i64::MIN, i64::MAX, 1, u64::MAX), i64::MAX);
+        assert_eq!(int_last_step(2, 9, 3), 2);
+        assert_eq!(int_at(2, 9, 3, 2), 8);
+    }
+
+    #[test]
+    fn same_value_tolerates_storage_noise_only() {
+        let f = ParamValue::Float;
+        assert!(same_value(&f(0.3), &f(0.1 + 0.2), 0.0));
+        assert!(!same_value(&f(0.3), &f(0.3001), 0.0));
+        assert!(same_value(&ParamValue::Int(16), &f(16.0), 0.0));
+        assert!(!same_value(
+            &ParamValue::Str("1".into()),
+            &ParamValue::Int(1),
+            0.0
+        ));
+        assert!(same_value(&f(0.0), &f(1e-17), 1e-9));
+    }
+
+    #[test]
+    fn problems_are_reported_per_field() {
+        let space = SearchSpace {
+            parameters: vec![
+                ferrotune_core::Parameter {
+                    name: "a".into(),
+                    domain: Domain::Double {
+                        min: 0.0,
+                        max: 1.0,
+                        step: Some(0.0),
+                        distribution: Distribution::LogUniform,
+                    },
+                },
+                ferrotune_core::Parameter {
+                    name: "b".into(),
+                    domain: Domain::Categorical { values: vec![] },
+                },
+            ],
+        };
+        let paths: Vec<String> = space_problems(&space).into_iter().map(|e| e.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.parameters[0].feasibleSpace.min",
+                "spec.parameters[0].feasibleSpace.step",
+                "spec.parameters[1].feasibleSpace.list",
+            ]
+        );
+    }
+}

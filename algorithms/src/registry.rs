@@ -1,0 +1,310 @@
+//! Algorithm names: which exist, which settings they take, and building one by name.
+//!
+//! Validation and construction share these checks, so whatever `validate` accepts, `build`
+//! builds.
+
+use crate::{AlgorithmContext, AlgorithmError, GridSearch, RandomSearch, Suggester, grid, random};
+use ferrotune_core::load::did_you_mean;
+use ferrotune_core::{FieldError, SearchSpace};
+
+/// Algorithms ferrotune runs.
+pub const IMPLEMENTED: &[&str] = &["random", "grid"];
+
+/// Katib's other algorithm names: recognised, so that the message says "not yet" rather
+/// than "unknown".
+pub const KATIB_NOT_YET: &[&str] = &[
+    "tpe",
+    "multivariate-tpe",
+    "cmaes",
+    "sobol",
+    "bayesianoptimization",
+    "hyperband",
+    "pbt",
+    "enas",
+    "darts",
+];
+
+/// Katib's neural architecture search algorithms, out of ferrotune's scope.
+const NAS: &[&str] = &["enas", "darts"];
+
+const NAME_PATH: &str = "spec.algorithm.algorithmName";
+
+/// Every problem with an algorithm name, its settings and, for that algorithm, the search
+/// space; empty when `build` will succeed.
+pub fn validate(name: &str, settings: &[(String, String)], space: &SearchSpace) -> Vec<FieldError> {
+    let accepted = match name {
+        "random" => random::SETTINGS,
+        "grid" => grid::SETTINGS,
+        _ => return vec![FieldError::new(NAME_PATH, name_problem(name))],
+    };
+    let mut errors = Vec::new();
+    for (i, (key, value)) in settings.iter().enumerate() {
+        let path = format!("spec.algorithm.algorithmSettings[{i}]");
+        if !accepted.contains(&key.as_str()) {
+            let hint = did_you_mean(key, accepted.iter().copied())
+                .map(|s| format!(", did you mean {s:?}?"))
+                .unwrap_or_default();
+            errors.push(FieldError::new(
+                format!("{path}.name"),
+                format!(
+                    "unknown setting {key:?} for algorithm {name:?}{hint} (accepted: {})",
+                    accepted.join(", ")
+                ),
+            ));
+        } else if key == "random_state" && parse_seed(value).is_none() {
+            errors.push(FieldError::new(
+                format!("{path}.value"),
+                format!("random_state must be a non-negative integer, got {value:?}"),
+            ));
+        }
+    }
+    match name {
+        "grid" => errors.extend(grid::grid_problems(space)),
+        _ => errors.extend(crate::domain::space_problems(space)),
+    }
+    errors
+}
+
+/// Why `name` is not an algorithm ferrotune runs.
+fn name_problem(name: &str) -> String {
+    let implemented = IMPLEMENTED.join(", ");
+    if NAS.contains(&name) {
+        format!(
+            "{name:?}: neural architecture search is not supported by ferrotune \
+             (it tunes hyperparameters with: {implemented})"
+        )
+    } else if KATIB_NOT_YET.contains(&name) {
+        format!("algorithm {name:?} is not supported yet by ferrotune (implemented: {implemented})")
+    } else {
+        let hint = did_you_mean(name, IMPLEMENTED.iter().chain(KATIB_NOT_YET).copied())
+            .map(|s| format!(", did you mean {s:?}?"))
+            .unwrap_or_default();
+        format!(
+            "unknown algorithm {name:?}{hint} (implemented: {implemented}; \
+             recognised from Katib but not supported yet: {})",
+            KATIB_NOT_YET.join(", ")
+        )
+    }
+}
+
+fn parse_seed(value: &str) -> Option<u64> {
+    value.trim().parse().ok()
+}
+
+/// The seed that a valid `random_state` setting asks for, if any.
+pub fn seed_from_settings(settings: &[(String, String)]) -> Option<u64> {
+    settings
+        .iter()
+        .find(|(k, _)| k == "random_state")
+        .and_then(|(_, v)| parse_seed(v))
+}
+
+/// Builds the named algorithm after the same checks as [`validate`], so that a bad setting
+/// is an error here, never a panic later.
+pub fn build(ctx: AlgorithmContext) -> Result<Box<dyn Suggester>, AlgorithmError> {
+    let errors = validate(&ctx.algorithm, &ctx.settings, &ctx.space);
+    if !errors.is_empty() {
+        return Err(AlgorithmError::Settings(errors));
+    }
+    match ctx.algorithm.as_str() {
+        "random" => Ok(Box::new(RandomSearch::new(ctx.space, ctx.seed)?)),
+        "grid" => Ok(Box::new(GridSearch::new(ctx.space)?)),
+        other => Err(AlgorithmError::Internal(format!(
+            "algorithm {other:?} passed validation but has no implementation"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Suggestions;
+    use ferrotune_core::{Distribution, Domain, ObjectiveType, Parameter};
+
+    fn space() -> SearchSpace {
+        SearchSpace {
+            parameters: vec![
+                Parameter {
+                    name: "layers".into(),
+                    domain: Domain::Int {
+                        min: 1,
+                        max: 3,
+                        step: None,
+                        distribution: Distribution::Uniform,
+                    },
+                },
+                Parameter {
+                    name: "lr".into(),
+                    domain: Domain::Double {
+                        min: 0.01,
+                        max: 0.1,
+                        step: None,
+                        distribution: Distribution::LogUniform,
+                    },
+                },
+            ],
+        }
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn only(errors: Vec<FieldError>) -> FieldError {
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        errors.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn implemented_names_with_good_settings_pass() {
+        assert!(validate("random", &settings(&[("random_state", "7")]), &space()).is_empty());
+        assert!(validate("random", &[], &space()).is_empty());
+    }
+
+    #[test]
+    fn unknown_names_list_the_known_ones_and_suggest() {
+        let e = only(validate("rnadom", &[], &space()));
+        assert_eq!(e.path, "spec.algorithm.algorithmName");
+        assert!(e.message.contains("did you mean \"random\"?"), "{e}");
+        assert!(e.message.contains("implemented: random, grid"), "{e}");
+        assert!(e.message.contains("tpe"), "{e}");
+        let e = only(validate("Grid", &[], &space()));
+        assert!(e.message.contains("did you mean \"grid\"?"), "{e}");
+        let e = only(validate("simulated-annealing", &[], &space()));
+        assert!(!e.message.contains("did you mean"), "{e}");
+    }
+
+    #[test]
+    fn katib_names_are_not_supported_yet() {
+        for name in [
+            "tpe",
+            "multivariate-tpe",
+            "cmaes",
+            "sobol",
+            "bayesianoptimization",
+        ] {
+            let e = only(validate(name, &[], &space()));
+            assert_eq!(e.path, "spec.algorithm.algorithmName");
+            assert!(e.message.contains("not supported yet by ferrotune"), "{e}");
+        }
+        for name in ["enas", "darts"] {
+            let e = only(validate(name, &[], &space()));
+            assert!(
+                e.message
+                    .contains("neural architecture search is not supported"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_random_state_is_reported_at_its_value() {
+        let s = settings(&[("random_state", "7"), ("random_state", "abc")]);
+        let e = only(validate("random", &s, &space()));
+        assert_eq!(e.path, "spec.algorithm.algorithmSettings[1].value");
+        assert_eq!(
+            e.message,
+            "random_state must be a non-negative integer, got \"abc\""
+        );
+        let e = only(validate(
+            "grid",
+            &settings(&[("random_state", "-1")]),
+            &grid_space(),
+        ));
+        assert_eq!(e.path, "spec.algorithm.algorithmSettings[0].value");
+    }
+
+    #[test]
+    fn unknown_settings_name_the_accepted_ones() {
+        let e = only(validate(
+            "random",
+            &settings(&[("random_sate", "1")]),
+            &space(),
+        ));
+        assert_eq!(e.path, "spec.algorithm.algorithmSettings[0].name");
+        assert!(e.message.contains("did you mean \"random_state\"?"), "{e}");
+        assert!(e.message.contains("accepted: random_state"), "{e}");
+        let e = only(validate(
+            "grid",
+            &settings(&[("n_startup_trials", "5")]),
+            &grid_space(),
+        ));
+        assert!(e.message.contains("for algorithm \"grid\""), "{e}");
+    }
+
+    fn grid_space() -> SearchSpace {
+        let mut s = space();
+        s.parameters[1].domain = Domain::Double {
+            min: 0.01,
+            max: 0.1,
+            step: Some(0.01),
+            distribution: Distribution::Uniform,
+        };
+        s
+    }
+
+    #[test]
+    fn grid_needs_steps_for_doubles() {
+        let e = only(validate("grid", &[], &space()));
+        assert_eq!(e.path, "spec.parameters[1].feasibleSpace.step");
+        assert_eq!(e.message, "grid needs a step for double parameter \"lr\"");
+        assert!(validate("grid", &[], &grid_space()).is_empty());
+    }
+
+    #[test]
+    fn seed_comes_from_a_valid_random_state() {
+        assert_eq!(
+            seed_from_settings(&settings(&[("random_state", " 42 ")])),
+            Some(42)
+        );
+        assert_eq!(
+            seed_from_settings(&settings(&[("random_state", "x")])),
+            None
+        );
+        assert_eq!(seed_from_settings(&[]), None);
+    }
+
+    fn ctx(
+        algorithm: &str,
+        space: SearchSpace,
+        settings: Vec<(String, String)>,
+    ) -> AlgorithmContext {
+        AlgorithmContext {
+            algorithm: algorithm.into(),
+            space,
+            objective: ObjectiveType::Minimize,
+            seed: 3,
+            settings,
+        }
+    }
+
+    #[test]
+    fn build_runs_validation_first() {
+        let err = build(ctx("grid", space(), vec![])).err().unwrap();
+        assert!(err.to_string().contains("grid needs a step"), "{err}");
+        let err = build(ctx("random", space(), settings(&[("random_state", "abc")])))
+            .err()
+            .unwrap();
+        assert!(matches!(err, AlgorithmError::Settings(_)));
+        assert!(build(ctx("tpe", space(), vec![])).is_err());
+    }
+
+    #[test]
+    fn built_algorithms_suggest() {
+        let mut r = build(ctx("random", space(), vec![])).unwrap();
+        assert!(!r.needs_intermediate() && r.state().is_none());
+        let Suggestions::Assignments(a) = r.suggest(&[], 4).unwrap() else {
+            panic!("random exhausted");
+        };
+        assert_eq!(a.len(), 4);
+        assert!(a.iter().all(|a| space().contains(a)));
+        let mut g = build(ctx("grid", grid_space(), vec![])).unwrap();
+        let Suggestions::Assignments(a) = g.suggest(&[], 100).unwrap() else {
+            panic!("grid exhausted");
+        };
+        assert_eq!(a.len(), 30);
+    }
+}

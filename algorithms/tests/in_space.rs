@@ -1,0 +1,225 @@
+//! Property: whatever the search space and seed, random and grid only ever suggest points
+//! of the space, with finite numbers.
+
+use ferrotune_algorithms::{GridSearch, RandomSearch, Suggester, Suggestions};
+use ferrotune_core::{
+    Assignment, Distribution, Domain, ParamValue, Parameter, SearchSpace, TrialStatus, TrialView,
+};
+use proptest::prelude::*;
+
+fn distribution() -> impl Strategy<Value = Distribution> {
+    prop_oneof![
+        Just(Distribution::Uniform),
+        Just(Distribution::LogUniform),
+        Just(Distribution::Normal),
+        Just(Distribution::LogNormal),
+    ]
+}
+
+/// A double with valid bounds: positive min for the log distributions; a step (when
+/// present) no larger than the range.
+fn double() -> impl Strategy<Value = Domain> {
+    (
+        distribution(),
+        -1e6f64..1e6,
+        1e-6f64..1e6,
+        1e-3f64..1e6,
+        prop::option::of(1e-3f64..=1.0),
+    )
+        .prop_map(|(distribution, min, pos_min, span, step)| {
+            let min = if distribution.is_log() { pos_min } else { min };
+            Domain::Double {
+                min,
+                max: min + span,
+                step: step.map(|fraction| span * fraction),
+                distribution,
+            }
+        })
+}
+
+fn int() -> impl Strategy<Value = Domain> {
+    (
+        distribution(),
+        -1_000_000i64..1_000_000,
+        1i64..1_000_000,
+        1i64..1_000_000,
+        prop::option::of(1i64..1_000_000),
+    )
+        .prop_map(|(distribution, min, pos_min, span, step)| {
+            let min = if distribution.is_log() { pos_min } else { min };
+            Domain::Int {
+                min,
+                max: min + span,
+                step: step.map(|s| s.min(span)),
+                distribution,
+            }
+        })
+}
+
+fn discrete() -> impl Strategy<Value = Domain> {
+    prop::collection::vec(
+        prop_oneof![
+            (-1000i64..1000).prop_map(ParamValue::Int),
+            (-1e6f64..1e6).prop_map(ParamValue::Float),
+        ],
+        1..6,
+    )
+    .prop_map(|values| Domain::Discrete { values })
+}
+
+fn categorical() -> impl Strategy<Value = Domain> {
+    prop::collection::vec("[a-z]{1,6}", 1..5).prop_map(|values| Domain::Categorical { values })
+}
+
+fn space() -> impl Strategy<Value = SearchSpace> {
+    prop::collection::vec(
+        prop_oneof![double(), int(), discrete(), categorical()],
+        1..6,
+    )
+    .prop_map(|domains| SearchSpace {
+        parameters: domains
+            .into_iter()
+            .enumerate()
+            .map(|(i, domain)| Parameter {
+                name: format!("p{i}"),
+                domain,
+            })
+            .collect(),
+    })
+}
+
+/// A space grid search accepts and can enumerate in a test: doubles always stepped, few
+/// values per parameter.
+fn small_grid_space() -> impl Strategy<Value = SearchSpace> {
+    let double = (distribution(), -1e3f64..1e3, 1e-3f64..1e3, 1usize..8).prop_map(
+        |(distribution, min, span, steps)| {
+            let min = if distribution.is_log() {
+                min.abs() + 1e-3
+            } else {
+                min
+            };
+            Domain::Double {
+                min,
+                max: min + span,
+                step: Some(span / steps as f64),
+                distribution,
+            }
+        },
+    );
+    let int = (
+        distribution(),
+        -1000i64..1000,
+        1i64..50,
+        prop::option::of(1i64..10),
+    )
+        .prop_map(|(distribution, min, span, step)| {
+            let min = if distribution.is_log() {
+                min.abs() + 1
+            } else {
+                min
+            };
+            Domain::Int {
+                min,
+                max: min + span,
+                step: step.map(|s| s.min(span)),
+                distribution,
+            }
+        });
+    prop::collection::vec(prop_oneof![double, int, discrete(), categorical()], 1..4).prop_map(
+        |domains| SearchSpace {
+            parameters: domains
+                .into_iter()
+                .enumerate()
+                .map(|(i, domain)| Parameter {
+                    name: format!("p{i}"),
+                    domain,
+                })
+                .collect(),
+        },
+    )
+}
+
+fn assert_valid(space: &SearchSpace, a: &Assignment) {
+    assert!(space.contains(a), "{a:?} is not in {space:?}");
+    for (name, v) in &a.0 {
+        if let ParamValue::Float(x) = v {
+            assert!(x.is_finite(), "{name} = {x}");
+        }
+    }
+}
+
+fn view(a: Assignment) -> TrialView {
+    TrialView {
+        name: String::new(),
+        parameters: a,
+        status: TrialStatus::Succeeded,
+        objective: Some(0.0),
+        intermediate: Vec::new(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn random_suggestions_are_in_the_space(space in space(), seed in any::<u64>(), done in 0usize..1000) {
+        let mut r = RandomSearch::new(space.clone(), seed).unwrap();
+        // Pretend `done` trials already exist: only their number matters.
+        let history: Vec<TrialView> = (0..done).map(|_| view(Assignment::default())).collect();
+        let Suggestions::Assignments(batch) = r.suggest(&history, 20).unwrap() else {
+            panic!("random exhausted");
+        };
+        prop_assert_eq!(batch.len(), 20);
+        for a in &batch {
+            assert_valid(&space, a);
+        }
+    }
+
+    #[test]
+    fn grid_suggestions_are_in_the_space_and_cover_it(space in small_grid_space(), n in 1usize..40) {
+        let mut g = GridSearch::new(space.clone()).unwrap();
+        let mut history = Vec::new();
+        loop {
+            match g.suggest(&history, n).unwrap() {
+                Suggestions::Exhausted => break,
+                Suggestions::Assignments(batch) => {
+                    prop_assert!(!batch.is_empty() && batch.len() <= n);
+                    for a in batch {
+                        assert_valid(&space, &a);
+                        history.push(view(a));
+                    }
+                }
+            }
+            prop_assert!(history.len() <= g.points());
+        }
+        prop_assert_eq!(history.len(), g.points());
+    }
+
+    #[test]
+    fn grid_accepts_or_rejects_arbitrary_spaces_without_panicking(space in space()) {
+        if let Ok(mut g) = GridSearch::new(space.clone()) {
+            if let Suggestions::Assignments(batch) = g.suggest(&[], 50).unwrap() {
+                for a in &batch {
+                    assert_valid(&space, a);
+                }
+            }
+        } else {
+            let has_continuous = space
+                .parameters
+                .iter()
+                .any(|p| matches!(p.domain, Domain::Double { step: None, .. }));
+            let size: f64 = space
+                .parameters
+                .iter()
+                .map(|p| match &p.domain {
+                    Domain::Double { min, max, step: Some(s), .. } => ((max - min) / s).floor() + 1.0,
+                    Domain::Int { min, max, step, .. } => ((max - min) / step.unwrap_or(1) + 1) as f64,
+                    Domain::Discrete { values } => values.len() as f64,
+                    Domain::Categorical { values } => values.len() as f64,
+                    Domain::Double { step: None, .. } => 1.0,
+                })
+                .product();
+            prop_assert!(has_continuous || size > 9.9e6, "rejected a valid grid of {size} points");
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! `ferrotune`: run hyperparameter sweeps locally, resume them after a crash, inspect them.
+
+mod display;
+mod ops;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "ferrotune", version, about = "Hyperparameter tuning: Katib-compatible experiments, run anywhere")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Output formats for inspection commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct DbArg {
+    /// The SQLite file holding experiments.
+    #[arg(long, global = true, env = "FERROTUNE_DB", default_value = "ferrotune.db")]
+    db: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an experiment file until it completes (Ctrl-C leaves it resumable).
+    Run {
+        file: PathBuf,
+        /// Name the experiment (overrides metadata.name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Seed of the search algorithm (overrides the random_state setting).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Trials at once (overrides spec.parallelTrialCount).
+        #[arg(long)]
+        parallel: Option<u32>,
+        /// Trials to finish (overrides spec.maxTrialCount).
+        #[arg(long)]
+        max_trials: Option<u32>,
+        /// Where trial directories and logs go (default: ./ferrotune-runs/NAME).
+        #[arg(long)]
+        run_dir: Option<PathBuf>,
+        /// Seconds between SIGTERM and SIGKILL when a trial is stopped.
+        #[arg(long, default_value_t = 10.0)]
+        grace: f64,
+        /// Print the controller's own CPU time and peak memory at the end.
+        #[arg(long)]
+        stats: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Continue an experiment that was interrupted, stopped or killed.
+    Resume {
+        name: String,
+        /// Raise the trial limit (also continues a completed experiment).
+        #[arg(long)]
+        max_trials: Option<u32>,
+        /// Change how many trials run at once.
+        #[arg(long)]
+        parallel: Option<u32>,
+        #[arg(long, default_value_t = 10.0)]
+        grace: f64,
+        /// Print the controller's own CPU time and peak memory at the end.
+        #[arg(long)]
+        stats: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Check experiment files; every problem is listed.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List experiments.
+    List {
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// An experiment's status, best trial and trials.
+    Show {
+        name: String,
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// An experiment's trials.
+    Trials {
+        name: String,
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Stop a running experiment (its running trials are killed); resume continues it.
+    Stop {
+        name: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FERROTUNE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Run { file, name, seed, parallel, max_trials, run_dir, grace, stats, db } => {
+                let r = ops::run(ops::RunArgs { file, name, seed, parallel, max_trials, run_dir, grace, db: db.db }).await;
+                if stats {
+                    ops::print_stats();
+                }
+                r
+            }
+            Command::Resume { name, max_trials, parallel, grace, stats, db } => {
+                let r = ops::resume(&db.db, &name, max_trials, parallel, grace).await;
+                if stats {
+                    ops::print_stats();
+                }
+                r
+            }
+            Command::Validate { files } => ops::validate(&files),
+            Command::List { output, db } => ops::list(&db.db, output).await,
+            Command::Show { name, output, db } => ops::show(&db.db, &name, output).await,
+            Command::Trials { name, output, db } => ops::trials(&db.db, &name, output).await,
+            Command::Stop { name, db } => ops::stop(&db.db, &name).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

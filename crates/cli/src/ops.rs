@@ -1,0 +1,342 @@
+//! What each command does.
+
+use crate::Output;
+use crate::display;
+use anyhow::{Context, Result, anyhow, bail};
+use ferrotune_controller::{Controller, Event, Interrupt, Options, validate_document};
+use ferrotune_core::load::{LoadedDoc, load_str};
+use ferrotune_core::validate::Experiment;
+use ferrotune_runners::LocalRunner;
+use ferrotune_store::{ExperimentRecord, ExperimentStatus, NewExperiment, SqliteStore, Store};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct RunArgs {
+    pub file: PathBuf,
+    pub name: Option<String>,
+    pub seed: Option<u64>,
+    pub parallel: Option<u32>,
+    pub max_trials: Option<u32>,
+    pub run_dir: Option<PathBuf>,
+    pub grace: f64,
+    pub db: PathBuf,
+}
+
+/// Exit status for an experiment file that does not validate.
+const EXIT_INVALID: u8 = 1;
+
+fn read_file(path: &Path) -> Result<ferrotune_core::load::LoadedFile> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    load_str(&text).map_err(|e| anyhow!("{}:\n{}", path.display(), indent(&e.to_string())))
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+}
+
+fn describe(e: &Experiment) -> String {
+    format!(
+        "experiment {:?} in namespace {:?}: {} {} of {}, algorithm {}, {} parameter{}, {} trial{} at once{}",
+        e.name,
+        e.namespace,
+        e.objective.type_.as_str(),
+        e.objective.metric,
+        match e.flavor {
+            ferrotune_core::validate::Flavor::Katib => "a Katib trial template",
+            ferrotune_core::validate::Flavor::Native => "a local command",
+        },
+        e.algorithm.name,
+        e.space.parameters.len(),
+        if e.space.parameters.len() == 1 { "" } else { "s" },
+        e.parallel_trial_count,
+        if e.parallel_trial_count == 1 { "" } else { "s" },
+        e.max_trial_count.map(|m| format!(", at most {m} trials")).unwrap_or_default(),
+    )
+}
+
+/// `ferrotune validate FILE...`
+pub fn validate(files: &[PathBuf]) -> Result<ExitCode> {
+    let mut ok = true;
+    for f in files {
+        let loaded = match read_file(f) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("{e:#}");
+                ok = false;
+                continue;
+            }
+        };
+        if loaded.experiments.is_empty() {
+            eprintln!("{}: no Experiment in this file", f.display());
+            ok = false;
+        }
+        let many = loaded.experiments.len() > 1;
+        for doc in &loaded.experiments {
+            let label = if many { format!("{} (document {})", f.display(), doc.index) } else { f.display().to_string() };
+            match validate_document(doc) {
+                Ok(e) => println!("{label}: valid {}", describe(&e)),
+                Err(errs) => {
+                    ok = false;
+                    eprintln!("{label}: {} problem{}:", errs.len(), if errs.len() == 1 { "" } else { "s" });
+                    for e in errs {
+                        eprintln!("  {e}");
+                    }
+                }
+            }
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INVALID) })
+}
+
+fn print_invalid(label: &str, errs: &[ferrotune_core::FieldError]) {
+    eprintln!("{label}: {} problem{}:", errs.len(), if errs.len() == 1 { "" } else { "s" });
+    for e in errs {
+        eprintln!("  {e}");
+    }
+}
+
+/// Applies command-line overrides to the document as written, so that the stored document
+/// alone rebuilds the experiment on resume.
+fn apply_overrides(raw: &mut serde_json::Value, name: Option<&str>, parallel: Option<u32>, max_trials: Option<u32>) {
+    let obj = raw.as_object_mut().expect("validated documents are objects");
+    if let Some(n) = name {
+        let meta = obj.entry("metadata").or_insert_with(|| serde_json::json!({}));
+        if let Some(m) = meta.as_object_mut() {
+            m.insert("name".into(), n.into());
+        }
+    }
+    let spec = obj.entry("spec").or_insert_with(|| serde_json::json!({}));
+    if let Some(s) = spec.as_object_mut() {
+        if let Some(p) = parallel {
+            s.insert("parallelTrialCount".into(), p.into());
+        }
+        if let Some(m) = max_trials {
+            s.insert("maxTrialCount".into(), m.into());
+        }
+    }
+}
+
+fn reload(raw: &serde_json::Value) -> Result<LoadedDoc> {
+    let mut f = load_str(&raw.to_string()).map_err(|e| anyhow!("{e}"))?;
+    f.experiments.pop().ok_or_else(|| anyhow!("the stored document holds no experiment"))
+}
+
+async fn open_store(db: &Path) -> Result<Arc<SqliteStore>> {
+    Ok(Arc::new(
+        SqliteStore::open(db).await.with_context(|| format!("cannot open the database {}", db.display()))?,
+    ))
+}
+
+fn random_seed() -> u64 {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    // splitmix64 of time and pid: good enough to pick a seed, which is then stored.
+    let mut z = t ^ ((std::process::id() as u64) << 32);
+    z = z.wrapping_add(0x9E3779B97F4A7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
+    z ^ (z >> 31)
+}
+
+/// `ferrotune run FILE`
+pub async fn run(a: RunArgs) -> Result<ExitCode> {
+    let loaded = read_file(&a.file)?;
+    let label = a.file.display().to_string();
+    let mut doc = match loaded.experiments.len() {
+        0 => bail!("{label}: no Experiment in this file"),
+        1 => loaded.experiments.into_iter().next().expect("one"),
+        n => bail!("{label} holds {n} experiments; `run` takes a file with one (split the file)"),
+    };
+    apply_overrides(&mut doc.raw, a.name.as_deref(), a.parallel, a.max_trials);
+    let doc = reload(&doc.raw)?;
+    let exp = match validate_document(&doc) {
+        Ok(e) => e,
+        Err(errs) => {
+            print_invalid(&label, &errs);
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
+    let seed = a.seed.or_else(|| ferrotune_algorithms::seed_from_settings(&exp.algorithm.settings)).unwrap_or_else(random_seed);
+    let source = std::fs::canonicalize(&a.file).unwrap_or_else(|_| a.file.clone());
+    let run_dir = match &a.run_dir {
+        Some(d) => d.clone(),
+        None => PathBuf::from("ferrotune-runs").join(&exp.name),
+    };
+    std::fs::create_dir_all(&run_dir).with_context(|| format!("cannot create the run directory {}", run_dir.display()))?;
+    let run_dir = std::fs::canonicalize(&run_dir)?;
+    let store = open_store(&a.db).await?;
+    let record = store
+        .create_experiment(NewExperiment {
+            name: exp.name.clone(),
+            namespace: exp.namespace.clone(),
+            document: doc.raw.clone(),
+            source_path: source.display().to_string(),
+            run_dir: run_dir.display().to_string(),
+            seed,
+        })
+        .await?;
+    for note in &exp.notes {
+        eprintln!("note: {note}");
+    }
+    drive(store, exp, record, a.grace).await
+}
+
+/// `ferrotune resume NAME`
+pub async fn resume(db: &Path, name: &str, max_trials: Option<u32>, parallel: Option<u32>, grace: f64) -> Result<ExitCode> {
+    let store = open_store(db).await?;
+    let mut record = store.get_experiment(name).await?;
+    if let Some(pid) = record.owner_pid {
+        if record.status == ExperimentStatus::Running && pid != std::process::id() as i64 && process_alive(pid) {
+            bail!("experiment {name:?} is being run by process {pid}; stop it first with `ferrotune stop {name}`");
+        }
+    }
+    if max_trials.is_some() || parallel.is_some() {
+        apply_overrides(&mut record.document, None, parallel, max_trials);
+    }
+    let doc = reload(&record.document)?;
+    let exp = match validate_document(&doc) {
+        Ok(e) => e,
+        Err(errs) => {
+            print_invalid(&format!("experiment {name}"), &errs);
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
+    if record.status.is_completed() {
+        let trials = store.list_trials(record.id).await?;
+        let finished = trials.iter().filter(|t| t.status.is_finished()).count() as u32;
+        let more_room = exp.max_trial_count.is_none_or(|m| m > finished);
+        if max_trials.is_none() || !more_room || record.reason == "ExperimentGoalReached" || record.reason == "ExperimentSuggestionEndReached" {
+            bail!(
+                "experiment {name:?} already {} ({}); raise its limit with `ferrotune resume {name} --max-trials N` (N > {finished})",
+                record.status, record.reason
+            );
+        }
+    }
+    if max_trials.is_some() || parallel.is_some() {
+        store.update_document(record.id, &doc.raw).await?;
+    }
+    store.set_experiment_status(record.id, ExperimentStatus::Restarting, "ExperimentRestarting", "resumed").await?;
+    for note in &exp.notes {
+        eprintln!("note: {note}");
+    }
+    drive(store, exp, record, grace).await
+}
+
+fn process_alive(pid: i64) -> bool {
+    i32::try_from(pid).is_ok_and(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok())
+}
+
+async fn drive(store: Arc<SqliteStore>, exp: Experiment, record: ExperimentRecord, grace: f64) -> Result<ExitCode> {
+    let runner = Arc::new(LocalRunner::new());
+    use ferrotune_controller::TrialRunner;
+    // A previous run killed outright may have left trial processes behind.
+    runner.cleanup_orphans(Path::new(&record.run_dir)).await;
+    store.claim_experiment(record.id, std::process::id() as i64).await?;
+    let source_dir = Path::new(&record.source_path).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let progress = Arc::new(display::Progress::new(&exp));
+    let p = progress.clone();
+    let on_event = Arc::new(move |e: Event| p.on_event(e));
+    let options = Options {
+        grace: Duration::from_secs_f64(grace.max(0.0)),
+        source_dir,
+        ..Options::default()
+    };
+    let (int_tx, int_rx) = tokio::sync::watch::channel(None);
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+        let _ = int_tx.send(Some(Interrupt::Interrupted));
+    });
+    let id = record.id;
+    let name = record.name.clone();
+    let controller = Controller::new(store.clone(), runner, exp.clone(), record, options, on_event).await?;
+    let outcome = controller.run(int_rx).await?;
+    progress.finish();
+    let record = store.get_experiment(&name).await?;
+    let trials = store.list_trials(id).await?;
+    display::summary(&exp, &record, &trials);
+    Ok(match outcome.status {
+        ExperimentStatus::Succeeded => ExitCode::SUCCESS,
+        ExperimentStatus::Stopped => {
+            eprintln!("{}: {}", outcome.reason, outcome.message);
+            ExitCode::from(130)
+        }
+        _ => ExitCode::from(1),
+    })
+}
+
+async fn load_experiment(store: &SqliteStore, name: &str) -> Result<(ExperimentRecord, Option<Experiment>)> {
+    let record = store.get_experiment(name).await?;
+    let exp = reload(&record.document).ok().and_then(|d| validate_document(&d).ok());
+    Ok((record, exp))
+}
+
+/// `ferrotune list`
+pub async fn list(db: &Path, output: Output) -> Result<ExitCode> {
+    let store = open_store(db).await?;
+    let mut rows = Vec::new();
+    for r in store.list_experiments().await? {
+        let trials = store.list_trials(r.id).await?;
+        let exp = reload(&r.document).ok().and_then(|d| validate_document(&d).ok());
+        rows.push((r, exp, trials));
+    }
+    display::experiments(&rows, output);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ferrotune show NAME`
+pub async fn show(db: &Path, name: &str, output: Output) -> Result<ExitCode> {
+    let store = open_store(db).await?;
+    let (record, exp) = load_experiment(&store, name).await?;
+    let trials = store.list_trials(record.id).await?;
+    display::show(&record, exp.as_ref(), &trials, output);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ferrotune trials NAME`
+pub async fn trials(db: &Path, name: &str, output: Output) -> Result<ExitCode> {
+    let store = open_store(db).await?;
+    let (record, exp) = load_experiment(&store, name).await?;
+    let trials = store.list_trials(record.id).await?;
+    display::trials(exp.as_ref(), &trials, output);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ferrotune stop NAME`
+pub async fn stop(db: &Path, name: &str) -> Result<ExitCode> {
+    let store = open_store(db).await?;
+    let record = store.get_experiment(name).await?;
+    if record.status.is_completed() || record.status == ExperimentStatus::Stopped {
+        println!("experiment {name:?} is not running ({})", record.status);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let alive = record.owner_pid.is_some_and(process_alive);
+    if alive {
+        store.request_stop(name).await?;
+        println!("asked process {} to stop experiment {name:?}; `ferrotune resume {name}` continues it", record.owner_pid.unwrap_or_default());
+    } else {
+        // Nobody runs it (the controller was killed): just record that it is stopped.
+        store.set_experiment_status(record.id, ExperimentStatus::Stopped, "StoppedByUser", "stopped with `ferrotune stop`").await?;
+        println!("experiment {name:?} stopped; `ferrotune resume {name}` continues it");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The controller's own resource use (trials excluded), for benchmarks.
+pub fn print_stats() {
+    use nix::sys::resource::{UsageWho, getrusage};
+    if let Ok(u) = getrusage(UsageWho::RUSAGE_SELF) {
+        let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+        eprintln!(
+            "controller: cpu {:.2} s (user {:.2}, system {:.2}), peak rss {:.1} MB",
+            secs(u.user_time()) + secs(u.system_time()),
+            secs(u.user_time()),
+            secs(u.system_time()),
+            u.max_rss() as f64 / 1024.0
+        );
+    }
+}

@@ -1,0 +1,604 @@
+//! The experiment controller: a state machine that asks a search algorithm for parameter
+//! sets, launches trials through a [`TrialRunner`], records every transition in a
+//! [`Store`] before acting on it, and ends the experiment by Katib's rules.
+//!
+//! It knows neither where trials run nor where state lives, so the same loop serves
+//! `ferrotune run` on a laptop, the server, and (later) Ray and Kubernetes.
+
+pub mod check;
+pub mod decide;
+pub mod runner;
+
+pub use check::validate_document;
+pub use decide::{Completion, Counts, Decision, Limits, decide};
+pub use runner::{ExitKind, RunnerEvent, Started, TrialLaunch, TrialRunner};
+
+use chrono::Utc;
+use ferrotune_algorithms::{AlgorithmContext, Suggester, Suggestions};
+use ferrotune_core::validate::Experiment;
+use ferrotune_core::{
+    Assignment, MetricSummary, ObjectiveType, Observation, TrialStatus, TrialView,
+};
+use ferrotune_store::{ExperimentRecord, ExperimentStatus, Store, StoreError, TrialOutcome, TrialRecord};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Errors of the controller crate.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("search algorithm: {0}")]
+    Algorithm(String),
+}
+
+/// Tunables that are not part of the experiment spec.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Time between SIGTERM and SIGKILL when stopping a trial.
+    pub grace: Duration,
+    /// How often buffered observations are committed.
+    pub flush_interval: Duration,
+    /// How often the store is asked whether someone requested a stop.
+    pub stop_poll_interval: Duration,
+    /// The experiment file's folder, for relative working directories.
+    pub source_dir: PathBuf,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            grace: Duration::from_secs(10),
+            flush_interval: Duration::from_millis(200),
+            stop_poll_interval: Duration::from_millis(500),
+            source_dir: PathBuf::from("."),
+        }
+    }
+}
+
+/// What happened, for progress displays. Sent after the store has recorded it.
+#[derive(Debug, Clone)]
+pub enum Event {
+    TrialStarted {
+        name: String,
+        attempt: i64,
+        parameters: Assignment,
+    },
+    TrialFinished {
+        name: String,
+        status: TrialStatus,
+        objective: Option<f64>,
+        message: String,
+    },
+    /// Counts and the best value after every change.
+    Progress { counts: Counts, best: Option<(String, f64)> },
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    pub status: ExperimentStatus,
+    pub reason: String,
+    pub message: String,
+}
+
+/// Why the controller should stop before the experiment completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interrupt {
+    /// Ctrl-C: running trials are stopped and will re-run on resume.
+    Interrupted,
+}
+
+struct Live {
+    id: i64,
+    attempt: i64,
+    summaries: HashMap<String, MetricSummary>,
+    pending_obs: Vec<Observation>,
+    stopping: Option<StopKind>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopKind {
+    /// The user stopped the experiment, or it completed while this trial ran: Killed.
+    Kill,
+    /// Ctrl-C: back to Created, re-run on resume.
+    Requeue,
+}
+
+/// One experiment being driven.
+pub struct Controller {
+    store: Arc<dyn Store>,
+    runner: Arc<dyn TrialRunner>,
+    exp: Experiment,
+    record: ExperimentRecord,
+    options: Options,
+    suggester: Box<dyn Suggester>,
+    on_event: Arc<dyn Fn(Event) + Send + Sync>,
+    // state
+    views: Vec<TrialView>,
+    index: HashMap<String, usize>,
+    ids: HashMap<String, i64>,
+    attempts: HashMap<String, i64>,
+    counts: Counts,
+    live: HashMap<String, Live>,
+    /// Trials to (re)start before asking for new ones: interrupted attempts.
+    queue: Vec<String>,
+    exhausted: bool,
+    best: Option<(String, f64)>,
+}
+
+impl Controller {
+    /// Prepares a controller for a stored experiment: rebuilds the history from the store and
+    /// the algorithm (restoring its saved state).
+    pub async fn new(
+        store: Arc<dyn Store>,
+        runner: Arc<dyn TrialRunner>,
+        exp: Experiment,
+        record: ExperimentRecord,
+        options: Options,
+        on_event: Arc<dyn Fn(Event) + Send + Sync>,
+    ) -> Result<Self, ControllerError> {
+        let mut suggester = ferrotune_algorithms::build(AlgorithmContext {
+            algorithm: exp.algorithm.name.clone(),
+            space: exp.space.clone(),
+            objective: exp.objective.type_,
+            seed: record.seed,
+            settings: exp.algorithm.settings.clone(),
+        })
+        .map_err(|e| ControllerError::Algorithm(e.to_string()))?;
+        if let Some(state) = store.load_algorithm_state(record.id).await? {
+            suggester
+                .restore(state)
+                .map_err(|e| ControllerError::Algorithm(e.to_string()))?;
+        }
+        let mut c = Controller {
+            store,
+            runner,
+            exp,
+            record,
+            options,
+            suggester,
+            on_event,
+            views: Vec::new(),
+            index: HashMap::new(),
+            ids: HashMap::new(),
+            attempts: HashMap::new(),
+            counts: Counts::default(),
+            live: HashMap::new(),
+            queue: Vec::new(),
+            exhausted: false,
+            best: None,
+        };
+        let trials = c.store.list_trials(c.record.id).await?;
+        for t in trials {
+            c.adopt(t);
+        }
+        Ok(c)
+    }
+
+    fn adopt(&mut self, t: TrialRecord) {
+        let status = match t.status {
+            // A trial that was running when the last controller died runs again.
+            TrialStatus::Running => TrialStatus::Created,
+            s => s,
+        };
+        if status == TrialStatus::Created {
+            self.queue.push(t.name.clone());
+        }
+        self.counts.add(status);
+        self.index.insert(t.name.clone(), self.views.len());
+        self.ids.insert(t.name.clone(), t.id);
+        self.attempts.insert(t.name.clone(), t.attempt);
+        let view = TrialView {
+            name: t.name,
+            parameters: t.parameters,
+            status,
+            objective: t.objective,
+            intermediate: Vec::new(),
+        };
+        self.consider_best(&view);
+        self.views.push(view);
+    }
+
+    fn consider_best(&mut self, v: &TrialView) {
+        if !matches!(v.status, TrialStatus::Succeeded | TrialStatus::EarlyStopped) {
+            return;
+        }
+        if let Some(x) = v.objective {
+            let better = match &self.best {
+                None => true,
+                Some((_, b)) => self.exp.objective.type_.better(x, *b),
+            };
+            if better {
+                self.best = Some((v.name.clone(), x));
+            }
+        }
+    }
+
+    fn goal_reached(&self) -> bool {
+        let Some(goal) = self.exp.objective.goal else {
+            return false;
+        };
+        // Only a trial that completed normally can reach the goal.
+        self.views.iter().any(|v| {
+            v.status == TrialStatus::Succeeded
+                && v.objective.is_some_and(|x| self.exp.objective.type_.reaches(x, goal))
+        })
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            parallel: self.exp.parallel_trial_count,
+            max_trials: self.exp.max_trial_count,
+            max_failed: self.exp.max_failed_trial_count,
+        }
+    }
+
+    fn emit(&self, e: Event) {
+        (self.on_event)(e)
+    }
+
+    fn progress(&self) {
+        self.emit(Event::Progress {
+            counts: self.counts,
+            best: self.best.clone(),
+        });
+    }
+
+    /// Runs the experiment until it completes, is stopped through the store, or `interrupt`
+    /// fires. Every transition is committed before the next action.
+    pub async fn run(
+        mut self,
+        mut interrupt: tokio::sync::watch::Receiver<Option<Interrupt>>,
+    ) -> Result<RunOutcome, ControllerError> {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        self.store
+            .set_experiment_status(self.record.id, ExperimentStatus::Running, "ExperimentRunning", "")
+            .await?;
+        self.progress();
+        let mut flush = tokio::time::interval(self.options.flush_interval);
+        let mut poll = tokio::time::interval(self.options.stop_poll_interval);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            // Act: start what fits, or finish.
+            if let Some(done) = self.step(&tx).await? {
+                return self.complete(done, &tx, &mut rx).await;
+            }
+            tokio::select! {
+                ev = rx.recv() => {
+                    if let Some(ev) = ev {
+                        self.on_runner_event(ev).await?;
+                    }
+                    // Drain whatever else is ready so bursts are handled together.
+                    while let Ok(ev) = rx.try_recv() {
+                        self.on_runner_event(ev).await?;
+                    }
+                }
+                _ = flush.tick() => self.flush().await?,
+                _ = poll.tick() => {
+                    if self.store.stop_requested(self.record.id).await? {
+                        return self.shutdown(StopKind::Kill, &mut rx, "StoppedByUser", "stopped with `ferrotune stop`").await;
+                    }
+                }
+                changed = interrupt.changed() => {
+                    if changed.is_ok() && interrupt.borrow().is_some() {
+                        return self.shutdown(StopKind::Requeue, &mut rx, "Interrupted", "interrupted; continue with `ferrotune resume`").await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts queued and new trials; returns a completion when the experiment is done.
+    async fn step(&mut self, tx: &mpsc::UnboundedSender<RunnerEvent>) -> Result<Option<Completion>, ControllerError> {
+        // Re-run interrupted trials first: they already count as active.
+        while self.counts.running < self.exp.parallel_trial_count && !self.queue.is_empty() {
+            let name = self.queue.remove(0);
+            self.launch(&name, tx).await?;
+        }
+        loop {
+            match decide(&self.counts, &self.limits(), self.goal_reached(), self.exhausted) {
+                Decision::Complete(c) => return Ok(Some(c)),
+                Decision::Wait => return Ok(None),
+                Decision::Launch(n) => {
+                    // Pending trials are waiting for a slot: don't ask for more.
+                    if self.counts.pending > 0 {
+                        return Ok(None);
+                    }
+                    let suggested = self
+                        .suggester
+                        .suggest(&self.views, n as usize)
+                        .map_err(|e| ControllerError::Algorithm(e.to_string()))?;
+                    if let Some(state) = self.suggester.state() {
+                        self.store.save_algorithm_state(self.record.id, &state).await?;
+                    }
+                    match suggested {
+                        Suggestions::Exhausted => self.exhausted = true,
+                        Suggestions::Assignments(a) if a.is_empty() => self.exhausted = true,
+                        Suggestions::Assignments(a) => {
+                            let created = self.store.create_trials(self.record.id, a).await?;
+                            for t in created {
+                                let name = t.name.clone();
+                                self.adopt(t);
+                                self.queue.retain(|q| q != &name);
+                                self.launch(&name, tx).await?;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn launch(&mut self, name: &str, tx: &mpsc::UnboundedSender<RunnerEvent>) -> Result<(), ControllerError> {
+        let idx = self.index[name];
+        let id = self.ids[name];
+        let attempt = self.attempts[name] + 1;
+        let params = self.views[idx].parameters.clone();
+        // Record the attempt before it exists, so that a crash right after re-runs it.
+        let now = Utc::now();
+        self.store.start_trial(id, attempt, None, now).await?;
+        self.attempts.insert(name.to_string(), attempt);
+        self.counts.remove(self.views[idx].status);
+        self.views[idx].status = TrialStatus::Running;
+        self.counts.add(TrialStatus::Running);
+        self.live.insert(
+            name.to_string(),
+            Live {
+                id,
+                attempt,
+                summaries: HashMap::new(),
+                pending_obs: Vec::new(),
+                stopping: None,
+            },
+        );
+        let command = match self.exp.template.resolve(&params, name, &self.exp.namespace) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = tx.send(RunnerEvent::Exited {
+                    trial: name.to_string(),
+                    attempt,
+                    kind: ExitKind::SpawnFailed(format!("trial template: {e}")),
+                    log_tail: Vec::new(),
+                    stopped: false,
+                });
+                return Ok(());
+            }
+        };
+        let launch = TrialLaunch {
+            experiment: self.exp.name.clone(),
+            namespace: self.exp.namespace.clone(),
+            trial: name.to_string(),
+            attempt,
+            parameters: params.clone(),
+            command,
+            run_dir: PathBuf::from(&self.record.run_dir),
+            source_dir: self.options.source_dir.clone(),
+            collector: self.exp.collector.clone(),
+            metrics: self.exp.objective.all_metrics(),
+            timeout: self.exp.template.timeout,
+        };
+        // The process group is not written back: a crashed run's leftovers are found by the
+        // runner's own marker (see `TrialRunner::cleanup_orphans`), which saves a commit.
+        let _started = self.runner.start(launch, tx.clone()).await;
+        self.emit(Event::TrialStarted {
+            name: name.to_string(),
+            attempt,
+            parameters: params,
+        });
+        self.progress();
+        Ok(())
+    }
+
+    async fn on_runner_event(&mut self, ev: RunnerEvent) -> Result<(), ControllerError> {
+        match ev {
+            RunnerEvent::Observations {
+                trial,
+                attempt,
+                observations,
+            } => {
+                if let Some(l) = self.live.get_mut(&trial).filter(|l| l.attempt == attempt) {
+                    for o in &observations {
+                        match l.summaries.get_mut(&o.metric) {
+                            Some(s) => s.push(o.value),
+                            None => {
+                                l.summaries.insert(o.metric.clone(), MetricSummary::new(&o.metric, o.value));
+                            }
+                        }
+                    }
+                    l.pending_obs.extend(observations);
+                    if l.pending_obs.len() >= 2048 {
+                        let batch = std::mem::take(&mut l.pending_obs);
+                        self.store.append_observations(l.id, attempt, &batch).await?;
+                    }
+                }
+            }
+            RunnerEvent::Exited {
+                trial,
+                attempt,
+                kind,
+                log_tail,
+                stopped,
+            } => {
+                let Some(l) = self.live.remove(&trial) else {
+                    return Ok(());
+                };
+                if l.attempt != attempt {
+                    self.live.insert(trial, l);
+                    return Ok(());
+                }
+                self.finish(&trial, l, kind, log_tail, stopped).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish(&mut self, name: &str, l: Live, kind: ExitKind, log_tail: Vec<String>, stopped: bool) -> Result<(), ControllerError> {
+        let idx = self.index[name];
+        if stopped && l.stopping == Some(StopKind::Requeue) {
+            self.store.append_observations(l.id, l.attempt, &l.pending_obs).await?;
+            self.store
+                .requeue_trial(l.id, "interrupted; the trial will run again on resume")
+                .await?;
+            self.counts.remove(TrialStatus::Running);
+            self.counts.add(TrialStatus::Created);
+            self.views[idx].status = TrialStatus::Created;
+            return Ok(());
+        }
+        let metric = &self.exp.objective.metric;
+        let objective = l
+            .summaries
+            .get(metric)
+            .map(|s| s.pick(self.exp.objective.strategy(metric)));
+        let metrics: Vec<MetricSummary> = self
+            .exp
+            .objective
+            .all_metrics()
+            .iter()
+            .filter_map(|m| l.summaries.get(m).cloned())
+            .collect();
+        let (status, reason, message) = classify(&kind, stopped, objective.is_some(), metric, &log_tail);
+        let outcome = TrialOutcome {
+            status,
+            reason: reason.to_string(),
+            message: message.clone(),
+            objective,
+            metrics,
+            completion_time: Utc::now(),
+        };
+        self.store.finish_trial(l.id, l.attempt, &l.pending_obs, &outcome).await?;
+        self.counts.remove(TrialStatus::Running);
+        self.counts.add(status);
+        self.views[idx].status = status;
+        self.views[idx].objective = outcome.objective;
+        let v = self.views[idx].clone();
+        self.consider_best(&v);
+        self.emit(Event::TrialFinished {
+            name: name.to_string(),
+            status,
+            objective: outcome.objective,
+            message,
+        });
+        self.progress();
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), ControllerError> {
+        for l in self.live.values_mut() {
+            if !l.pending_obs.is_empty() {
+                let batch = std::mem::take(&mut l.pending_obs);
+                self.store.append_observations(l.id, l.attempt, &batch).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every running trial and waits for each to end.
+    async fn stop_all(&mut self, kind: StopKind, rx: &mut mpsc::UnboundedReceiver<RunnerEvent>) -> Result<(), ControllerError> {
+        let names: Vec<String> = self.live.keys().cloned().collect();
+        for n in &names {
+            if let Some(l) = self.live.get_mut(n) {
+                l.stopping = Some(kind);
+            }
+        }
+        let runner = self.runner.clone();
+        let grace = self.options.grace;
+        let stops = names.clone();
+        let stopper = tokio::spawn(async move {
+            for n in stops {
+                runner.stop(&n, grace).await;
+            }
+        });
+        while !self.live.is_empty() {
+            match rx.recv().await {
+                Some(ev) => self.on_runner_event(ev).await?,
+                None => break,
+            }
+        }
+        let _ = stopper.await;
+        Ok(())
+    }
+
+    async fn shutdown(mut self, kind: StopKind, rx: &mut mpsc::UnboundedReceiver<RunnerEvent>, reason: &str, message: &str) -> Result<RunOutcome, ControllerError> {
+        self.stop_all(kind, rx).await?;
+        self.store
+            .set_experiment_status(self.record.id, ExperimentStatus::Stopped, reason, message)
+            .await?;
+        self.progress();
+        Ok(RunOutcome {
+            status: ExperimentStatus::Stopped,
+            reason: reason.to_string(),
+            message: message.to_string(),
+        })
+    }
+
+    async fn complete(mut self, done: Completion, _tx: &mpsc::UnboundedSender<RunnerEvent>, rx: &mut mpsc::UnboundedReceiver<RunnerEvent>) -> Result<RunOutcome, ControllerError> {
+        // Trials still running when the goal is reached or failures pile up are killed.
+        self.stop_all(StopKind::Kill, rx).await?;
+        let status = if done.succeeded() { ExperimentStatus::Succeeded } else { ExperimentStatus::Failed };
+        let message = match done {
+            Completion::GoalReached => format!(
+                "objective goal {} reached by {}",
+                self.exp.objective.goal.unwrap_or_default(),
+                self.best.as_ref().map(|b| b.0.as_str()).unwrap_or("?")
+            ),
+            Completion::MaxTrialsReached => format!("{} trials finished", self.counts.finished()),
+            Completion::SuggestionEndReached => "the search algorithm has no more parameter sets".to_string(),
+            Completion::TooManyFailures => format!(
+                "{} trials failed, more than maxFailedTrialCount ({})",
+                self.counts.failed,
+                self.exp.max_failed_trial_count.unwrap_or_default()
+            ),
+        };
+        self.store
+            .set_experiment_status(self.record.id, status, done.reason(), &message)
+            .await?;
+        self.progress();
+        Ok(RunOutcome {
+            status,
+            reason: done.reason().to_string(),
+            message,
+        })
+    }
+}
+
+/// A trial's end state from how its process ended: Katib's rules.
+pub fn classify(kind: &ExitKind, stopped: bool, has_objective: bool, metric: &str, log_tail: &[String]) -> (TrialStatus, &'static str, String) {
+    let tail = || {
+        if log_tail.is_empty() {
+            String::new()
+        } else {
+            format!("; last lines of output:\n{}", log_tail.join("\n"))
+        }
+    };
+    match kind {
+        _ if stopped => (TrialStatus::Killed, "TrialKilled", "stopped with the experiment".to_string()),
+        ExitKind::SpawnFailed(e) => (TrialStatus::Failed, "TrialFailed", format!("could not start: {e}")),
+        ExitKind::TimedOut(d) => (
+            TrialStatus::Failed,
+            "TrialTimedOut",
+            format!("ran longer than its timeout ({}s) and was killed{}", d.as_secs_f64(), tail()),
+        ),
+        ExitKind::Exited { code: Some(0), .. } if has_objective => (TrialStatus::Succeeded, "TrialSucceeded", String::new()),
+        ExitKind::Exited { code: Some(0), .. } => (
+            TrialStatus::MetricsUnavailable,
+            "TrialMetricsUnavailable",
+            format!("exited 0 without reporting the objective metric {metric:?}{}", tail()),
+        ),
+        ExitKind::Exited { code: Some(c), .. } => (TrialStatus::Failed, "TrialFailed", format!("exited with code {c}{}", tail())),
+        ExitKind::Exited { signal, .. } => (
+            TrialStatus::Failed,
+            "TrialFailed",
+            format!("killed by signal {}{}", signal.map(|s| s.to_string()).unwrap_or_else(|| "?".into()), tail()),
+        ),
+    }
+}
+
+/// Whether `a` is better than `b` for this objective (exposed for displays).
+pub fn better(t: ObjectiveType, a: f64, b: f64) -> bool {
+    t.better(a, b)
+}

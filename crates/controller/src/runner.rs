@@ -1,0 +1,83 @@
+//! The boundary between the controller and wherever trials run.
+
+use ferrotune_core::template::TrialCommand;
+use ferrotune_core::validate::Collector;
+use ferrotune_core::{Assignment, Observation};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Everything a runner needs to start one attempt of one trial.
+#[derive(Debug, Clone)]
+pub struct TrialLaunch {
+    pub experiment: String,
+    pub namespace: String,
+    pub trial: String,
+    pub attempt: i64,
+    pub parameters: Assignment,
+    /// After substitution: argv elements and env values, never a shell line.
+    pub command: TrialCommand,
+    /// The experiment's run directory; trial directories go below it.
+    pub run_dir: PathBuf,
+    /// Relative working directories resolve against this (the experiment file's folder).
+    pub source_dir: PathBuf,
+    pub collector: Collector,
+    /// Objective and additional metric names: only these are collected.
+    pub metrics: Vec<String>,
+    pub timeout: Option<Duration>,
+}
+
+/// Why an attempt ended, as the runner saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExitKind {
+    /// The process exited by itself (or was stopped on request).
+    Exited {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+    /// The trial ran longer than its timeout and was killed.
+    TimedOut(Duration),
+    /// It could not even be started.
+    SpawnFailed(String),
+}
+
+/// What a runner tells the controller, in order per trial: observations, then exactly one
+/// `Exited`.
+#[derive(Debug, Clone)]
+pub enum RunnerEvent {
+    Observations {
+        trial: String,
+        attempt: i64,
+        observations: Vec<Observation>,
+    },
+    Exited {
+        trial: String,
+        attempt: i64,
+        kind: ExitKind,
+        /// The last lines of the trial's output, for failure messages.
+        log_tail: Vec<String>,
+        /// Whether the controller asked for the stop.
+        stopped: bool,
+    },
+}
+
+/// A started attempt.
+#[derive(Debug, Clone, Default)]
+pub struct Started {
+    /// Process group (local runner), recorded so a later run can clean up orphans.
+    pub pgid: Option<i64>,
+}
+
+/// Where trials run: local processes today, Ray tasks and Kubernetes workloads later.
+#[async_trait::async_trait]
+pub trait TrialRunner: Send + Sync {
+    /// Starts an attempt. Its observations and its end arrive on `events`. A start that
+    /// fails is reported as an `Exited` event with [`ExitKind::SpawnFailed`], not as an error,
+    /// so that a bad command fails the trial, not the experiment.
+    async fn start(&self, launch: TrialLaunch, events: mpsc::UnboundedSender<RunnerEvent>) -> Started;
+    /// Asks a running attempt to stop: SIGTERM (or its equivalent), then a forced kill after
+    /// `grace`. Its `Exited` event follows with `stopped: true`.
+    async fn stop(&self, trial: &str, grace: Duration);
+    /// Ends whatever a crashed earlier controller left running for this experiment.
+    async fn cleanup_orphans(&self, run_dir: &std::path::Path);
+}

@@ -1,0 +1,425 @@
+//! Trials as local processes: no shell, one process group each, output to a log file and
+//! through the metrics parser, SIGTERM then SIGKILL to stop.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use ferrotune_controller::{ExitKind, RunnerEvent, Started, TrialLaunch, TrialRunner};
+use ferrotune_core::metrics::{MetricParser, ObservationBuilder};
+use ferrotune_core::validate::CollectorKind;
+use ferrotune_core::Observation;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, BufReader};
+use tokio::sync::{mpsc, oneshot};
+
+/// How many lines of a trial's output a failure message quotes.
+const TAIL_LINES: usize = 10;
+/// How often a metrics file is read while its trial runs.
+const FILE_POLL: Duration = Duration::from_millis(250);
+
+/// Runs trials as child processes of this one.
+#[derive(Default)]
+pub struct LocalRunner {
+    running: Arc<Mutex<HashMap<String, oneshot::Sender<Duration>>>>,
+}
+
+impl LocalRunner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// Environment variables every trial gets; `FERROTUNE_TRIAL_DIR` doubles as the marker by
+/// which a later run finds processes a crashed run left behind.
+pub const ENV_TRIAL_DIR: &str = "FERROTUNE_TRIAL_DIR";
+
+fn trial_dir(run_dir: &Path, trial: &str) -> PathBuf {
+    run_dir.join("trials").join(trial)
+}
+
+/// Moves an earlier attempt's file aside as `NAME.attempt-N.EXT`, so that partial logs
+/// of an interrupted attempt are kept apart from the new one.
+fn keep_apart(path: &Path, previous_attempt: i64) {
+    if previous_attempt < 1 || !path.exists() {
+        return;
+    }
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("file");
+    let ext = path.extension().and_then(|s| s.to_str()).map(|e| format!(".{e}")).unwrap_or_default();
+    let aside = path.with_file_name(format!("{stem}.attempt-{previous_attempt}{ext}"));
+    let _ = std::fs::rename(path, aside);
+}
+
+struct Prepared {
+    cmd: tokio::process::Command,
+    reader: std::io::PipeReader,
+    log: std::fs::File,
+    metrics_file: Option<(PathBuf, bool)>,
+}
+
+fn prepare(l: &TrialLaunch) -> std::io::Result<Prepared> {
+    let dir = trial_dir(&l.run_dir, &l.trial);
+    std::fs::create_dir_all(&dir)?;
+    let log_path = dir.join("output.log");
+    keep_apart(&log_path, l.attempt - 1);
+    let log = std::fs::File::create(&log_path)?;
+
+    let mut argv = l.command.argv.clone();
+    let mut env = l.command.env.clone();
+    // A File collector's path is a path inside Katib's container; locally the file lives in
+    // the trial's own directory, and the template's mentions of it are rewritten to match.
+    let metrics_file = match &l.collector.kind {
+        CollectorKind::File { path, directory } => {
+            let local = dir.join(path.trim_start_matches('/'));
+            keep_apart(&local, l.attempt - 1);
+            if *directory {
+                std::fs::create_dir_all(&local)?;
+            } else if let Some(parent) = local.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let local_s = local.to_string_lossy().to_string();
+            for a in argv.iter_mut() {
+                *a = a.replace(path.as_str(), &local_s);
+            }
+            for (_, v) in env.iter_mut() {
+                *v = v.replace(path.as_str(), &local_s);
+            }
+            env.push(("FERROTUNE_METRICS_FILE".into(), local_s));
+            Some((local, *directory))
+        }
+        CollectorKind::StdOut => None,
+    };
+    let Some((program, args)) = argv.split_first() else {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"));
+    };
+    let cwd = match &l.command.working_dir {
+        None => dir.clone(),
+        Some(w) if Path::new(w).is_absolute() => PathBuf::from(w),
+        Some(w) => l.source_dir.join(w),
+    };
+    let (reader, writer) = std::io::pipe()?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .current_dir(&cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(writer.try_clone()?))
+        .stderr(Stdio::from(writer))
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("FERROTUNE_EXPERIMENT", &l.experiment)
+        .env("FERROTUNE_NAMESPACE", &l.namespace)
+        .env("FERROTUNE_TRIAL", &l.trial)
+        .env("FERROTUNE_ATTEMPT", l.attempt.to_string())
+        .env(ENV_TRIAL_DIR, &dir)
+        .env("FERROTUNE_PARAMS", l.parameters.to_json().to_string())
+        .process_group(0)
+        .kill_on_drop(false);
+    // SAFETY: prctl is async-signal-safe; the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            // If this controller dies (even by SIGKILL), the trial dies with it.
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    Ok(Prepared {
+        cmd,
+        reader,
+        log,
+        metrics_file,
+    })
+}
+
+/// Follows a metrics file (or a directory of them) from a byte offset.
+struct FileFollower {
+    path: PathBuf,
+    directory: bool,
+    offsets: HashMap<PathBuf, u64>,
+    partial: HashMap<PathBuf, String>,
+}
+
+impl FileFollower {
+    async fn read_new(&mut self, final_read: bool) -> Vec<String> {
+        let mut files = Vec::new();
+        if self.directory {
+            if let Ok(mut rd) = tokio::fs::read_dir(&self.path).await {
+                while let Ok(Some(e)) = rd.next_entry().await {
+                    if e.file_type().await.map(|t| t.is_file()).unwrap_or(false) {
+                        files.push(e.path());
+                    }
+                }
+            }
+            files.sort();
+        } else {
+            files.push(self.path.clone());
+        }
+        let mut lines = Vec::new();
+        for f in files {
+            let Ok(mut file) = tokio::fs::File::open(&f).await else { continue };
+            let off = *self.offsets.get(&f).unwrap_or(&0);
+            if file.seek(std::io::SeekFrom::Start(off)).await.is_err() {
+                continue;
+            }
+            let mut buf = Vec::new();
+            if file.read_to_end(&mut buf).await.is_err() {
+                continue;
+            }
+            self.offsets.insert(f.clone(), off + buf.len() as u64);
+            let mut text = self.partial.remove(&f).unwrap_or_default();
+            text.push_str(&String::from_utf8_lossy(&buf));
+            let mut rest = text.as_str();
+            while let Some(i) = rest.find('\n') {
+                lines.push(rest[..i].to_string());
+                rest = &rest[i + 1..];
+            }
+            if final_read {
+                if !rest.is_empty() {
+                    lines.push(rest.to_string());
+                }
+            } else if !rest.is_empty() {
+                self.partial.insert(f.clone(), rest.to_string());
+            }
+        }
+        lines
+    }
+}
+
+fn parse_lines(parser: &MetricParser, builder: &mut ObservationBuilder, lines: &[String]) -> Vec<Observation> {
+    let now = Utc::now();
+    lines
+        .iter()
+        .flat_map(|line| parser.parse_line(line.trim_end_matches('\r')))
+        .map(|p| builder.push(p, now))
+        .collect()
+}
+
+fn signal_group(pgid: i32, sig: Signal) {
+    if pgid > 0 {
+        let _ = killpg(Pid::from_raw(pgid), sig);
+    }
+}
+
+#[async_trait]
+impl TrialRunner for LocalRunner {
+    async fn start(&self, l: TrialLaunch, events: mpsc::UnboundedSender<RunnerEvent>) -> Started {
+        let trial = l.trial.clone();
+        let attempt = l.attempt;
+        let spawn_failed = |msg: String| {
+            let _ = events.send(RunnerEvent::Exited {
+                trial: trial.clone(),
+                attempt,
+                kind: ExitKind::SpawnFailed(msg),
+                log_tail: Vec::new(),
+                stopped: false,
+            });
+            Started::default()
+        };
+        let parser = match MetricParser::new(l.collector.format, &l.collector.filters, &l.metrics) {
+            Ok(p) => p,
+            Err(e) => return spawn_failed(e.to_string()),
+        };
+        let Prepared {
+            mut cmd,
+            reader,
+            log,
+            metrics_file,
+        } = match prepare(&l) {
+            Ok(p) => p,
+            Err(e) => return spawn_failed(format!("preparing the trial directory: {e}")),
+        };
+        let spawned = cmd.spawn();
+        drop(cmd); // closes our copies of the pipe's write end, so EOF can arrive
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) => {
+                let program = l.command.argv.first().cloned().unwrap_or_default();
+                return spawn_failed(format!("{program:?}: {e}"));
+            }
+        };
+        let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+        let (stop_tx, stop_rx) = oneshot::channel::<Duration>();
+        self.running.lock().expect("lock").insert(l.trial.clone(), stop_tx);
+        let running = self.running.clone();
+        let stdout_parses = metrics_file.is_none();
+        let timeout = l.timeout;
+
+        tokio::spawn(async move {
+            // Output: to the log file, the tail buffer and (StdOut collector) the parser.
+            let (tail_tx, tail_rx) = oneshot::channel::<VecDeque<String>>();
+            let out_events = events.clone();
+            let out_trial = trial.clone();
+            let parser = Arc::new(parser);
+            let out_parser = parser.clone();
+            let reader_task = tokio::spawn(async move {
+                let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
+                let mut log = std::io::BufWriter::new(log);
+                let mut builder = ObservationBuilder::new();
+                if let Ok(rx) = tokio::net::unix::pipe::Receiver::from_owned_fd(reader.into()) {
+                    let mut rd = BufReader::new(rx);
+                    let mut buf = Vec::new();
+                    loop {
+                        buf.clear();
+                        match rd.read_until(b'\n', &mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => {}
+                        }
+                        let _ = log.write_all(&buf);
+                        let line = String::from_utf8_lossy(&buf);
+                        let line = line.trim_end_matches(['\n', '\r']).to_string();
+                        if stdout_parses {
+                            let obs = parse_lines(&out_parser, &mut builder, std::slice::from_ref(&line));
+                            if !obs.is_empty() {
+                                let _ = out_events.send(RunnerEvent::Observations {
+                                    trial: out_trial.clone(),
+                                    attempt,
+                                    observations: obs,
+                                });
+                            }
+                        }
+                        if tail.len() == TAIL_LINES {
+                            tail.pop_front();
+                        }
+                        tail.push_back(line.chars().take(300).collect());
+                        if rd.buffer().is_empty() {
+                            let _ = log.flush();
+                        }
+                    }
+                }
+                let _ = log.flush();
+                let _ = tail_tx.send(tail);
+            });
+
+            let mut follower = metrics_file.map(|(path, directory)| FileFollower {
+                path,
+                directory,
+                offsets: HashMap::new(),
+                partial: HashMap::new(),
+            });
+            let mut file_builder = ObservationBuilder::new();
+            let mut poll = tokio::time::interval(FILE_POLL);
+            let deadline = async {
+                match timeout {
+                    Some(t) => tokio::time::sleep(t).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::pin!(deadline);
+            tokio::pin!(stop_rx);
+            let mut stopped = false;
+            let mut timed_out = None;
+            let status = loop {
+                tokio::select! {
+                    st = child.wait() => break st,
+                    _ = poll.tick(), if follower.is_some() => {
+                        if let Some(f) = follower.as_mut() {
+                            let lines = f.read_new(false).await;
+                            let obs = parse_lines(&parser, &mut file_builder, &lines);
+                            if !obs.is_empty() {
+                                let _ = events.send(RunnerEvent::Observations { trial: trial.clone(), attempt, observations: obs });
+                            }
+                        }
+                    }
+                    grace = &mut stop_rx, if !stopped && timed_out.is_none() => {
+                        stopped = true;
+                        let grace = grace.unwrap_or(Duration::from_secs(10));
+                        break terminate(&mut child, pgid, grace).await;
+                    }
+                    _ = &mut deadline, if timed_out.is_none() && !stopped => {
+                        timed_out = timeout;
+                        break terminate(&mut child, pgid, Duration::from_secs(5)).await;
+                    }
+                }
+            };
+            // Whatever the trial left behind in its group goes with it.
+            signal_group(pgid, Signal::SIGKILL);
+            running.lock().expect("lock").remove(&trial);
+            let tail = match tokio::time::timeout(Duration::from_secs(5), tail_rx).await {
+                Ok(Ok(t)) => t,
+                _ => {
+                    reader_task.abort();
+                    VecDeque::new()
+                }
+            };
+            if let Some(f) = follower.as_mut() {
+                let lines = f.read_new(true).await;
+                let obs = parse_lines(&parser, &mut file_builder, &lines);
+                if !obs.is_empty() {
+                    let _ = events.send(RunnerEvent::Observations { trial: trial.clone(), attempt, observations: obs });
+                }
+            }
+            let kind = match (timed_out, status) {
+                (Some(t), _) => ExitKind::TimedOut(t),
+                (None, Ok(st)) => ExitKind::Exited {
+                    code: st.code(),
+                    signal: st.signal(),
+                },
+                (None, Err(e)) => ExitKind::SpawnFailed(format!("waiting for the process: {e}")),
+            };
+            let _ = events.send(RunnerEvent::Exited {
+                trial,
+                attempt,
+                kind,
+                log_tail: tail.into_iter().collect(),
+                stopped,
+            });
+        });
+        Started {
+            pgid: Some(pgid as i64),
+        }
+    }
+
+    async fn stop(&self, trial: &str, grace: Duration) {
+        let tx = self.running.lock().expect("lock").remove(trial);
+        if let Some(tx) = tx {
+            let _ = tx.send(grace);
+        }
+    }
+
+    async fn cleanup_orphans(&self, run_dir: &Path) {
+        let marker = format!("{ENV_TRIAL_DIR}={}", trial_dir(run_dir, "").display());
+        for pid in find_marked_processes(&marker) {
+            let pid = Pid::from_raw(pid);
+            if let Ok(pgid) = nix::unistd::getpgid(Some(pid)) {
+                let _ = killpg(pgid, Signal::SIGKILL);
+            }
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        }
+    }
+}
+
+/// SIGTERM to the group, SIGKILL after `grace`.
+async fn terminate(child: &mut tokio::process::Child, pgid: i32, grace: Duration) -> std::io::Result<std::process::ExitStatus> {
+    signal_group(pgid, Signal::SIGTERM);
+    match tokio::time::timeout(grace, child.wait()).await {
+        Ok(st) => st,
+        Err(_) => {
+            signal_group(pgid, Signal::SIGKILL);
+            child.wait().await
+        }
+    }
+}
+
+/// Processes whose environment holds `marker` as a prefix of one entry.
+fn find_marked_processes(marker: &str) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()))
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| {
+                    env.split(|b| *b == 0)
+                        .any(|kv| kv.starts_with(marker.as_bytes()))
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
