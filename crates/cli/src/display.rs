@@ -61,21 +61,63 @@ impl Progress {
         match (&self.bar, e) {
             (Some(bar), Event::Progress { counts, best }) => {
                 bar.set_position(counts.finished() as u64);
-                let best = best.map(|(n, v)| format!("  best {}={} ({n})", self.metric, v)).unwrap_or_default();
+                let best = best
+                    .map(|(n, v)| format!("  best {}={} ({n})", self.metric, v))
+                    .unwrap_or_default();
                 bar.set_message(format!("{}{best}", fmt_counts(&counts)));
             }
-            (Some(bar), Event::TrialFinished { name, status, message, .. }) if status == TrialStatus::Failed => {
-                bar.println(format!("{name} failed: {}", message.lines().next().unwrap_or("")));
+            (
+                Some(bar),
+                Event::TrialFinished {
+                    name,
+                    status,
+                    message,
+                    ..
+                },
+            ) if status == TrialStatus::Failed => {
+                bar.println(format!(
+                    "{name} failed: {}",
+                    message.lines().next().unwrap_or("")
+                ));
             }
             (Some(_), _) => {}
-            (None, Event::TrialStarted { name, attempt, parameters }) => {
-                let params: Vec<String> = parameters.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                let again = if attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
+            (
+                None,
+                Event::TrialStarted {
+                    name,
+                    attempt,
+                    parameters,
+                },
+            ) => {
+                let params: Vec<String> = parameters
+                    .0
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                let again = if attempt > 1 {
+                    format!(" (attempt {attempt})")
+                } else {
+                    String::new()
+                };
                 eprintln!("trial {name} started{again}: {}", params.join(" "));
             }
-            (None, Event::TrialFinished { name, status, objective, message }) => {
-                let value = objective.map(|v| format!(" {}={v}", self.metric)).unwrap_or_default();
-                let why = if message.is_empty() { String::new() } else { format!(": {}", message.replace('\n', " | ")) };
+            (
+                None,
+                Event::TrialFinished {
+                    name,
+                    status,
+                    objective,
+                    message,
+                },
+            ) => {
+                let value = objective
+                    .map(|v| format!(" {}={v}", self.metric))
+                    .unwrap_or_default();
+                let why = if message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", message.replace('\n', " | "))
+                };
                 eprintln!("trial {name} {status}{value}{why}");
             }
             (None, Event::Progress { .. }) => {}
@@ -93,7 +135,10 @@ fn metric_names(exp: Option<&Experiment>, trials: &[TrialRecord]) -> Vec<String>
     match exp {
         Some(e) => e.objective.all_metrics(),
         None => {
-            let mut names: Vec<String> = trials.iter().flat_map(|t| t.metrics.iter().map(|m| m.name.clone())).collect();
+            let mut names: Vec<String> = trials
+                .iter()
+                .flat_map(|t| t.metrics.iter().map(|m| m.name.clone()))
+                .collect();
             names.sort();
             names.dedup();
             names
@@ -111,14 +156,16 @@ fn metric_value(exp: Option<&Experiment>, t: &TrialRecord, metric: &str) -> Opti
 }
 
 fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
+    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
 }
 
 fn trial_json(exp: Option<&Experiment>, t: &TrialRecord) -> serde_json::Value {
-    let metrics: serde_json::Map<String, serde_json::Value> = metric_names(exp, std::slice::from_ref(t))
-        .into_iter()
-        .filter_map(|m| metric_value(exp, t, &m).map(|v| (m, serde_json::json!(v))))
-        .collect();
+    let metrics: serde_json::Map<String, serde_json::Value> =
+        metric_names(exp, std::slice::from_ref(t))
+            .into_iter()
+            .filter_map(|m| metric_value(exp, t, &m).map(|v| (m, serde_json::json!(v))))
+            .collect();
     serde_json::json!({
         "name": t.name,
         "status": t.status.as_str(),
@@ -139,21 +186,36 @@ fn csv_field(s: &str) -> String {
 
 /// The best trials, best first: Succeeded (and EarlyStopped) trials with an objective.
 fn ranked<'a>(exp: Option<&Experiment>, trials: &'a [TrialRecord]) -> Vec<&'a TrialRecord> {
-    let t = exp.map(|e| e.objective.type_).unwrap_or(ObjectiveType::Minimize);
+    let t = exp
+        .map(|e| e.objective.type_)
+        .unwrap_or(ObjectiveType::Minimize);
     let mut r: Vec<&TrialRecord> = trials
         .iter()
-        .filter(|x| matches!(x.status, TrialStatus::Succeeded | TrialStatus::EarlyStopped) && x.objective.is_some())
+        .filter(|x| {
+            matches!(x.status, TrialStatus::Succeeded | TrialStatus::EarlyStopped)
+                && x.objective.is_some()
+        })
         .collect();
     r.sort_by(|a, b| {
-        let (a, b) = (a.objective.unwrap_or(f64::NAN), b.objective.unwrap_or(f64::NAN));
-        if t == ObjectiveType::Minimize { a.total_cmp(&b) } else { b.total_cmp(&a) }
+        let (a, b) = (
+            a.objective.unwrap_or(f64::NAN),
+            b.objective.unwrap_or(f64::NAN),
+        );
+        if t == ObjectiveType::Minimize {
+            a.total_cmp(&b)
+        } else {
+            b.total_cmp(&a)
+        }
     });
     r
 }
 
 fn trial_table(exp: Option<&Experiment>, trials: &[&TrialRecord]) -> Table {
     let all: Vec<TrialRecord> = trials.iter().map(|t| (*t).clone()).collect();
-    let params: Vec<String> = trials.first().map(|t| t.parameters.0.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
+    let params: Vec<String> = trials
+        .first()
+        .map(|t| t.parameters.0.iter().map(|(k, _)| k.clone()).collect())
+        .unwrap_or_default();
     let metrics = metric_names(exp, &all);
     let mut table = Table::new();
     table.load_style(UTF8_FULL_CONDENSED);
@@ -163,8 +225,17 @@ fn trial_table(exp: Option<&Experiment>, trials: &[&TrialRecord]) -> Table {
     table.set_header(header);
     for t in trials {
         let mut row = vec![t.name.clone(), t.status.to_string()];
-        row.extend(params.iter().map(|p| t.parameters.get(p).map(|v| v.to_string()).unwrap_or_default()));
-        row.extend(metrics.iter().map(|m| metric_value(exp, t, m).map(|v| format!("{v}")).unwrap_or_default()));
+        row.extend(params.iter().map(|p| {
+            t.parameters
+                .get(p)
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        }));
+        row.extend(metrics.iter().map(|m| {
+            metric_value(exp, t, m)
+                .map(|v| format!("{v}"))
+                .unwrap_or_default()
+        }));
         table.add_row(row);
     }
     table
@@ -173,12 +244,29 @@ fn trial_table(exp: Option<&Experiment>, trials: &[&TrialRecord]) -> Table {
 /// The closing table of `run`.
 pub fn summary(exp: &Experiment, record: &ExperimentRecord, trials: &[TrialRecord]) {
     let r = ranked(Some(exp), trials);
-    println!("experiment {} {} ({}){}", record.name, record.status, record.reason, if record.message.is_empty() { String::new() } else { format!(": {}", record.message) });
+    println!(
+        "experiment {} {} ({}){}",
+        record.name,
+        record.status,
+        record.reason,
+        if record.message.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", record.message)
+        }
+    );
     let mut c = Counts::default();
     for t in trials {
         c.add(t.status);
     }
-    println!("{} trials: {} succeeded, {} failed, {} without metrics, {} killed", trials.len(), c.succeeded, c.failed, c.metrics_unavailable, c.killed);
+    println!(
+        "{} trials: {} succeeded, {} failed, {} without metrics, {} killed",
+        trials.len(),
+        c.succeeded,
+        c.failed,
+        c.metrics_unavailable,
+        c.killed
+    );
     if !r.is_empty() {
         println!("best trials:");
         let top: Vec<&TrialRecord> = r.into_iter().take(5).collect();
@@ -188,7 +276,10 @@ pub fn summary(exp: &Experiment, record: &ExperimentRecord, trials: &[TrialRecor
 }
 
 /// `list`
-pub fn experiments(rows: &[(ExperimentRecord, Option<Experiment>, Vec<TrialRecord>)], output: Output) {
+pub fn experiments(
+    rows: &[(ExperimentRecord, Option<Experiment>, Vec<TrialRecord>)],
+    output: Output,
+) {
     let json: Vec<serde_json::Value> = rows
         .iter()
         .map(|(r, e, t)| {
@@ -201,21 +292,66 @@ pub fn experiments(rows: &[(ExperimentRecord, Option<Experiment>, Vec<TrialRecor
         })
         .collect();
     match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default()),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        ),
         Output::Csv => {
             println!("name,namespace,status,reason,trials,finished,best_trial,best_value,created");
             for (r, e, t) in rows {
-                let b = ranked(e.as_ref(), t).first().map(|b| (b.name.clone(), b.objective.map(|v| v.to_string()).unwrap_or_default())).unwrap_or_default();
-                println!("{},{},{},{},{},{},{},{},{}", csv_field(&r.name), r.namespace, r.status, r.reason, t.len(), t.iter().filter(|x| x.status.is_finished()).count(), b.0, b.1, r.created_at.to_rfc3339());
+                let b = ranked(e.as_ref(), t)
+                    .first()
+                    .map(|b| {
+                        (
+                            b.name.clone(),
+                            b.objective.map(|v| v.to_string()).unwrap_or_default(),
+                        )
+                    })
+                    .unwrap_or_default();
+                println!(
+                    "{},{},{},{},{},{},{},{},{}",
+                    csv_field(&r.name),
+                    r.namespace,
+                    r.status,
+                    r.reason,
+                    t.len(),
+                    t.iter().filter(|x| x.status.is_finished()).count(),
+                    b.0,
+                    b.1,
+                    r.created_at.to_rfc3339()
+                );
             }
         }
         Output::Table => {
             let mut table = Table::new();
             table.load_style(UTF8_FULL_CONDENSED);
-            table.set_header(["name", "namespace", "status", "reason", "trials", "best", "created"]);
+            table.set_header([
+                "name",
+                "namespace",
+                "status",
+                "reason",
+                "trials",
+                "best",
+                "created",
+            ]);
             for (r, e, t) in rows {
-                let b = ranked(e.as_ref(), t).first().map(|b| format!("{} ({})", b.objective.unwrap_or_default(), b.name)).unwrap_or_default();
-                table.add_row(vec![r.name.clone(), r.namespace.clone(), r.status.to_string(), r.reason.clone(), format!("{}/{}", t.iter().filter(|x| x.status.is_finished()).count(), t.len()), b, time(Some(r.created_at))]);
+                let b = ranked(e.as_ref(), t)
+                    .first()
+                    .map(|b| format!("{} ({})", b.objective.unwrap_or_default(), b.name))
+                    .unwrap_or_default();
+                table.add_row(vec![
+                    r.name.clone(),
+                    r.namespace.clone(),
+                    r.status.to_string(),
+                    r.reason.clone(),
+                    format!(
+                        "{}/{}",
+                        t.iter().filter(|x| x.status.is_finished()).count(),
+                        t.len()
+                    ),
+                    b,
+                    time(Some(r.created_at)),
+                ]);
             }
             println!("{table}");
         }
@@ -223,7 +359,12 @@ pub fn experiments(rows: &[(ExperimentRecord, Option<Experiment>, Vec<TrialRecor
 }
 
 /// `show`
-pub fn show(record: &ExperimentRecord, exp: Option<&Experiment>, trials: &[TrialRecord], output: Output) {
+pub fn show(
+    record: &ExperimentRecord,
+    exp: Option<&Experiment>,
+    trials: &[TrialRecord],
+    output: Output,
+) {
     let mut counts = serde_json::Map::new();
     for s in TrialStatus::ALL {
         let n = trials.iter().filter(|t| t.status == s).count();
@@ -242,18 +383,54 @@ pub fn show(record: &ExperimentRecord, exp: Option<&Experiment>, trials: &[Trial
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return;
     }
-    println!("experiment:  {} (namespace {})", record.name, record.namespace);
-    println!("status:      {} {}{}", record.status, record.reason, if record.message.is_empty() { String::new() } else { format!(": {}", record.message) });
+    println!(
+        "experiment:  {} (namespace {})",
+        record.name, record.namespace
+    );
+    println!(
+        "status:      {} {}{}",
+        record.status,
+        record.reason,
+        if record.message.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", record.message)
+        }
+    );
     if let Some(e) = exp {
-        println!("objective:   {} {}{}", e.objective.type_.as_str(), e.objective.metric, e.objective.goal.map(|g| format!(" (goal {g})")).unwrap_or_default());
+        println!(
+            "objective:   {} {}{}",
+            e.objective.type_.as_str(),
+            e.objective.metric,
+            e.objective
+                .goal
+                .map(|g| format!(" (goal {g})"))
+                .unwrap_or_default()
+        );
         println!("algorithm:   {} (seed {})", e.algorithm.name, record.seed);
     }
-    let nonzero: Vec<String> = counts.iter().filter(|(_, v)| v.as_u64() != Some(0)).map(|(k, v)| format!("{k} {v}")).collect();
+    let nonzero: Vec<String> = counts
+        .iter()
+        .filter(|(_, v)| v.as_u64() != Some(0))
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     println!("trials:      {} ({})", trials.len(), nonzero.join(", "));
     println!("run dir:     {}", record.run_dir);
     if let Some(b) = ranked(exp, trials).first() {
-        let params: Vec<String> = b.parameters.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        println!("best trial:  {} {} = {}  [{}]", b.name, exp.map(|e| e.objective.metric.as_str()).unwrap_or("objective"), b.objective.unwrap_or_default(), params.join(", "));
+        let params: Vec<String> = b
+            .parameters
+            .0
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!(
+            "best trial:  {} {} = {}  [{}]",
+            b.name,
+            exp.map(|e| e.objective.metric.as_str())
+                .unwrap_or("objective"),
+            b.objective.unwrap_or_default(),
+            params.join(", ")
+        );
     }
     if output == Output::Csv {
         trials_csv(exp, trials);
@@ -264,17 +441,38 @@ pub fn show(record: &ExperimentRecord, exp: Option<&Experiment>, trials: &[Trial
 }
 
 fn trials_csv(exp: Option<&Experiment>, trials: &[TrialRecord]) {
-    let params: Vec<String> = trials.first().map(|t| t.parameters.0.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
+    let params: Vec<String> = trials
+        .first()
+        .map(|t| t.parameters.0.iter().map(|(k, _)| k.clone()).collect())
+        .unwrap_or_default();
     let metrics = metric_names(exp, trials);
     let mut header = vec!["name".to_string(), "status".to_string()];
     header.extend(params.iter().cloned());
     header.extend(metrics.iter().cloned());
     header.extend(["startTime".to_string(), "completionTime".to_string()]);
-    println!("{}", header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(","));
+    println!(
+        "{}",
+        header
+            .iter()
+            .map(|h| csv_field(h))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
     for t in trials {
         let mut row = vec![csv_field(&t.name), t.status.to_string()];
-        row.extend(params.iter().map(|p| csv_field(&t.parameters.get(p).map(|v| v.to_string()).unwrap_or_default())));
-        row.extend(metrics.iter().map(|m| metric_value(exp, t, m).map(|v| v.to_string()).unwrap_or_default()));
+        row.extend(params.iter().map(|p| {
+            csv_field(
+                &t.parameters
+                    .get(p)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+            )
+        }));
+        row.extend(metrics.iter().map(|m| {
+            metric_value(exp, t, m)
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        }));
         row.push(time(t.start_time));
         row.push(time(t.completion_time));
         println!("{}", row.join(","));

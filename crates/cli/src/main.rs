@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "ferrotune", version, about = "Hyperparameter tuning: Katib-compatible experiments, run anywhere")]
+#[command(
+    name = "ferrotune",
+    version,
+    about = "Hyperparameter tuning: Katib-compatible experiments, run anywhere"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,7 +29,12 @@ pub enum Output {
 #[derive(clap::Args, Clone)]
 pub struct DbArg {
     /// The SQLite file holding experiments.
-    #[arg(long, global = true, env = "FERROTUNE_DB", default_value = "ferrotune.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "FERROTUNE_DB",
+        default_value = "ferrotune.db"
+    )]
     db: PathBuf,
 }
 
@@ -120,7 +129,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -129,14 +142,41 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async move {
         match cli.command {
-            Command::Run { file, name, seed, parallel, max_trials, run_dir, grace, stats, db } => {
-                let r = ops::run(ops::RunArgs { file, name, seed, parallel, max_trials, run_dir, grace, db: db.db }).await;
+            Command::Run {
+                file,
+                name,
+                seed,
+                parallel,
+                max_trials,
+                run_dir,
+                grace,
+                stats,
+                db,
+            } => {
+                let r = ops::run(ops::RunArgs {
+                    file,
+                    name,
+                    seed,
+                    parallel,
+                    max_trials,
+                    run_dir,
+                    grace,
+                    db: db.db,
+                })
+                .await;
                 if stats {
                     ops::print_stats();
                 }
                 r
             }
-            Command::Resume { name, max_trials, parallel, grace, stats, db } => {
+            Command::Resume {
+                name,
+                max_trials,
+                parallel,
+                grace,
+                stats,
+                db,
+            } => {
                 let r = ops::resume(&db.db, &name, max_trials, parallel, grace).await;
                 if stats {
                     ops::print_stats();

@@ -28,12 +28,16 @@ pub struct RunArgs {
 const EXIT_INVALID: u8 = 1;
 
 fn read_file(path: &Path) -> Result<ferrotune_core::load::LoadedFile> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     load_str(&text).map_err(|e| anyhow!("{}:\n{}", path.display(), indent(&e.to_string())))
 }
 
 fn indent(s: &str) -> String {
-    s.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+    s.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn describe(e: &Experiment) -> String {
@@ -49,10 +53,16 @@ fn describe(e: &Experiment) -> String {
         },
         e.algorithm.name,
         e.space.parameters.len(),
-        if e.space.parameters.len() == 1 { "" } else { "s" },
+        if e.space.parameters.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
         e.parallel_trial_count,
         if e.parallel_trial_count == 1 { "" } else { "s" },
-        e.max_trial_count.map(|m| format!(", at most {m} trials")).unwrap_or_default(),
+        e.max_trial_count
+            .map(|m| format!(", at most {m} trials"))
+            .unwrap_or_default(),
     )
 }
 
@@ -74,12 +84,20 @@ pub fn validate(files: &[PathBuf]) -> Result<ExitCode> {
         }
         let many = loaded.experiments.len() > 1;
         for doc in &loaded.experiments {
-            let label = if many { format!("{} (document {})", f.display(), doc.index) } else { f.display().to_string() };
+            let label = if many {
+                format!("{} (document {})", f.display(), doc.index)
+            } else {
+                f.display().to_string()
+            };
             match validate_document(doc) {
                 Ok(e) => println!("{label}: valid {}", describe(&e)),
                 Err(errs) => {
                     ok = false;
-                    eprintln!("{label}: {} problem{}:", errs.len(), if errs.len() == 1 { "" } else { "s" });
+                    eprintln!(
+                        "{label}: {} problem{}:",
+                        errs.len(),
+                        if errs.len() == 1 { "" } else { "s" }
+                    );
                     for e in errs {
                         eprintln!("  {e}");
                     }
@@ -87,11 +105,19 @@ pub fn validate(files: &[PathBuf]) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INVALID) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_INVALID)
+    })
 }
 
 fn print_invalid(label: &str, errs: &[ferrotune_core::FieldError]) {
-    eprintln!("{label}: {} problem{}:", errs.len(), if errs.len() == 1 { "" } else { "s" });
+    eprintln!(
+        "{label}: {} problem{}:",
+        errs.len(),
+        if errs.len() == 1 { "" } else { "s" }
+    );
     for e in errs {
         eprintln!("  {e}");
     }
@@ -99,10 +125,19 @@ fn print_invalid(label: &str, errs: &[ferrotune_core::FieldError]) {
 
 /// Applies command-line overrides to the document as written, so that the stored document
 /// alone rebuilds the experiment on resume.
-fn apply_overrides(raw: &mut serde_json::Value, name: Option<&str>, parallel: Option<u32>, max_trials: Option<u32>) {
-    let obj = raw.as_object_mut().expect("validated documents are objects");
+fn apply_overrides(
+    raw: &mut serde_json::Value,
+    name: Option<&str>,
+    parallel: Option<u32>,
+    max_trials: Option<u32>,
+) {
+    let obj = raw
+        .as_object_mut()
+        .expect("validated documents are objects");
     if let Some(n) = name {
-        let meta = obj.entry("metadata").or_insert_with(|| serde_json::json!({}));
+        let meta = obj
+            .entry("metadata")
+            .or_insert_with(|| serde_json::json!({}));
         if let Some(m) = meta.as_object_mut() {
             m.insert("name".into(), n.into());
         }
@@ -120,17 +155,22 @@ fn apply_overrides(raw: &mut serde_json::Value, name: Option<&str>, parallel: Op
 
 fn reload(raw: &serde_json::Value) -> Result<LoadedDoc> {
     let mut f = load_str(&raw.to_string()).map_err(|e| anyhow!("{e}"))?;
-    f.experiments.pop().ok_or_else(|| anyhow!("the stored document holds no experiment"))
+    f.experiments
+        .pop()
+        .ok_or_else(|| anyhow!("the stored document holds no experiment"))
 }
 
 async fn open_store(db: &Path) -> Result<Arc<SqliteStore>> {
-    Ok(Arc::new(
-        SqliteStore::open(db).await.with_context(|| format!("cannot open the database {}", db.display()))?,
-    ))
+    Ok(Arc::new(SqliteStore::open(db).await.with_context(
+        || format!("cannot open the database {}", db.display()),
+    )?))
 }
 
 fn random_seed() -> u64 {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
     // splitmix64 of time and pid: good enough to pick a seed, which is then stored.
     let mut z = t ^ ((std::process::id() as u64) << 32);
     z = z.wrapping_add(0x9E3779B97F4A7C15);
@@ -157,13 +197,17 @@ pub async fn run(a: RunArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };
-    let seed = a.seed.or_else(|| ferrotune_algorithms::seed_from_settings(&exp.algorithm.settings)).unwrap_or_else(random_seed);
+    let seed = a
+        .seed
+        .or_else(|| ferrotune_algorithms::seed_from_settings(&exp.algorithm.settings))
+        .unwrap_or_else(random_seed);
     let source = std::fs::canonicalize(&a.file).unwrap_or_else(|_| a.file.clone());
     let run_dir = match &a.run_dir {
         Some(d) => d.clone(),
         None => PathBuf::from("ferrotune-runs").join(&exp.name),
     };
-    std::fs::create_dir_all(&run_dir).with_context(|| format!("cannot create the run directory {}", run_dir.display()))?;
+    std::fs::create_dir_all(&run_dir)
+        .with_context(|| format!("cannot create the run directory {}", run_dir.display()))?;
     let run_dir = std::fs::canonicalize(&run_dir)?;
     let store = open_store(&a.db).await?;
     let record = store
@@ -183,12 +227,23 @@ pub async fn run(a: RunArgs) -> Result<ExitCode> {
 }
 
 /// `ferrotune resume NAME`
-pub async fn resume(db: &Path, name: &str, max_trials: Option<u32>, parallel: Option<u32>, grace: f64) -> Result<ExitCode> {
+pub async fn resume(
+    db: &Path,
+    name: &str,
+    max_trials: Option<u32>,
+    parallel: Option<u32>,
+    grace: f64,
+) -> Result<ExitCode> {
     let store = open_store(db).await?;
     let mut record = store.get_experiment(name).await?;
     if let Some(pid) = record.owner_pid {
-        if record.status == ExperimentStatus::Running && pid != std::process::id() as i64 && process_alive(pid) {
-            bail!("experiment {name:?} is being run by process {pid}; stop it first with `ferrotune stop {name}`");
+        if record.status == ExperimentStatus::Running
+            && pid != std::process::id() as i64
+            && process_alive(pid)
+        {
+            bail!(
+                "experiment {name:?} is being run by process {pid}; stop it first with `ferrotune stop {name}`"
+            );
         }
     }
     if max_trials.is_some() || parallel.is_some() {
@@ -206,17 +261,29 @@ pub async fn resume(db: &Path, name: &str, max_trials: Option<u32>, parallel: Op
         let trials = store.list_trials(record.id).await?;
         let finished = trials.iter().filter(|t| t.status.is_finished()).count() as u32;
         let more_room = exp.max_trial_count.is_none_or(|m| m > finished);
-        if max_trials.is_none() || !more_room || record.reason == "ExperimentGoalReached" || record.reason == "ExperimentSuggestionEndReached" {
+        if max_trials.is_none()
+            || !more_room
+            || record.reason == "ExperimentGoalReached"
+            || record.reason == "ExperimentSuggestionEndReached"
+        {
             bail!(
                 "experiment {name:?} already {} ({}); raise its limit with `ferrotune resume {name} --max-trials N` (N > {finished})",
-                record.status, record.reason
+                record.status,
+                record.reason
             );
         }
     }
     if max_trials.is_some() || parallel.is_some() {
         store.update_document(record.id, &doc.raw).await?;
     }
-    store.set_experiment_status(record.id, ExperimentStatus::Restarting, "ExperimentRestarting", "resumed").await?;
+    store
+        .set_experiment_status(
+            record.id,
+            ExperimentStatus::Restarting,
+            "ExperimentRestarting",
+            "resumed",
+        )
+        .await?;
     for note in &exp.notes {
         eprintln!("note: {note}");
     }
@@ -224,16 +291,27 @@ pub async fn resume(db: &Path, name: &str, max_trials: Option<u32>, parallel: Op
 }
 
 fn process_alive(pid: i64) -> bool {
-    i32::try_from(pid).is_ok_and(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok())
+    i32::try_from(pid)
+        .is_ok_and(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok())
 }
 
-async fn drive(store: Arc<SqliteStore>, exp: Experiment, record: ExperimentRecord, grace: f64) -> Result<ExitCode> {
+async fn drive(
+    store: Arc<SqliteStore>,
+    exp: Experiment,
+    record: ExperimentRecord,
+    grace: f64,
+) -> Result<ExitCode> {
     let runner = Arc::new(LocalRunner::new());
     use ferrotune_controller::TrialRunner;
     // A previous run killed outright may have left trial processes behind.
     runner.cleanup_orphans(Path::new(&record.run_dir)).await;
-    store.claim_experiment(record.id, std::process::id() as i64).await?;
-    let source_dir = Path::new(&record.source_path).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    store
+        .claim_experiment(record.id, std::process::id() as i64)
+        .await?;
+    let source_dir = Path::new(&record.source_path)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     let progress = Arc::new(display::Progress::new(&exp));
     let p = progress.clone();
     let on_event = Arc::new(move |e: Event| p.on_event(e));
@@ -244,7 +322,8 @@ async fn drive(store: Arc<SqliteStore>, exp: Experiment, record: ExperimentRecor
     };
     let (int_tx, int_rx) = tokio::sync::watch::channel(None);
     tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
@@ -253,7 +332,15 @@ async fn drive(store: Arc<SqliteStore>, exp: Experiment, record: ExperimentRecor
     });
     let id = record.id;
     let name = record.name.clone();
-    let controller = Controller::new(store.clone(), runner, exp.clone(), record, options, on_event).await?;
+    let controller = Controller::new(
+        store.clone(),
+        runner,
+        exp.clone(),
+        record,
+        options,
+        on_event,
+    )
+    .await?;
     let outcome = controller.run(int_rx).await?;
     progress.finish();
     let record = store.get_experiment(&name).await?;
@@ -269,9 +356,14 @@ async fn drive(store: Arc<SqliteStore>, exp: Experiment, record: ExperimentRecor
     })
 }
 
-async fn load_experiment(store: &SqliteStore, name: &str) -> Result<(ExperimentRecord, Option<Experiment>)> {
+async fn load_experiment(
+    store: &SqliteStore,
+    name: &str,
+) -> Result<(ExperimentRecord, Option<Experiment>)> {
     let record = store.get_experiment(name).await?;
-    let exp = reload(&record.document).ok().and_then(|d| validate_document(&d).ok());
+    let exp = reload(&record.document)
+        .ok()
+        .and_then(|d| validate_document(&d).ok());
     Ok((record, exp))
 }
 
@@ -281,7 +373,9 @@ pub async fn list(db: &Path, output: Output) -> Result<ExitCode> {
     let mut rows = Vec::new();
     for r in store.list_experiments().await? {
         let trials = store.list_trials(r.id).await?;
-        let exp = reload(&r.document).ok().and_then(|d| validate_document(&d).ok());
+        let exp = reload(&r.document)
+            .ok()
+            .and_then(|d| validate_document(&d).ok());
         rows.push((r, exp, trials));
     }
     display::experiments(&rows, output);
@@ -317,10 +411,20 @@ pub async fn stop(db: &Path, name: &str) -> Result<ExitCode> {
     let alive = record.owner_pid.is_some_and(process_alive);
     if alive {
         store.request_stop(name).await?;
-        println!("asked process {} to stop experiment {name:?}; `ferrotune resume {name}` continues it", record.owner_pid.unwrap_or_default());
+        println!(
+            "asked process {} to stop experiment {name:?}; `ferrotune resume {name}` continues it",
+            record.owner_pid.unwrap_or_default()
+        );
     } else {
         // Nobody runs it (the controller was killed): just record that it is stopped.
-        store.set_experiment_status(record.id, ExperimentStatus::Stopped, "StoppedByUser", "stopped with `ferrotune stop`").await?;
+        store
+            .set_experiment_status(
+                record.id,
+                ExperimentStatus::Stopped,
+                "StoppedByUser",
+                "stopped with `ferrotune stop`",
+            )
+            .await?;
         println!("experiment {name:?} stopped; `ferrotune resume {name}` continues it");
     }
     Ok(ExitCode::SUCCESS)

@@ -16,11 +16,22 @@ for step in range(3):
 #[test]
 fn a_native_sweep_runs_every_trial_and_records_its_metrics() {
     let sb = Sandbox::new();
-    let f = sb.write("exp.yaml", &native("quad", PARAMS_X, QUADRATIC, "  parallelTrialCount: 3\n  maxTrialCount: 7\n"));
+    let f = sb.write(
+        "exp.yaml",
+        &native(
+            "quad",
+            PARAMS_X,
+            QUADRATIC,
+            "  parallelTrialCount: 3\n  maxTrialCount: 7\n",
+        ),
+    );
     let out = sb.run(&["run", f.to_str().unwrap(), "--seed", "3"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let s = stdout(&out);
-    assert!(s.contains("experiment quad Succeeded (ExperimentMaxTrialsReached)"), "{s}");
+    assert!(
+        s.contains("experiment quad Succeeded (ExperimentMaxTrialsReached)"),
+        "{s}"
+    );
     assert!(s.contains("best trials:"), "{s}");
 
     let trials = sb.json(&["trials", "quad", "--output", "json"]);
@@ -35,29 +46,43 @@ fn a_native_sweep_runs_every_trial_and_records_its_metrics() {
         assert!((loss - x * x).abs() < 1e-9, "{t}");
         assert!(t["startTime"].is_string() && t["completionTime"].is_string());
     }
-    let names: std::collections::BTreeSet<&str> = arr.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let names: std::collections::BTreeSet<&str> =
+        arr.iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert_eq!(names.len(), 7);
     assert!(names.contains("quad-0001") && names.contains("quad-0007"));
 
     let show = sb.json(&["show", "quad", "--output", "json"]);
     assert_eq!(show["status"], "Succeeded");
     assert_eq!(show["reason"], "ExperimentMaxTrialsReached");
-    let best = show["currentOptimalTrial"]["metrics"]["loss"].as_f64().unwrap();
-    let min = arr.iter().map(|t| t["metrics"]["loss"].as_f64().unwrap()).fold(f64::INFINITY, f64::min);
+    let best = show["currentOptimalTrial"]["metrics"]["loss"]
+        .as_f64()
+        .unwrap();
+    let min = arr
+        .iter()
+        .map(|t| t["metrics"]["loss"].as_f64().unwrap())
+        .fold(f64::INFINITY, f64::min);
     assert_eq!(best, min);
 
     // every trial kept its log, and the observation log has every report
-    let log = std::fs::read_to_string(sb.path("ferrotune-runs/quad/trials/quad-0001/output.log")).unwrap();
+    let log = std::fs::read_to_string(sb.path("ferrotune-runs/quad/trials/quad-0001/output.log"))
+        .unwrap();
     assert_eq!(log.lines().count(), 3);
 
     // the same name again points to resume
     let again = sb.run(&["run", f.to_str().unwrap()]);
     assert!(!again.status.success());
-    assert!(stderr(&again).contains("ferrotune resume quad"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("ferrotune resume quad"),
+        "{}",
+        stderr(&again)
+    );
 
     // csv and the list
     let csv = stdout(&sb.run(&["trials", "quad", "--output", "csv"]));
-    assert!(csv.starts_with("name,status,x,loss,startTime,completionTime"), "{csv}");
+    assert!(
+        csv.starts_with("name,status,x,loss,startTime,completionTime"),
+        "{csv}"
+    );
     assert_eq!(csv.lines().count(), 8);
     let list = sb.json(&["list", "--output", "json"]);
     assert_eq!(list[0]["name"], "quad");
@@ -67,12 +92,29 @@ fn a_native_sweep_runs_every_trial_and_records_its_metrics() {
 #[test]
 fn same_seed_same_parameters() {
     let sb = Sandbox::new();
-    let f = sb.write("exp.yaml", &native("s", PARAMS_X, QUADRATIC, "  parallelTrialCount: 1\n  maxTrialCount: 4\n"));
+    let f = sb.write(
+        "exp.yaml",
+        &native(
+            "s",
+            PARAMS_X,
+            QUADRATIC,
+            "  parallelTrialCount: 1\n  maxTrialCount: 4\n",
+        ),
+    );
     for name in ["a", "b"] {
-        assert!(sb.run(&["run", f.to_str().unwrap(), "--name", name, "--seed", "11"]).status.success());
+        assert!(
+            sb.run(&["run", f.to_str().unwrap(), "--name", name, "--seed", "11"])
+                .status
+                .success()
+        );
     }
     let xs = |n: &str| -> Vec<f64> {
-        sb.json(&["trials", n, "--output", "json"]).as_array().unwrap().iter().map(|t| t["parameters"]["x"].as_f64().unwrap()).collect()
+        sb.json(&["trials", n, "--output", "json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["parameters"]["x"].as_f64().unwrap())
+            .collect()
     };
     assert_eq!(xs("a"), xs("b"));
 }
@@ -81,9 +123,19 @@ fn same_seed_same_parameters() {
 fn hostile_categorical_values_arrive_verbatim_and_no_shell_runs() {
     let sb = Sandbox::new();
     let pwned = sb.path("pwned");
-    let values = [format!("; touch {}", pwned.display()), "$(reboot)".to_string(), "`id` && echo 'x'".to_string()];
-    let list = values.iter().map(|v| serde_json::to_string(v).unwrap()).collect::<Vec<_>>().join(", ");
-    let params = format!("    - name: opt\n      parameterType: categorical\n      feasibleSpace:\n        list: [{list}]");
+    let values = [
+        format!("; touch {}", pwned.display()),
+        "$(reboot)".to_string(),
+        "`id` && echo 'x'".to_string(),
+    ];
+    let list = values
+        .iter()
+        .map(|v| serde_json::to_string(v).unwrap())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let params = format!(
+        "    - name: opt\n      parameterType: categorical\n      feasibleSpace:\n        list: [{list}]"
+    );
     let code = "import sys, json, os\nopen(os.environ['FERROTUNE_TRIAL_DIR'] + '/argv.json', 'w').write(json.dumps(sys.argv[1:] + [os.environ['OPT']]))\nprint('loss=1')";
     let exp = format!(
         "apiVersion: ferrotune.io/v1alpha1
@@ -107,7 +159,10 @@ spec:
     let mut seen = Vec::new();
     for i in 1..=3 {
         let argv: Vec<String> = serde_json::from_str(
-            &std::fs::read_to_string(sb.path(&format!("ferrotune-runs/hostile/trials/hostile-000{i}/argv.json"))).unwrap(),
+            &std::fs::read_to_string(sb.path(&format!(
+                "ferrotune-runs/hostile/trials/hostile-000{i}/argv.json"
+            )))
+            .unwrap(),
         )
         .unwrap();
         assert_eq!(argv[1], format!("--opt={}", argv[0]));
@@ -133,7 +188,17 @@ if x < 1:
     print('accuracy=0.5'); sys.exit(0)
 print(f'loss={x}')";
     let params = "    - name: x\n      parameterType: discrete\n      feasibleSpace: {list: [\"-1\", \"0.5\", \"2\", \"3\"]}";
-    let exp = native("fails", params, code, "  parallelTrialCount: 1\n  maxTrialCount: 4\n").replace("algorithmName: random", "algorithmName: grid").replace("objectiveMetricName: loss", "objectiveMetricName: loss\n    additionalMetricNames: [accuracy]");
+    let exp = native(
+        "fails",
+        params,
+        code,
+        "  parallelTrialCount: 1\n  maxTrialCount: 4\n",
+    )
+    .replace("algorithmName: random", "algorithmName: grid")
+    .replace(
+        "objectiveMetricName: loss",
+        "objectiveMetricName: loss\n    additionalMetricNames: [accuracy]",
+    );
     let f = sb.write("exp.yaml", &exp);
     let out = sb.run(&["run", f.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -145,11 +210,25 @@ print(f'loss={x}')";
     assert_eq!(store_out["currentOptimalTrial"]["parameters"]["x"], 2);
     // the failure message quotes the log
     let err = stderr(&out);
-    assert!(err.contains("fails-0001 Failed") && err.contains("exited with code 3") && err.contains("about to fail: bad x"), "{err}");
-    assert!(err.contains("MetricsUnavailable") && err.contains("without reporting the objective metric \"loss\""), "{err}");
+    assert!(
+        err.contains("fails-0001 Failed")
+            && err.contains("exited with code 3")
+            && err.contains("about to fail: bad x"),
+        "{err}"
+    );
+    assert!(
+        err.contains("MetricsUnavailable")
+            && err.contains("without reporting the objective metric \"loss\""),
+        "{err}"
+    );
 
     // every trial fails and the limit is 1: the experiment fails with exit status 1
-    let exp = native("allfail", PARAMS_X, "import sys; sys.exit(1)", "  parallelTrialCount: 1\n  maxTrialCount: 10\n  maxFailedTrialCount: 1\n");
+    let exp = native(
+        "allfail",
+        PARAMS_X,
+        "import sys; sys.exit(1)",
+        "  parallelTrialCount: 1\n  maxTrialCount: 10\n  maxFailedTrialCount: 1\n",
+    );
     let f = sb.write("allfail.yaml", &exp);
     let out = sb.run(&["run", f.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
@@ -159,7 +238,16 @@ print(f'loss={x}')";
     assert_eq!(show["trialCounts"]["Failed"], 2);
 
     // a command that does not exist fails its trials, not the tool
-    let exp = native("nocmd", PARAMS_X, "", "  parallelTrialCount: 1\n  maxTrialCount: 3\n  maxFailedTrialCount: 1\n").replace("command: [python3, -c, \"\"]", "command: [/nonexistent/trainer]");
+    let exp = native(
+        "nocmd",
+        PARAMS_X,
+        "",
+        "  parallelTrialCount: 1\n  maxTrialCount: 3\n  maxFailedTrialCount: 1\n",
+    )
+    .replace(
+        "command: [python3, -c, \"\"]",
+        "command: [/nonexistent/trainer]",
+    );
     let f = sb.write("nocmd.yaml", &exp);
     let out = sb.run(&["run", f.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
@@ -169,9 +257,17 @@ print(f'loss={x}')";
 #[test]
 fn goal_reached_ends_early() {
     let sb = Sandbox::new();
-    let params = "    - name: x\n      parameterType: int\n      feasibleSpace: {min: \"0\", max: \"9\"}";
+    let params =
+        "    - name: x\n      parameterType: int\n      feasibleSpace: {min: \"0\", max: \"9\"}";
     let code = "import os, json\nx = json.loads(os.environ['FERROTUNE_PARAMS'])['x']\nprint(f'loss={10 - x}')";
-    let exp = native("goal", params, code, "  parallelTrialCount: 1\n  maxTrialCount: 10\n").replace("algorithmName: random", "algorithmName: grid").replace("type: minimize", "type: minimize\n    goal: 4");
+    let exp = native(
+        "goal",
+        params,
+        code,
+        "  parallelTrialCount: 1\n  maxTrialCount: 10\n",
+    )
+    .replace("algorithmName: random", "algorithmName: grid")
+    .replace("type: minimize", "type: minimize\n    goal: 4");
     let f = sb.write("exp.yaml", &exp);
     let out = sb.run(&["run", f.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -185,8 +281,16 @@ fn goal_reached_ends_early() {
 #[test]
 fn a_trial_past_its_timeout_fails() {
     let sb = Sandbox::new();
-    let exp = native("slow", PARAMS_X, "import time; print('loss=1', flush=True); time.sleep(60)", "  parallelTrialCount: 1\n  maxTrialCount: 1\n    timeout: 1s\n");
-    let exp = exp.replace("  parallelTrialCount: 1\n  maxTrialCount: 1\n    timeout: 1s\n", "    timeout: 1s\n  parallelTrialCount: 1\n  maxTrialCount: 1\n");
+    let exp = native(
+        "slow",
+        PARAMS_X,
+        "import time; print('loss=1', flush=True); time.sleep(60)",
+        "  parallelTrialCount: 1\n  maxTrialCount: 1\n    timeout: 1s\n",
+    );
+    let exp = exp.replace(
+        "  parallelTrialCount: 1\n  maxTrialCount: 1\n    timeout: 1s\n",
+        "    timeout: 1s\n  parallelTrialCount: 1\n  maxTrialCount: 1\n",
+    );
     let f = sb.write("exp.yaml", &exp);
     let started = std::time::Instant::now();
     let out = sb.run(&["run", f.to_str().unwrap()]);
@@ -201,10 +305,14 @@ fn file_collector_text_and_json() {
     let sb = Sandbox::new();
     for (name, format, line) in [
         ("ftext", "TEXT", "f'2024-01-02T03:04:05Z loss={x*x}'"),
-        ("fjson", "JSON", "json.dumps({'loss': str(x*x), 'timestamp': 1700000000})"),
+        (
+            "fjson",
+            "JSON",
+            "json.dumps({'loss': str(x*x), 'timestamp': 1700000000})",
+        ),
     ] {
         let code = format!(
-            "import os, sys, json\nx = json.loads(os.environ['FERROTUNE_PARAMS'])['x']\npath = sys.argv[1]\nassert path != '/katib/metrics.log', path\nopen(path, 'w').write({line} + '\\n')\nprint('loss=999')"
+            "import os, sys, json\nx = json.loads(os.environ['FERROTUNE_PARAMS'])['x']\npath = sys.argv[1]\nassert not path.startswith('/katib'), path\nopen(path, 'w').write({line} + '\\n')\nprint('loss=999')"
         );
         let exp = format!(
             "apiVersion: kubeflow.org/v1beta1
@@ -240,12 +348,19 @@ spec:
         let f = sb.write(&format!("{name}.yaml"), &exp);
         let out = sb.run(&["run", f.to_str().unwrap()]);
         assert!(out.status.success(), "{name}: {}", stderr(&out));
-        assert!(stderr(&out).contains("image \"python:3.11\" is ignored"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("image \"python:3.11\" is ignored"),
+            "{}",
+            stderr(&out)
+        );
         let trials = sb.json(&["trials", name, "--output", "json"]);
         for t in trials.as_array().unwrap() {
             let x = t["parameters"]["x"].as_f64().unwrap();
             let loss = t["metrics"]["loss"].as_f64().unwrap();
-            assert!((loss - x * x).abs() < 1e-6, "{name}: the file's value, not stdout's: {t}");
+            assert!(
+                (loss - x * x).abs() < 1e-6,
+                "{name}: the file's value, not stdout's: {t}"
+            );
         }
     }
 }
@@ -305,8 +420,12 @@ spec:
     let f = sb.write("exp.yaml", &exp);
     let out = sb.run(&["run", f.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let log = std::fs::read_to_string(sb.path("ferrotune-runs/refs/trials/refs-0001/output.log")).unwrap();
-    assert!(log.starts_with("refs-0001/team-b/vision PyTorchJob kubeflow.org/v1\n"), "{log}");
+    let log = std::fs::read_to_string(sb.path("ferrotune-runs/refs/trials/refs-0001/output.log"))
+        .unwrap();
+    assert!(
+        log.starts_with("refs-0001/team-b/vision PyTorchJob kubeflow.org/v1\n"),
+        "{log}"
+    );
     let trials = sb.json(&["trials", "refs", "--output", "json"]);
     assert_eq!(trials[0]["status"], "Succeeded");
     let lr = trials[0]["parameters"]["lr"].as_f64().unwrap();
@@ -316,7 +435,10 @@ spec:
 #[test]
 fn quickstart_example_runs() {
     let sb = Sandbox::new();
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/quickstart/experiment.yaml");
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/quickstart/experiment.yaml"
+    );
     let out = sb.run(&["run", example, "--max-trials", "6"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let trials = sb.json(&["trials", "quickstart", "--output", "json"]);
@@ -331,11 +453,23 @@ fn quickstart_example_runs() {
 #[test]
 fn sklearn_digits_katib_example_tunes_a_real_model() {
     let sb = Sandbox::new();
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/sklearn-digits/experiment.yaml");
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/sklearn-digits/experiment.yaml"
+    );
     let out = sb.run(&["run", example, "--max-trials", "4"]);
-    assert!(out.status.success(), "needs scikit-learn for python3 (scripts/test.sh installs it): {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "needs scikit-learn for python3 (scripts/test.sh installs it): {}",
+        stderr(&out)
+    );
     let show = sb.json(&["show", "sklearn-digits", "--output", "json"]);
     assert_eq!(show["namespace"], "kubeflow-user");
-    let best = show["currentOptimalTrial"]["metrics"]["accuracy"].as_f64().unwrap();
-    assert!(best > 0.8, "a linear model on digits reaches well above 80%: {best}");
+    let best = show["currentOptimalTrial"]["metrics"]["accuracy"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        best > 0.8,
+        "a linear model on digits reaches well above 80%: {best}"
+    );
 }

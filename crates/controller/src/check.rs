@@ -2,9 +2,9 @@
 //! algorithms' own, so that `validate`, `run` and (later) the server agree.
 
 use ferrotune_core::FieldError;
+use ferrotune_core::SearchSpace;
 use ferrotune_core::load::{LoadedDoc, did_you_mean};
 use ferrotune_core::validate::{AlgorithmCheck, AlgorithmSpec, Experiment};
-use ferrotune_core::SearchSpace;
 
 /// Early-stopping rules ferrotune will accept (none are implemented yet).
 const EARLY_STOPPING_KNOWN: &[&str] = &["medianstop"];
@@ -21,7 +21,10 @@ impl AlgorithmCheck for Registry {
         if EARLY_STOPPING_KNOWN.contains(&rule.name.as_str()) {
             vec![FieldError::new(
                 path,
-                format!("early stopping {:?} is not supported yet by ferrotune; remove spec.earlyStopping to run without it", rule.name),
+                format!(
+                    "early stopping {:?} is not supported yet by ferrotune; remove spec.earlyStopping to run without it",
+                    rule.name
+                ),
             )]
         } else {
             let hint = did_you_mean(&rule.name, EARLY_STOPPING_KNOWN.iter().copied())
@@ -29,7 +32,10 @@ impl AlgorithmCheck for Registry {
                 .unwrap_or_default();
             vec![FieldError::new(
                 path,
-                format!("unknown early-stopping algorithm {:?} (Katib knows: medianstop){hint}", rule.name),
+                format!(
+                    "unknown early-stopping algorithm {:?} (Katib knows: medianstop){hint}",
+                    rule.name
+                ),
             )]
         }
     }

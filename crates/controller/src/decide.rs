@@ -142,29 +142,82 @@ mod tests {
     #[test]
     fn fills_parallel_slots_without_passing_the_trial_limit() {
         let c = Counts::default();
-        assert_eq!(decide(&c, &limits(3, Some(10), None), false, false), Decision::Launch(3));
-        let c = Counts { running: 2, succeeded: 7, ..Default::default() };
-        assert_eq!(decide(&c, &limits(3, Some(10), None), false, false), Decision::Launch(1));
-        let c = Counts { running: 3, succeeded: 5, ..Default::default() };
-        assert_eq!(decide(&c, &limits(3, Some(10), None), false, false), Decision::Wait);
-        let c = Counts { pending: 1, running: 1, succeeded: 7, ..Default::default() };
-        assert_eq!(decide(&c, &limits(8, Some(10), None), false, false), Decision::Launch(1));
-        let c = Counts { running: 0, succeeded: 4, ..Default::default() };
-        assert_eq!(decide(&c, &limits(8, None, None), false, false), Decision::Launch(8));
+        assert_eq!(
+            decide(&c, &limits(3, Some(10), None), false, false),
+            Decision::Launch(3)
+        );
+        let c = Counts {
+            running: 2,
+            succeeded: 7,
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(&c, &limits(3, Some(10), None), false, false),
+            Decision::Launch(1)
+        );
+        let c = Counts {
+            running: 3,
+            succeeded: 5,
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(&c, &limits(3, Some(10), None), false, false),
+            Decision::Wait
+        );
+        let c = Counts {
+            pending: 1,
+            running: 1,
+            succeeded: 7,
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(&c, &limits(8, Some(10), None), false, false),
+            Decision::Launch(1)
+        );
+        let c = Counts {
+            running: 0,
+            succeeded: 4,
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(&c, &limits(8, None, None), false, false),
+            Decision::Launch(8)
+        );
     }
 
     #[test]
     fn every_kind_of_end_counts_towards_the_limit() {
-        let c = Counts { succeeded: 2, failed: 1, killed: 1, metrics_unavailable: 1, early_stopped: 1, ..Default::default() };
+        let c = Counts {
+            succeeded: 2,
+            failed: 1,
+            killed: 1,
+            metrics_unavailable: 1,
+            early_stopped: 1,
+            ..Default::default()
+        };
         assert_eq!(c.finished(), 6);
-        assert_eq!(decide(&c, &limits(2, Some(6), None), false, false), Decision::Complete(Completion::MaxTrialsReached));
+        assert_eq!(
+            decide(&c, &limits(2, Some(6), None), false, false),
+            Decision::Complete(Completion::MaxTrialsReached)
+        );
     }
 
     #[test]
     fn failures_beyond_the_limit_fail_the_experiment() {
-        let c = Counts { failed: 2, running: 1, ..Default::default() };
-        assert_eq!(decide(&c, &limits(3, Some(10), Some(2)), false, false), Decision::Launch(2));
-        let c = Counts { failed: 3, running: 1, ..Default::default() };
+        let c = Counts {
+            failed: 2,
+            running: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(&c, &limits(3, Some(10), Some(2)), false, false),
+            Decision::Launch(2)
+        );
+        let c = Counts {
+            failed: 3,
+            running: 1,
+            ..Default::default()
+        };
         let d = decide(&c, &limits(3, Some(10), Some(2)), false, false);
         assert_eq!(d, Decision::Complete(Completion::TooManyFailures));
         assert!(!Completion::TooManyFailures.succeeded());
@@ -173,19 +226,45 @@ mod tests {
 
     #[test]
     fn goal_comes_first() {
-        let c = Counts { failed: 5, succeeded: 10, ..Default::default() };
-        assert_eq!(decide(&c, &limits(3, Some(10), Some(1)), true, false), Decision::Complete(Completion::GoalReached));
+        let c = Counts {
+            failed: 5,
+            succeeded: 10,
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(&c, &limits(3, Some(10), Some(1)), true, false),
+            Decision::Complete(Completion::GoalReached)
+        );
     }
 
     #[test]
     fn exhausted_suggestions_end_once_nothing_runs() {
-        let c = Counts { running: 2, succeeded: 4, ..Default::default() };
-        assert_eq!(decide(&c, &limits(3, Some(10), None), false, true), Decision::Wait);
-        let c = Counts { succeeded: 6, ..Default::default() };
-        assert_eq!(decide(&c, &limits(3, Some(10), None), false, true), Decision::Complete(Completion::SuggestionEndReached));
+        let c = Counts {
+            running: 2,
+            succeeded: 4,
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(&c, &limits(3, Some(10), None), false, true),
+            Decision::Wait
+        );
+        let c = Counts {
+            succeeded: 6,
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(&c, &limits(3, Some(10), None), false, true),
+            Decision::Complete(Completion::SuggestionEndReached)
+        );
         // the trial limit wins when both apply
-        let c = Counts { succeeded: 10, ..Default::default() };
-        assert_eq!(decide(&c, &limits(3, Some(10), None), false, true), Decision::Complete(Completion::MaxTrialsReached));
+        let c = Counts {
+            succeeded: 10,
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(&c, &limits(3, Some(10), None), false, true),
+            Decision::Complete(Completion::MaxTrialsReached)
+        );
     }
 
     #[test]
@@ -196,7 +275,13 @@ mod tests {
         c.add(TrialStatus::Running);
         c.remove(TrialStatus::Running);
         c.add(TrialStatus::Succeeded);
-        assert_eq!(c, Counts { succeeded: 1, ..Default::default() });
+        assert_eq!(
+            c,
+            Counts {
+                succeeded: 1,
+                ..Default::default()
+            }
+        );
         c.remove(TrialStatus::Failed); // never below zero
         assert_eq!(c.failed, 0);
     }

@@ -19,7 +19,9 @@ use ferrotune_core::validate::Experiment;
 use ferrotune_core::{
     Assignment, MetricSummary, ObjectiveType, Observation, TrialStatus, TrialView,
 };
-use ferrotune_store::{ExperimentRecord, ExperimentStatus, Store, StoreError, TrialOutcome, TrialRecord};
+use ferrotune_store::{
+    ExperimentRecord, ExperimentStatus, Store, StoreError, TrialOutcome, TrialRecord,
+};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -74,7 +76,10 @@ pub enum Event {
         message: String,
     },
     /// Counts and the best value after every change.
-    Progress { counts: Counts, best: Option<(String, f64)> },
+    Progress {
+        counts: Counts,
+        best: Option<(String, f64)>,
+    },
 }
 
 /// How the run ended.
@@ -225,7 +230,8 @@ impl Controller {
         // Only a trial that completed normally can reach the goal.
         self.views.iter().any(|v| {
             v.status == TrialStatus::Succeeded
-                && v.objective.is_some_and(|x| self.exp.objective.type_.reaches(x, goal))
+                && v.objective
+                    .is_some_and(|x| self.exp.objective.type_.reaches(x, goal))
         })
     }
 
@@ -256,7 +262,12 @@ impl Controller {
     ) -> Result<RunOutcome, ControllerError> {
         let (tx, mut rx) = mpsc::unbounded_channel();
         self.store
-            .set_experiment_status(self.record.id, ExperimentStatus::Running, "ExperimentRunning", "")
+            .set_experiment_status(
+                self.record.id,
+                ExperimentStatus::Running,
+                "ExperimentRunning",
+                "",
+            )
             .await?;
         self.progress();
         let mut flush = tokio::time::interval(self.options.flush_interval);
@@ -294,14 +305,22 @@ impl Controller {
     }
 
     /// Starts queued and new trials; returns a completion when the experiment is done.
-    async fn step(&mut self, tx: &mpsc::UnboundedSender<RunnerEvent>) -> Result<Option<Completion>, ControllerError> {
+    async fn step(
+        &mut self,
+        tx: &mpsc::UnboundedSender<RunnerEvent>,
+    ) -> Result<Option<Completion>, ControllerError> {
         // Re-run interrupted trials first: they already count as active.
         while self.counts.running < self.exp.parallel_trial_count && !self.queue.is_empty() {
             let name = self.queue.remove(0);
             self.launch(&name, tx).await?;
         }
         loop {
-            match decide(&self.counts, &self.limits(), self.goal_reached(), self.exhausted) {
+            match decide(
+                &self.counts,
+                &self.limits(),
+                self.goal_reached(),
+                self.exhausted,
+            ) {
                 Decision::Complete(c) => return Ok(Some(c)),
                 Decision::Wait => return Ok(None),
                 Decision::Launch(n) => {
@@ -314,7 +333,9 @@ impl Controller {
                         .suggest(&self.views, n as usize)
                         .map_err(|e| ControllerError::Algorithm(e.to_string()))?;
                     if let Some(state) = self.suggester.state() {
-                        self.store.save_algorithm_state(self.record.id, &state).await?;
+                        self.store
+                            .save_algorithm_state(self.record.id, &state)
+                            .await?;
                     }
                     match suggested {
                         Suggestions::Exhausted => self.exhausted = true,
@@ -334,7 +355,11 @@ impl Controller {
         }
     }
 
-    async fn launch(&mut self, name: &str, tx: &mpsc::UnboundedSender<RunnerEvent>) -> Result<(), ControllerError> {
+    async fn launch(
+        &mut self,
+        name: &str,
+        tx: &mpsc::UnboundedSender<RunnerEvent>,
+    ) -> Result<(), ControllerError> {
         let idx = self.index[name];
         let id = self.ids[name];
         let attempt = self.attempts[name] + 1;
@@ -356,7 +381,11 @@ impl Controller {
                 stopping: None,
             },
         );
-        let command = match self.exp.template.resolve(&params, name, &self.exp.namespace) {
+        let command = match self
+            .exp
+            .template
+            .resolve(&params, name, &self.exp.namespace)
+        {
             Ok(c) => c,
             Err(e) => {
                 let _ = tx.send(RunnerEvent::Exited {
@@ -406,14 +435,19 @@ impl Controller {
                         match l.summaries.get_mut(&o.metric) {
                             Some(s) => s.push(o.value),
                             None => {
-                                l.summaries.insert(o.metric.clone(), MetricSummary::new(&o.metric, o.value));
+                                l.summaries.insert(
+                                    o.metric.clone(),
+                                    MetricSummary::new(&o.metric, o.value),
+                                );
                             }
                         }
                     }
                     l.pending_obs.extend(observations);
                     if l.pending_obs.len() >= 2048 {
                         let batch = std::mem::take(&mut l.pending_obs);
-                        self.store.append_observations(l.id, attempt, &batch).await?;
+                        self.store
+                            .append_observations(l.id, attempt, &batch)
+                            .await?;
                     }
                 }
             }
@@ -437,10 +471,19 @@ impl Controller {
         Ok(())
     }
 
-    async fn finish(&mut self, name: &str, l: Live, kind: ExitKind, log_tail: Vec<String>, stopped: bool) -> Result<(), ControllerError> {
+    async fn finish(
+        &mut self,
+        name: &str,
+        l: Live,
+        kind: ExitKind,
+        log_tail: Vec<String>,
+        stopped: bool,
+    ) -> Result<(), ControllerError> {
         let idx = self.index[name];
         if stopped && l.stopping == Some(StopKind::Requeue) {
-            self.store.append_observations(l.id, l.attempt, &l.pending_obs).await?;
+            self.store
+                .append_observations(l.id, l.attempt, &l.pending_obs)
+                .await?;
             self.store
                 .requeue_trial(l.id, "interrupted; the trial will run again on resume")
                 .await?;
@@ -461,7 +504,8 @@ impl Controller {
             .iter()
             .filter_map(|m| l.summaries.get(m).cloned())
             .collect();
-        let (status, reason, message) = classify(&kind, stopped, objective.is_some(), metric, &log_tail);
+        let (status, reason, message) =
+            classify(&kind, stopped, objective.is_some(), metric, &log_tail);
         let outcome = TrialOutcome {
             status,
             reason: reason.to_string(),
@@ -470,7 +514,9 @@ impl Controller {
             metrics,
             completion_time: Utc::now(),
         };
-        self.store.finish_trial(l.id, l.attempt, &l.pending_obs, &outcome).await?;
+        self.store
+            .finish_trial(l.id, l.attempt, &l.pending_obs, &outcome)
+            .await?;
         self.counts.remove(TrialStatus::Running);
         self.counts.add(status);
         self.views[idx].status = status;
@@ -491,14 +537,20 @@ impl Controller {
         for l in self.live.values_mut() {
             if !l.pending_obs.is_empty() {
                 let batch = std::mem::take(&mut l.pending_obs);
-                self.store.append_observations(l.id, l.attempt, &batch).await?;
+                self.store
+                    .append_observations(l.id, l.attempt, &batch)
+                    .await?;
             }
         }
         Ok(())
     }
 
     /// Stops every running trial and waits for each to end.
-    async fn stop_all(&mut self, kind: StopKind, rx: &mut mpsc::UnboundedReceiver<RunnerEvent>) -> Result<(), ControllerError> {
+    async fn stop_all(
+        &mut self,
+        kind: StopKind,
+        rx: &mut mpsc::UnboundedReceiver<RunnerEvent>,
+    ) -> Result<(), ControllerError> {
         let names: Vec<String> = self.live.keys().cloned().collect();
         for n in &names {
             if let Some(l) = self.live.get_mut(n) {
@@ -523,7 +575,13 @@ impl Controller {
         Ok(())
     }
 
-    async fn shutdown(mut self, kind: StopKind, rx: &mut mpsc::UnboundedReceiver<RunnerEvent>, reason: &str, message: &str) -> Result<RunOutcome, ControllerError> {
+    async fn shutdown(
+        mut self,
+        kind: StopKind,
+        rx: &mut mpsc::UnboundedReceiver<RunnerEvent>,
+        reason: &str,
+        message: &str,
+    ) -> Result<RunOutcome, ControllerError> {
         self.stop_all(kind, rx).await?;
         self.store
             .set_experiment_status(self.record.id, ExperimentStatus::Stopped, reason, message)
@@ -536,10 +594,19 @@ impl Controller {
         })
     }
 
-    async fn complete(mut self, done: Completion, _tx: &mpsc::UnboundedSender<RunnerEvent>, rx: &mut mpsc::UnboundedReceiver<RunnerEvent>) -> Result<RunOutcome, ControllerError> {
+    async fn complete(
+        mut self,
+        done: Completion,
+        _tx: &mpsc::UnboundedSender<RunnerEvent>,
+        rx: &mut mpsc::UnboundedReceiver<RunnerEvent>,
+    ) -> Result<RunOutcome, ControllerError> {
         // Trials still running when the goal is reached or failures pile up are killed.
         self.stop_all(StopKind::Kill, rx).await?;
-        let status = if done.succeeded() { ExperimentStatus::Succeeded } else { ExperimentStatus::Failed };
+        let status = if done.succeeded() {
+            ExperimentStatus::Succeeded
+        } else {
+            ExperimentStatus::Failed
+        };
         let message = match done {
             Completion::GoalReached => format!(
                 "objective goal {} reached by {}",
@@ -547,7 +614,9 @@ impl Controller {
                 self.best.as_ref().map(|b| b.0.as_str()).unwrap_or("?")
             ),
             Completion::MaxTrialsReached => format!("{} trials finished", self.counts.finished()),
-            Completion::SuggestionEndReached => "the search algorithm has no more parameter sets".to_string(),
+            Completion::SuggestionEndReached => {
+                "the search algorithm has no more parameter sets".to_string()
+            }
             Completion::TooManyFailures => format!(
                 "{} trials failed, more than maxFailedTrialCount ({})",
                 self.counts.failed,
@@ -567,7 +636,13 @@ impl Controller {
 }
 
 /// A trial's end state from how its process ended: Katib's rules.
-pub fn classify(kind: &ExitKind, stopped: bool, has_objective: bool, metric: &str, log_tail: &[String]) -> (TrialStatus, &'static str, String) {
+pub fn classify(
+    kind: &ExitKind,
+    stopped: bool,
+    has_objective: bool,
+    metric: &str,
+    log_tail: &[String],
+) -> (TrialStatus, &'static str, String) {
     let tail = || {
         if log_tail.is_empty() {
             String::new()
@@ -576,24 +651,49 @@ pub fn classify(kind: &ExitKind, stopped: bool, has_objective: bool, metric: &st
         }
     };
     match kind {
-        _ if stopped => (TrialStatus::Killed, "TrialKilled", "stopped with the experiment".to_string()),
-        ExitKind::SpawnFailed(e) => (TrialStatus::Failed, "TrialFailed", format!("could not start: {e}")),
+        _ if stopped => (
+            TrialStatus::Killed,
+            "TrialKilled",
+            "stopped with the experiment".to_string(),
+        ),
+        ExitKind::SpawnFailed(e) => (
+            TrialStatus::Failed,
+            "TrialFailed",
+            format!("could not start: {e}"),
+        ),
         ExitKind::TimedOut(d) => (
             TrialStatus::Failed,
             "TrialTimedOut",
-            format!("ran longer than its timeout ({}s) and was killed{}", d.as_secs_f64(), tail()),
+            format!(
+                "ran longer than its timeout ({}s) and was killed{}",
+                d.as_secs_f64(),
+                tail()
+            ),
         ),
-        ExitKind::Exited { code: Some(0), .. } if has_objective => (TrialStatus::Succeeded, "TrialSucceeded", String::new()),
+        ExitKind::Exited { code: Some(0), .. } if has_objective => {
+            (TrialStatus::Succeeded, "TrialSucceeded", String::new())
+        }
         ExitKind::Exited { code: Some(0), .. } => (
             TrialStatus::MetricsUnavailable,
             "TrialMetricsUnavailable",
-            format!("exited 0 without reporting the objective metric {metric:?}{}", tail()),
+            format!(
+                "exited 0 without reporting the objective metric {metric:?}{}",
+                tail()
+            ),
         ),
-        ExitKind::Exited { code: Some(c), .. } => (TrialStatus::Failed, "TrialFailed", format!("exited with code {c}{}", tail())),
+        ExitKind::Exited { code: Some(c), .. } => (
+            TrialStatus::Failed,
+            "TrialFailed",
+            format!("exited with code {c}{}", tail()),
+        ),
         ExitKind::Exited { signal, .. } => (
             TrialStatus::Failed,
             "TrialFailed",
-            format!("killed by signal {}{}", signal.map(|s| s.to_string()).unwrap_or_else(|| "?".into()), tail()),
+            format!(
+                "killed by signal {}{}",
+                signal.map(|s| s.to_string()).unwrap_or_else(|| "?".into()),
+                tail()
+            ),
         ),
     }
 }

@@ -74,7 +74,11 @@ pub trait TrialRunner: Send + Sync {
     /// Starts an attempt. Its observations and its end arrive on `events`. A start that
     /// fails is reported as an `Exited` event with [`ExitKind::SpawnFailed`], not as an error,
     /// so that a bad command fails the trial, not the experiment.
-    async fn start(&self, launch: TrialLaunch, events: mpsc::UnboundedSender<RunnerEvent>) -> Started;
+    async fn start(
+        &self,
+        launch: TrialLaunch,
+        events: mpsc::UnboundedSender<RunnerEvent>,
+    ) -> Started;
     /// Asks a running attempt to stop: SIGTERM (or its equivalent), then a forced kill after
     /// `grace`. Its `Exited` event follows with `stopped: true`.
     async fn stop(&self, trial: &str, grace: Duration);

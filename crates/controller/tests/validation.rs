@@ -14,7 +14,11 @@ fn problems(yaml: &str) -> Vec<String> {
 }
 
 fn has(ps: &[String], needle: &str) {
-    assert!(ps.iter().any(|p| p.contains(needle)), "no problem contains {needle:?}; got:\n{}", ps.join("\n"));
+    assert!(
+        ps.iter().any(|p| p.contains(needle)),
+        "no problem contains {needle:?}; got:\n{}",
+        ps.join("\n")
+    );
 }
 
 const GOOD: &str = "apiVersion: ferrotune.io/v1alpha1
@@ -40,10 +44,22 @@ fn a_good_native_file_validates_with_defaults() {
     let e = validate_document(&f.experiments[0]).unwrap();
     assert_eq!(e.namespace, "ferrotune");
     assert_eq!(e.space.parameters.len(), 4);
-    assert_eq!(e.objective.strategy("acc"), ferrotune_core::MetricStrategy::Max);
-    assert_eq!(e.template.trial_parameters.len(), 4, "native: every parameter is a trial parameter");
+    assert_eq!(
+        e.objective.strategy("acc"),
+        ferrotune_core::MetricStrategy::Max
+    );
+    assert_eq!(
+        e.template.trial_parameters.len(),
+        4,
+        "native: every parameter is a trial parameter"
+    );
     let defaults = load_str(&GOOD.replace("  parallelTrialCount: 2\n", "")).unwrap();
-    assert_eq!(validate_document(&defaults.experiments[0]).unwrap().parallel_trial_count, 3);
+    assert_eq!(
+        validate_document(&defaults.experiments[0])
+            .unwrap()
+            .parallel_trial_count,
+        3
+    );
 }
 
 #[test]
@@ -76,27 +92,78 @@ spec:
     command: [python3, train.py, '--lr=${trialParameters.learningRate}', '--m=${trialParameters.momentum}']
 ";
     let ps = problems(bad);
-    has(&ps, "spec: unknown field \"paralelTrialCount\", did you mean \"parallelTrialCount\"?");
-    has(&ps, "spec.objective.type: \"minimise\" must be minimize or maximize");
+    has(
+        &ps,
+        "spec: unknown field \"paralelTrialCount\", did you mean \"parallelTrialCount\"?",
+    );
+    has(
+        &ps,
+        "spec.objective.type: \"minimise\" must be minimize or maximize",
+    );
     has(&ps, "spec.objective.objectiveMetricName: is required");
-    has(&ps, "spec.algorithm.algorithmName: unknown algorithm \"rnadom\"");
+    has(
+        &ps,
+        "spec.algorithm.algorithmName: unknown algorithm \"rnadom\"",
+    );
     has(&ps, "did you mean \"random\"");
     has(&ps, "spec.parallelTrialCount: must be at least 1, got 0");
-    has(&ps, "spec.maxFailedTrialCount: (9) must not exceed maxTrialCount (5)");
-    has(&ps, "spec.parameters[0].feasibleSpace: min (0.1) must be less than max (0.01)");
-    has(&ps, "spec.parameters[1].feasibleSpace: min (0.9) must be less than max (0.5)");
-    has(&ps, "spec.parameters[2].name: duplicate parameter name \"lr\" (also spec.parameters[0])");
-    has(&ps, "spec.parameters[2].feasibleSpace.step: (0) must be greater than 0");
-    has(&ps, "spec.parameters[3].feasibleSpace.step: (20) is larger than the range");
-    has(&ps, "spec.parameters[4].feasibleSpace.list: must list at least one value");
-    has(&ps, "spec.parameters[5].feasibleSpace.list[2]: duplicate value \"a\"");
-    has(&ps, "spec.parameters[6].feasibleSpace.min: (0) must be greater than 0 for the logUniform distribution");
-    has(&ps, "spec.parameters[7].parameterType: unknown type \"float\"");
-    has(&ps, "spec.parameters[8].feasibleSpace.min: \"abc\" is not a number");
-    has(&ps, "spec.parameters[9].feasibleSpace.list[1]: \"two\" is not a number");
-    has(&ps, "spec.trialTemplate.trialParameters[0].reference: \"lrr\" is not a parameter of this experiment");
-    has(&ps, "spec.trialTemplate.command[3]: ${trialParameters.momentum} is not declared");
-    assert!(ps.len() >= 20, "{}", ps.join("\n"));
+    has(
+        &ps,
+        "spec.maxFailedTrialCount: (9) must not exceed maxTrialCount (5)",
+    );
+    has(
+        &ps,
+        "spec.parameters[0].feasibleSpace: min (0.1) must be less than max (0.01)",
+    );
+    has(
+        &ps,
+        "spec.parameters[1].feasibleSpace: min (0.9) must be less than max (0.5)",
+    );
+    has(
+        &ps,
+        "spec.parameters[2].name: duplicate parameter name \"lr\" (also spec.parameters[0])",
+    );
+    has(
+        &ps,
+        "spec.parameters[2].feasibleSpace.step: (0) must be greater than 0",
+    );
+    has(
+        &ps,
+        "spec.parameters[3].feasibleSpace.step: (20) is larger than the range",
+    );
+    has(
+        &ps,
+        "spec.parameters[4].feasibleSpace.list: must list at least one value",
+    );
+    has(
+        &ps,
+        "spec.parameters[5].feasibleSpace.list[2]: duplicate value \"a\"",
+    );
+    has(
+        &ps,
+        "spec.parameters[6].feasibleSpace.min: (0) must be greater than 0 for the logUniform distribution",
+    );
+    has(
+        &ps,
+        "spec.parameters[7].parameterType: unknown type \"float\"",
+    );
+    has(
+        &ps,
+        "spec.parameters[8].feasibleSpace.min: \"abc\" is not a number",
+    );
+    has(
+        &ps,
+        "spec.parameters[9].feasibleSpace.list[1]: \"two\" is not a number",
+    );
+    has(
+        &ps,
+        "spec.trialTemplate.trialParameters[0].reference: \"lrr\" is not a parameter of this experiment",
+    );
+    has(
+        &ps,
+        "spec.trialTemplate.command[3]: ${trialParameters.momentum} is not declared",
+    );
+    assert_eq!(ps.len(), 19, "{}", ps.join("\n"));
 }
 
 #[test]
@@ -106,33 +173,60 @@ fn algorithm_rules() {
     has(&nas, "not supported");
     let later = problems(&GOOD.replace("algorithmName: random", "algorithmName: tpe"));
     has(&later, "not supported yet");
-    let bad_setting = problems(&GOOD.replace("{algorithmName: random}", "{algorithmName: random, algorithmSettings: [{name: random_state, value: abc}]}"));
+    let bad_setting = problems(&GOOD.replace(
+        "{algorithmName: random}",
+        "{algorithmName: random, algorithmSettings: [{name: random_state, value: abc}]}",
+    ));
     has(&bad_setting, "spec.algorithm.algorithmSettings[0].value");
     has(&bad_setting, "random_state");
     let grid = problems(&GOOD.replace("algorithmName: random", "algorithmName: grid"));
     has(&grid, "spec.parameters[0].feasibleSpace.step");
     has(&grid, "grid");
-    let es = problems(&GOOD.replace("  algorithm: {algorithmName: random}\n", "  algorithm: {algorithmName: random}\n  earlyStopping: {algorithmName: mediansotp}\n"));
-    has(&es, "spec.earlyStopping.algorithmName: unknown early-stopping algorithm \"mediansotp\"");
+    let es = problems(&GOOD.replace(
+        "  algorithm: {algorithmName: random}\n",
+        "  algorithm: {algorithmName: random}\n  earlyStopping: {algorithmName: mediansotp}\n",
+    ));
+    has(
+        &es,
+        "spec.earlyStopping.algorithmName: unknown early-stopping algorithm \"mediansotp\"",
+    );
 }
 
 #[test]
 fn counts_and_collectors() {
     let ps = problems(&GOOD.replace("maxTrialCount: 4", "maxTrialCount: 1"));
-    has(&ps, "spec.parallelTrialCount: (2) must not exceed maxTrialCount (1)");
+    has(
+        &ps,
+        "spec.parallelTrialCount: (2) must not exceed maxTrialCount (1)",
+    );
     let ps = problems(&GOOD.replace("maxTrialCount: 4", "maxTrialCount: -3"));
     has(&ps, "spec.maxTrialCount: must be at least 1, got -3");
-    let ps = problems(&GOOD.replace("  parameters:", "  metricsCollectorSpec:\n    collector: {kind: Push}\n  parameters:"));
+    let ps = problems(&GOOD.replace(
+        "  parameters:",
+        "  metricsCollectorSpec:\n    collector: {kind: Push}\n  parameters:",
+    ));
     has(&ps, "spec.metricsCollectorSpec.collector.kind: Push");
     let ps = problems(&GOOD.replace("  parameters:", "  metricsCollectorSpec:\n    collector: {kind: File}\n    source: {filter: {metricsFormat: ['(unclosed', '(\\w+)']}}\n  parameters:"));
-    has(&ps, "spec.metricsCollectorSpec.source.fileSystemPath.path: is required for the File collector");
-    has(&ps, "spec.metricsCollectorSpec.source.filter.metricsFormat[0]");
-    has(&ps, "spec.metricsCollectorSpec.source.filter.metricsFormat[1]");
+    has(
+        &ps,
+        "spec.metricsCollectorSpec.source.fileSystemPath.path: is required for the File collector",
+    );
+    has(
+        &ps,
+        "spec.metricsCollectorSpec.source.filter.metricsFormat[0]",
+    );
+    has(
+        &ps,
+        "spec.metricsCollectorSpec.source.filter.metricsFormat[1]",
+    );
 }
 
 #[test]
 fn trial_templates() {
-    let ps = problems(&GOOD.replace("    command: [python3, train.py, '--lr=${trialParameters.lr}', '${trialParameters.c}']\n", "    env: {A: b}\n"));
+    let ps = problems(&GOOD.replace(
+        "    command: [python3, train.py, '--lr=${trialParameters.lr}', '${trialParameters.c}']\n",
+        "    env: {A: b}\n",
+    ));
     has(&ps, "spec.trialTemplate.command: is required");
     let katib = "apiVersion: kubeflow.org/v1beta1
 kind: Experiment
@@ -160,14 +254,32 @@ spec:
 ";
     assert!(problems(katib).is_empty(), "{:?}", problems(katib));
     let ps = problems(&katib.replace("command: [python3, t.py, ", "args: ["));
-    has(&ps, "spec.trialTemplate.trialSpec.spec.template.spec.containers[0]: the primary container has args but no command");
-    let ps = problems(&katib.replace("primaryContainerName: training-container", "primaryContainerName: trainer"));
-    has(&ps, "spec.trialTemplate.trialSpec: primaryContainerName \"trainer\" names no container");
-    let ps = problems(&katib.replace("'--name=${trialParameters.me}'", "'${trialSpec.Image}', '${trialParameters.nope}'"));
+    has(
+        &ps,
+        "spec.trialTemplate.trialSpec.spec.template.spec.containers[0]: the primary container has args but no command",
+    );
+    let ps = problems(&katib.replace(
+        "primaryContainerName: training-container",
+        "primaryContainerName: trainer",
+    ));
+    has(
+        &ps,
+        "spec.trialTemplate.trialSpec: primaryContainerName \"trainer\" names no container",
+    );
+    let ps = problems(&katib.replace(
+        "'--name=${trialParameters.me}'",
+        "'${trialSpec.Image}', '${trialParameters.nope}'",
+    ));
     has(&ps, "${trialSpec.Image} is not a known reference");
     has(&ps, "${trialParameters.nope} is not declared");
     let ps = problems(&katib.replace("  trialTemplate:\n", "  trialTemplate:\n    command: [x]\n"));
-    has(&ps, "spec.trialTemplate.command: is a ferrotune.io/v1alpha1 field");
+    has(
+        &ps,
+        "spec.trialTemplate.command: is a ferrotune.io/v1alpha1 field",
+    );
     let ps = problems(&katib.replace("    trialSpec:", "    configMap: {configMapName: c, configMapNamespace: n, templatePath: p}\n    trialSpecX:"));
-    has(&ps, "spec.trialTemplate.configMap: a trial template in a ConfigMap needs Kubernetes");
+    has(
+        &ps,
+        "spec.trialTemplate.configMap: a trial template in a ConfigMap needs Kubernetes",
+    );
 }

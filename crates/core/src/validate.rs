@@ -723,9 +723,13 @@ impl Validator {
                         self.err(
                             format!("{pp}.reference"),
                             format!(
-                                "{:?} is not a parameter of this experiment (parameters: {}){hint}",
+                                "{:?} is not a parameter of this experiment ({}){hint}",
                                 p.reference,
-                                known.join(", ")
+                                if known.is_empty() {
+                                    "no valid parameters".to_string()
+                                } else {
+                                    format!("parameters: {}", known.join(", "))
+                                }
                             ),
                         );
                     }

@@ -4,9 +4,9 @@
 use async_trait::async_trait;
 use chrono::Utc;
 use ferrotune_controller::{ExitKind, RunnerEvent, Started, TrialLaunch, TrialRunner};
+use ferrotune_core::Observation;
 use ferrotune_core::metrics::{MetricParser, ObservationBuilder};
 use ferrotune_core::validate::CollectorKind;
-use ferrotune_core::Observation;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::collections::{HashMap, VecDeque};
@@ -51,7 +51,11 @@ fn keep_apart(path: &Path, previous_attempt: i64) {
         return;
     }
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("file");
-    let ext = path.extension().and_then(|s| s.to_str()).map(|e| format!(".{e}")).unwrap_or_default();
+    let ext = path
+        .extension()
+        .and_then(|s| s.to_str())
+        .map(|e| format!(".{e}"))
+        .unwrap_or_default();
     let aside = path.with_file_name(format!("{stem}.attempt-{previous_attempt}{ext}"));
     let _ = std::fs::rename(path, aside);
 }
@@ -96,7 +100,10 @@ fn prepare(l: &TrialLaunch) -> std::io::Result<Prepared> {
         CollectorKind::StdOut => None,
     };
     let Some((program, args)) = argv.split_first() else {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "empty command",
+        ));
     };
     let cwd = match &l.command.working_dir {
         None => dir.clone(),
@@ -160,7 +167,9 @@ impl FileFollower {
         }
         let mut lines = Vec::new();
         for f in files {
-            let Ok(mut file) = tokio::fs::File::open(&f).await else { continue };
+            let Ok(mut file) = tokio::fs::File::open(&f).await else {
+                continue;
+            };
             let off = *self.offsets.get(&f).unwrap_or(&0);
             if file.seek(std::io::SeekFrom::Start(off)).await.is_err() {
                 continue;
@@ -189,7 +198,11 @@ impl FileFollower {
     }
 }
 
-fn parse_lines(parser: &MetricParser, builder: &mut ObservationBuilder, lines: &[String]) -> Vec<Observation> {
+fn parse_lines(
+    parser: &MetricParser,
+    builder: &mut ObservationBuilder,
+    lines: &[String],
+) -> Vec<Observation> {
     let now = Utc::now();
     lines
         .iter()
@@ -243,7 +256,10 @@ impl TrialRunner for LocalRunner {
         };
         let pgid = child.id().map(|p| p as i32).unwrap_or(0);
         let (stop_tx, stop_rx) = oneshot::channel::<Duration>();
-        self.running.lock().expect("lock").insert(l.trial.clone(), stop_tx);
+        self.running
+            .lock()
+            .expect("lock")
+            .insert(l.trial.clone(), stop_tx);
         let running = self.running.clone();
         let stdout_parses = metrics_file.is_none();
         let timeout = l.timeout;
@@ -272,7 +288,8 @@ impl TrialRunner for LocalRunner {
                         let line = String::from_utf8_lossy(&buf);
                         let line = line.trim_end_matches(['\n', '\r']).to_string();
                         if stdout_parses {
-                            let obs = parse_lines(&out_parser, &mut builder, std::slice::from_ref(&line));
+                            let obs =
+                                parse_lines(&out_parser, &mut builder, std::slice::from_ref(&line));
                             if !obs.is_empty() {
                                 let _ = out_events.send(RunnerEvent::Observations {
                                     trial: out_trial.clone(),
@@ -349,7 +366,11 @@ impl TrialRunner for LocalRunner {
                 let lines = f.read_new(true).await;
                 let obs = parse_lines(&parser, &mut file_builder, &lines);
                 if !obs.is_empty() {
-                    let _ = events.send(RunnerEvent::Observations { trial: trial.clone(), attempt, observations: obs });
+                    let _ = events.send(RunnerEvent::Observations {
+                        trial: trial.clone(),
+                        attempt,
+                        observations: obs,
+                    });
                 }
             }
             let kind = match (timed_out, status) {
@@ -393,7 +414,11 @@ impl TrialRunner for LocalRunner {
 }
 
 /// SIGTERM to the group, SIGKILL after `grace`.
-async fn terminate(child: &mut tokio::process::Child, pgid: i32, grace: Duration) -> std::io::Result<std::process::ExitStatus> {
+async fn terminate(
+    child: &mut tokio::process::Child,
+    pgid: i32,
+    grace: Duration,
+) -> std::io::Result<std::process::ExitStatus> {
     signal_group(pgid, Signal::SIGTERM);
     match tokio::time::timeout(grace, child.wait()).await {
         Ok(st) => st,

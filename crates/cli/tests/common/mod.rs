@@ -36,7 +36,10 @@ impl Sandbox {
     /// A `ferrotune` command in this sandbox, with its database.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_ferrotune"));
-        c.args(args).current_dir(self.dir.path()).env("FERROTUNE_DB", self.db()).env_remove("FERROTUNE_LOG");
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env("FERROTUNE_DB", self.db())
+            .env_remove("FERROTUNE_LOG");
         c
     }
 
@@ -46,12 +49,23 @@ impl Sandbox {
 
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let out = self.run(args);
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
     }
 
     pub async fn store(&self) -> ferrotune_store::SqliteStore {
-        ferrotune_store::SqliteStore::open(&self.db()).await.expect("open store")
+        ferrotune_store::SqliteStore::open(&self.db())
+            .await
+            .expect("open store")
     }
 }
 
@@ -87,7 +101,12 @@ spec:
 }
 
 pub fn count_status(trials: &serde_json::Value, status: &str) -> usize {
-    trials.as_array().expect("array").iter().filter(|t| t["status"] == status).count()
+    trials
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|t| t["status"] == status)
+        .count()
 }
 
 pub fn exists(p: &Path) -> bool {
