@@ -37,4 +37,11 @@ cargo build --workspace --all-targets --release --quiet 2>&1 | tail -n 20
 
 say "running the tests"
 # Release mode: the sweeps and the crash test run real processes and a real SQLite file.
-cargo test --workspace --release --no-fail-fast -- --test-threads=2
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --release --no-fail-fast -- --test-threads=2 2>&1 | tee "$log" || status=$?
+# One closing line over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "\nall tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit "$status"

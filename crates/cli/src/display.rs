@@ -70,11 +70,11 @@ impl Progress {
                 Some(bar),
                 Event::TrialFinished {
                     name,
-                    status,
+                    status: TrialStatus::Failed,
                     message,
                     ..
                 },
-            ) if status == TrialStatus::Failed => {
+            ) => {
                 bar.println(format!(
                     "{name} failed: {}",
                     message.lines().next().unwrap_or("")

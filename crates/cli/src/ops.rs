@@ -236,8 +236,8 @@ pub async fn resume(
 ) -> Result<ExitCode> {
     let store = open_store(db).await?;
     let mut record = store.get_experiment(name).await?;
-    if let Some(pid) = record.owner_pid {
-        if record.status == ExperimentStatus::Running
+    if let Some(pid) = record.owner_pid
+        && record.status == ExperimentStatus::Running
             && pid != std::process::id() as i64
             && process_alive(pid)
         {
@@ -245,7 +245,6 @@ pub async fn resume(
                 "experiment {name:?} is being run by process {pid}; stop it first with `ferrotune stop {name}`"
             );
         }
-    }
     if max_trials.is_some() || parallel.is_some() {
         apply_overrides(&mut record.document, None, parallel, max_trials);
     }
@@ -329,6 +328,15 @@ async fn drive(
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
         }
         let _ = int_tx.send(Some(Interrupt::Interrupted));
+        eprintln!(
+            "stopping the running trials (they will re-run on resume); press Ctrl-C again to quit at once"
+        );
+        // A second Ctrl-C quits without waiting: the trials die with this process
+        // (PR_SET_PDEATHSIG) and, still marked running, re-run on resume.
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("quitting; `ferrotune resume` continues the experiment");
+            std::process::exit(130);
+        }
     });
     let id = record.id;
     let name = record.name.clone();
@@ -416,7 +424,12 @@ pub async fn stop(db: &Path, name: &str) -> Result<ExitCode> {
             record.owner_pid.unwrap_or_default()
         );
     } else {
-        // Nobody runs it (the controller was killed): just record that it is stopped.
+        // Nobody runs it (the controller was killed): end what it left behind and record
+        // that it is stopped.
+        use ferrotune_controller::TrialRunner;
+        LocalRunner::new()
+            .cleanup_orphans(Path::new(&record.run_dir))
+            .await;
         store
             .set_experiment_status(
                 record.id,

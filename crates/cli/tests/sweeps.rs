@@ -473,3 +473,89 @@ fn sklearn_digits_katib_example_tunes_a_real_model() {
         "a linear model on digits reaches well above 80%: {best}"
     );
 }
+
+#[test]
+fn validate_reports_every_problem_and_exits_1() {
+    let sb = Sandbox::new();
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    let ok = sb.run(&[
+        "validate",
+        &format!("{examples}/quickstart/experiment.yaml"),
+        &format!("{examples}/sklearn-digits/experiment.yaml"),
+    ]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let lines: Vec<String> = stdout(&ok).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].contains("valid experiment \"quickstart\""));
+    assert!(lines[1].contains("valid experiment \"sklearn-digits\""));
+
+    let multi = sb.write(
+        "multi.yaml",
+        &format!(
+            "{}---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: x}}\n---\n{}",
+            native(
+                "one",
+                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
+                "print(1)",
+                ""
+            ),
+            native(
+                "two",
+                "    - {name: x, parameterType: double, feasibleSpace: {min: '1', max: '0'}}",
+                "print(1)",
+                "  maxTrialCount: 0\n"
+            )
+        ),
+    );
+    let out = sb.run(&["validate", multi.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("(document 1): valid experiment \"one\""),
+        "{}",
+        stdout(&out)
+    );
+    let err = stderr(&out);
+    assert!(err.contains("(document 3): 2 problems:"), "{err}");
+    assert!(
+        err.contains("spec.parameters[0].feasibleSpace: min (1) must be less than max (0)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("spec.maxTrialCount: must be at least 1, got 0"),
+        "{err}"
+    );
+
+    let json = sb.write("exp.json", r#"{"apiVersion":"ferrotune.io/v1alpha1","kind":"Experiment","metadata":{"name":"j"},"spec":{"objective":{"type":"maximize","objectiveMetricName":"acc"},"algorithm":{"algorithmName":"enas"},"parameters":[{"name":"x","parameterType":"int","feasibleSpace":{"min":1,"max":3}}],"trialTemplate":{"command":["true"]}}}"#);
+    let out = sb.run(&["validate", json.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("neural architecture search is not supported"),
+        "{}",
+        stderr(&out)
+    );
+
+    let broken = sb.write("broken.yaml", "spec: [unclosed");
+    let out = sb.run(&["validate", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    // and `run` refuses an invalid file with the same messages
+    let bad = sb.write(
+        "bad.yaml",
+        &native(
+            "bad",
+            "    - {name: x, parameterType: double, feasibleSpace: {min: '1', max: '0'}}",
+            "print(1)",
+            "",
+        ),
+    );
+    let out = sb.run(&["run", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("min (1) must be less than max (0)"));
+    assert!(
+        !sb.db().exists()
+            || sb
+                .json(&["list", "--output", "json"])
+                .as_array()
+                .unwrap()
+                .is_empty()
+    );
+}

@@ -99,16 +99,14 @@ pub fn decide(c: &Counts, l: &Limits, goal_reached: bool, suggestions_exhausted:
     if goal_reached {
         return Decision::Complete(Completion::GoalReached);
     }
-    if let Some(mf) = l.max_failed {
-        if c.failed > mf {
+    if let Some(mf) = l.max_failed
+        && c.failed > mf {
             return Decision::Complete(Completion::TooManyFailures);
         }
-    }
-    if let Some(m) = l.max_trials {
-        if c.finished() >= m {
+    if let Some(m) = l.max_trials
+        && c.finished() >= m {
             return Decision::Complete(Completion::MaxTrialsReached);
         }
-    }
     if suggestions_exhausted {
         return if c.active() == 0 {
             Decision::Complete(Completion::SuggestionEndReached)

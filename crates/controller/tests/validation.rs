@@ -182,6 +182,13 @@ fn algorithm_rules() {
     let grid = problems(&GOOD.replace("algorithmName: random", "algorithmName: grid"));
     has(&grid, "spec.parameters[0].feasibleSpace.step");
     has(&grid, "grid");
+    // Algorithm problems point at the parameter's place in the file, even after a bad one.
+    let shifted = problems(&GOOD.replace("algorithmName: random", "algorithmName: grid").replace("  - {name: lr,", "  - {name: bad, parameterType: double, feasibleSpace: {min: '2', max: '1'}}\n  - {name: lr,"));
+    has(
+        &shifted,
+        "spec.parameters[0].feasibleSpace: min (2) must be less than max (1)",
+    );
+    has(&shifted, "spec.parameters[1].feasibleSpace.step");
     let es = problems(&GOOD.replace(
         "  algorithm: {algorithmName: random}\n",
         "  algorithm: {algorithmName: random}\n  earlyStopping: {algorithmName: mediansotp}\n",

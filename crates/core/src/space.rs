@@ -117,10 +117,11 @@ impl Domain {
             }
             Domain::Double { step: None, .. } => None,
             Domain::Int { min, max, step, .. } => {
-                let s = step.unwrap_or(1);
+                let s = step.unwrap_or(1).max(1) as i128;
+                let n = (*max as i128 - *min as i128) / s;
                 Some(
-                    (0..=((max - min) / s))
-                        .map(|k| ParamValue::Int(min + k * s))
+                    (0..=n)
+                        .map(|k| ParamValue::Int((*min as i128 + k * s) as i64))
                         .collect(),
                 )
             }
@@ -147,6 +148,9 @@ impl SearchSpace {
 /// How many decimals a number needs to be written exactly (at most 15); used to print
 /// `min + k·step` as `0.3`, not `0.30000000000000004`.
 pub fn decimals_of(x: f64) -> usize {
+    if x != 0.0 && x.abs() < 1e-9 {
+        return 15;
+    }
     let mut d = 0;
     let mut y = x.abs();
     while d < 15 && (y - y.round()).abs() > 1e-9 * y.max(1.0) {

@@ -208,7 +208,7 @@ impl Validator {
         let s = &doc.spec;
 
         let objective = self.objective(s.objective.as_ref());
-        let space = self.parameters(&s.parameters);
+        let (space, file_index) = self.parameters(&s.parameters);
         let algorithm = match &s.algorithm {
             None => {
                 self.err("spec.algorithm", "is required (e.g. algorithmName: random)");
@@ -217,7 +217,17 @@ impl Validator {
             Some(a) => self.algorithm("spec.algorithm", a),
         };
         if let Some(a) = &algorithm {
-            self.errors.extend(check.check_algorithm(a, &space));
+            // Algorithms number parameters within the valid space; point back to the file.
+            let errs = check.check_algorithm(a, &space).into_iter().map(|mut e| {
+                if let Some(rest) = e.path.strip_prefix("spec.parameters[")
+                    && let Some((j, tail)) = rest.split_once(']')
+                    && let Some(i) = j.parse::<usize>().ok().and_then(|j| file_index.get(j))
+                {
+                    e.path = format!("spec.parameters[{i}]{tail}");
+                }
+                e
+            });
+            self.errors.extend(errs.collect::<Vec<_>>());
         }
         let early_stopping = s
             .early_stopping
@@ -410,8 +420,10 @@ impl Validator {
         })
     }
 
-    fn parameters(&mut self, params: &[spec::ParameterDoc]) -> SearchSpace {
+    /// The valid parameters, and for each its index in the file.
+    fn parameters(&mut self, params: &[spec::ParameterDoc]) -> (SearchSpace, Vec<usize>) {
         let mut space = SearchSpace::default();
+        let mut file_index = Vec::new();
         let mut first_seen: HashMap<String, usize> = HashMap::new();
         if params.is_empty() {
             self.err("spec.parameters", "at least one parameter is required");
@@ -460,9 +472,10 @@ impl Validator {
                 && !name.trim().is_empty()
             {
                 space.parameters.push(Parameter { name, domain });
+                file_index.push(i);
             }
         }
-        space
+        (space, file_index)
     }
 
     fn distribution(&mut self, path: &str, fs: &FeasibleSpaceDoc) -> Option<Distribution> {
