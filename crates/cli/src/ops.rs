@@ -238,13 +238,13 @@ pub async fn resume(
     let mut record = store.get_experiment(name).await?;
     if let Some(pid) = record.owner_pid
         && record.status == ExperimentStatus::Running
-            && pid != std::process::id() as i64
-            && process_alive(pid)
-        {
-            bail!(
-                "experiment {name:?} is being run by process {pid}; stop it first with `ferrotune stop {name}`"
-            );
-        }
+        && pid != std::process::id() as i64
+        && process_alive(pid)
+    {
+        bail!(
+            "experiment {name:?} is being run by process {pid}; stop it first with `ferrotune stop {name}`"
+        );
+    }
     if max_trials.is_some() || parallel.is_some() {
         apply_overrides(&mut record.document, None, parallel, max_trials);
     }

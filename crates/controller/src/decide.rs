@@ -100,13 +100,15 @@ pub fn decide(c: &Counts, l: &Limits, goal_reached: bool, suggestions_exhausted:
         return Decision::Complete(Completion::GoalReached);
     }
     if let Some(mf) = l.max_failed
-        && c.failed > mf {
-            return Decision::Complete(Completion::TooManyFailures);
-        }
+        && c.failed > mf
+    {
+        return Decision::Complete(Completion::TooManyFailures);
+    }
     if let Some(m) = l.max_trials
-        && c.finished() >= m {
-            return Decision::Complete(Completion::MaxTrialsReached);
-        }
+        && c.finished() >= m
+    {
+        return Decision::Complete(Completion::MaxTrialsReached);
+    }
     if suggestions_exhausted {
         return if c.active() == 0 {
             Decision::Complete(Completion::SuggestionEndReached)
