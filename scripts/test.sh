@@ -15,7 +15,7 @@ root=$(pwd)
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
-venv="$root/.venv"
+venv="${FERROTUNE_TEST_VENV:-$root/.venv}"
 req="$root/scripts/requirements-test.txt"
 stamp="$venv/.requirements.sha256"
 want=$(sha256sum "$req" | cut -d' ' -f1)

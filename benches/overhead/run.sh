@@ -9,24 +9,26 @@
 # getrusage(RUSAGE_SELF) inside ferrotune, so the trials' own CPU is not counted), the
 # SQLite file size, and the rate of the first and the last thousand trials (from the
 # trials' completion times), to show there is no slowdown as the history grows.
+# Each row is followed by Optuna's on the same workload (optuna_peer.py), in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-2000}
+peer_lines=${PEER_LINES_TRIALS:-100}
 cargo build --release --quiet -p ferrotune-cli
+# The peer, Optuna, in a venv of its own (cached in benches/.venv).
+venv=benches/.venv
+if [ ! -x "$venv/bin/python3" ] || ! "$venv/bin/python3" -c 'import optuna' 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'optuna>=4'
+fi
 bin=$(pwd)/target/release/ferrotune
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cat > "$work/lines.py" <<'PY'
-import sys
-w = sys.stdout.write
-for i in range(1000):
-    w(f"loss={1.0/(i+1)}\n")
-PY
 
 exp() { # name parallel command...
   local name=$1 par=$2; shift 2
-  local cmd; cmd=$(printf '%s, ' "$@"); cmd="[${cmd%, }]"
+  local cmd; cmd=$(printf "'%s', " "$@"); cmd="[${cmd%, }]"
   cat > "$work/$name.yaml" <<YAML
 apiVersion: ferrotune.io/v1alpha1
 kind: Experiment
@@ -50,7 +52,8 @@ printf '|---|---|---|---|---|---|---|---|---|---|\n'
 for case in true lines; do
   for par in 2 8; do
     name="$case-p$par"
-    if [ "$case" = true ]; then exp "$name" "$par" true; else exp "$name" "$par" python3 "$work/lines.py"; fi
+    # awk, not python: python3 takes ~130 ms to start here, which would measure Python.
+    if [ "$case" = true ]; then exp "$name" "$par" true; else exp "$name" "$par" awk 'BEGIN{for(i=1;i<=1000;i++) print "loss=" 1/i}'; fi
     # `true` reports no metric, so its trials end MetricsUnavailable: the controller's work is the same.
     start=$(date +%s.%N)
     "$bin" run "$work/$name.yaml" --db "$work/$name.db" --run-dir "$work/runs-$name" --stats > "$work/$name.out" 2> "$work/$name.err" || true
@@ -72,6 +75,10 @@ PY
 )
     wall=$(python3 -c "print(f'{$end-$start:.2f}')")
     tps=$(python3 -c "print(f'{$n/($end-$start):.0f}')")
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$case" "$par" "$n" "$wall" "$tps" "$cpu" "$rss" "$size" ${rates}
+    printf '| %s (ferrotune) | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$case" "$par" "$n" "$wall" "$tps" "$cpu" "$rss" "$size" ${rates}
+    # Optuna commits every trial.report through SQLAlchemy: 1,000 reports per trial take it
+    # about a second, so its `lines` rows run ${peer_lines} trials (the rates are per trial).
+    if [ "$case" = true ]; then pn=$n; else pn=$peer_lines; fi
+    "$venv/bin/python3" benches/overhead/optuna_peer.py "$case" "$par" "$pn" "$work"
   done
 done

@@ -176,6 +176,31 @@ fn trial_json(exp: Option<&Experiment>, t: &TrialRecord) -> serde_json::Value {
     })
 }
 
+/// Katib's `status.currentOptimalTrial` shape (`bestTrialName`, `parameterAssignments`,
+/// `observation.metrics[{name, min, max, latest}]`), plus the fields of `trials --output json`.
+fn optimal_json(exp: Option<&Experiment>, t: &TrialRecord) -> serde_json::Value {
+    let mut v = trial_json(exp, t);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("bestTrialName".into(), t.name.clone().into());
+        o.insert(
+            "parameterAssignments".into(),
+            t.parameters
+                .0
+                .iter()
+                .map(|(k, v)| serde_json::json!({"name": k, "value": v.to_string()}))
+                .collect::<Vec<_>>()
+                .into(),
+        );
+        o.insert(
+            "observation".into(),
+            serde_json::json!({"metrics": t.metrics.iter().map(|m| serde_json::json!({
+                "name": m.name, "min": m.min.to_string(), "max": m.max.to_string(), "latest": m.latest.to_string(),
+            })).collect::<Vec<_>>()}),
+        );
+    }
+    v
+}
+
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -241,20 +266,20 @@ fn trial_table(exp: Option<&Experiment>, trials: &[&TrialRecord]) -> Table {
     table
 }
 
+/// `Succeeded (ExperimentMaxTrialsReached): 24 trials finished`
+fn status_line(record: &ExperimentRecord) -> String {
+    let mut s = format!("{} ({})", record.status, record.reason);
+    if !record.message.is_empty() {
+        s.push_str(": ");
+        s.push_str(&record.message);
+    }
+    s
+}
+
 /// The closing table of `run`.
 pub fn summary(exp: &Experiment, record: &ExperimentRecord, trials: &[TrialRecord]) {
     let r = ranked(Some(exp), trials);
-    println!(
-        "experiment {} {} ({}){}",
-        record.name,
-        record.status,
-        record.reason,
-        if record.message.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", record.message)
-        }
-    );
+    println!("experiment {} {}", record.name, status_line(record));
     let mut c = Counts::default();
     for t in trials {
         c.add(t.status);
@@ -370,7 +395,7 @@ pub fn show(
         let n = trials.iter().filter(|t| t.status == s).count();
         counts.insert(s.as_str().to_string(), n.into());
     }
-    let best = ranked(exp, trials).first().map(|b| trial_json(exp, b));
+    let best = ranked(exp, trials).first().map(|b| optimal_json(exp, b));
     if output == Output::Json {
         let v = serde_json::json!({
             "name": record.name, "namespace": record.namespace, "status": record.status.as_str(),
@@ -387,16 +412,7 @@ pub fn show(
         "experiment:  {} (namespace {})",
         record.name, record.namespace
     );
-    println!(
-        "status:      {} {}{}",
-        record.status,
-        record.reason,
-        if record.message.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", record.message)
-        }
-    );
+    println!("status:      {}", status_line(record));
     if let Some(e) = exp {
         println!(
             "objective:   {} {}{}",

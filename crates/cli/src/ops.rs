@@ -93,14 +93,7 @@ pub fn validate(files: &[PathBuf]) -> Result<ExitCode> {
                 Ok(e) => println!("{label}: valid {}", describe(&e)),
                 Err(errs) => {
                     ok = false;
-                    eprintln!(
-                        "{label}: {} problem{}:",
-                        errs.len(),
-                        if errs.len() == 1 { "" } else { "s" }
-                    );
-                    for e in errs {
-                        eprintln!("  {e}");
-                    }
+                    print_invalid(&label, &errs);
                 }
             }
         }
