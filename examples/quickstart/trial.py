@@ -23,7 +23,7 @@ floor = (
     + abs(a.layers - 3) * 0.03
     + {"adam": 0.0, "rmsprop": 0.02, "sgd": 0.05}[a.optimizer]
 )
-rng = random.Random(hash((a.lr, a.momentum, a.layers, a.optimizer)) & 0xFFFF)
+rng = random.Random(f"{a.lr}|{a.momentum}|{a.layers}|{a.optimizer}")  # same noise for the same parameters
 epochs = int(os.environ.get("EPOCHS", "8"))
 for epoch in range(1, epochs + 1):
     loss = floor + 1.5 * math.exp(-0.6 * epoch) + rng.gauss(0, 0.004)
