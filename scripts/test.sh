@@ -20,7 +20,7 @@ req="$root/scripts/requirements-test.txt"
 stamp="$venv/.requirements.sha256"
 want=$(sha256sum "$req" | cut -d' ' -f1)
 if [ ! -x "$venv/bin/python3" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  say "creating the test venv in .venv (scripts/requirements-test.txt)"
+  say "creating the test venv in $venv (scripts/requirements-test.txt)"
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip

@@ -88,6 +88,10 @@ enum Command {
     Validate {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// When this database exists, also say which experiment names it already holds
+        /// (`run` would refuse them; `resume` continues them).
+        #[command(flatten)]
+        db: DbArg,
     },
     /// List experiments.
     List {
@@ -183,7 +187,7 @@ fn main() -> ExitCode {
                 }
                 r
             }
-            Command::Validate { files } => ops::validate(&files),
+            Command::Validate { files, db } => ops::validate(&files, &db.db).await,
             Command::List { output, db } => ops::list(&db.db, output).await,
             Command::Show { name, output, db } => ops::show(&db.db, &name, output).await,
             Command::Trials { name, output, db } => ops::trials(&db.db, &name, output).await,

@@ -67,7 +67,20 @@ fn describe(e: &Experiment) -> String {
 }
 
 /// `ferrotune validate FILE...`
-pub fn validate(files: &[PathBuf]) -> Result<ExitCode> {
+pub async fn validate(files: &[PathBuf], db: &Path) -> Result<ExitCode> {
+    // Only an existing database is consulted: validating never creates one.
+    let taken: Vec<String> = if db.exists() {
+        match SqliteStore::open(db).await {
+            Ok(store) => store
+                .list_experiments()
+                .await
+                .map(|v| v.into_iter().map(|e| e.name).collect())
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
     let mut ok = true;
     for f in files {
         let loaded = match read_file(f) {
@@ -90,7 +103,17 @@ pub fn validate(files: &[PathBuf]) -> Result<ExitCode> {
                 f.display().to_string()
             };
             match validate_document(doc) {
-                Ok(e) => println!("{label}: valid {}", describe(&e)),
+                Ok(e) => {
+                    println!("{label}: valid {}", describe(&e));
+                    if taken.contains(&e.name) {
+                        eprintln!(
+                            "note: {} already holds an experiment named {:?}: `run` would refuse it (use --name), `ferrotune resume {}` continues it",
+                            db.display(),
+                            e.name,
+                            e.name
+                        );
+                    }
+                }
                 Err(errs) => {
                     ok = false;
                     print_invalid(&label, &errs);

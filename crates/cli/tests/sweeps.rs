@@ -68,7 +68,14 @@ fn a_native_sweep_runs_every_trial_and_records_its_metrics() {
         .unwrap();
     assert_eq!(log.lines().count(), 3);
 
-    // the same name again points to resume
+    // validate notices the name is taken; the same name again points to resume
+    let v = sb.run(&["validate", f.to_str().unwrap()]);
+    assert!(v.status.success());
+    assert!(
+        stderr(&v).contains("already holds an experiment named \"quad\""),
+        "{}",
+        stderr(&v)
+    );
     let again = sb.run(&["run", f.to_str().unwrap()]);
     assert!(!again.status.success());
     assert!(
