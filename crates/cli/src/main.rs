@@ -38,6 +38,17 @@ pub struct DbArg {
     db: PathBuf,
 }
 
+/// How `run` and `resume` drive trials.
+#[derive(clap::Args, Clone)]
+pub struct DriveArgs {
+    /// Seconds between SIGTERM and SIGKILL when a trial is stopped.
+    #[arg(long, default_value_t = 10.0)]
+    grace: f64,
+    /// Print the controller's own CPU time and peak memory at the end.
+    #[arg(long)]
+    stats: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run an experiment file until it completes (Ctrl-C leaves it resumable).
@@ -58,12 +69,8 @@ enum Command {
         /// Where trial directories and logs go (default: ./ferrotune-runs/NAME).
         #[arg(long)]
         run_dir: Option<PathBuf>,
-        /// Seconds between SIGTERM and SIGKILL when a trial is stopped.
-        #[arg(long, default_value_t = 10.0)]
-        grace: f64,
-        /// Print the controller's own CPU time and peak memory at the end.
-        #[arg(long)]
-        stats: bool,
+        #[command(flatten)]
+        drive: DriveArgs,
         #[command(flatten)]
         db: DbArg,
     },
@@ -76,11 +83,8 @@ enum Command {
         /// Change how many trials run at once.
         #[arg(long)]
         parallel: Option<u32>,
-        #[arg(long, default_value_t = 10.0)]
-        grace: f64,
-        /// Print the controller's own CPU time and peak memory at the end.
-        #[arg(long)]
-        stats: bool,
+        #[command(flatten)]
+        drive: DriveArgs,
         #[command(flatten)]
         db: DbArg,
     },
@@ -153,8 +157,7 @@ fn main() -> ExitCode {
                 parallel,
                 max_trials,
                 run_dir,
-                grace,
-                stats,
+                drive,
                 db,
             } => {
                 let r = ops::run(ops::RunArgs {
@@ -164,11 +167,11 @@ fn main() -> ExitCode {
                     parallel,
                     max_trials,
                     run_dir,
-                    grace,
+                    grace: drive.grace,
                     db: db.db,
                 })
                 .await;
-                if stats {
+                if drive.stats {
                     ops::print_stats();
                 }
                 r
@@ -177,12 +180,11 @@ fn main() -> ExitCode {
                 name,
                 max_trials,
                 parallel,
-                grace,
-                stats,
+                drive,
                 db,
             } => {
-                let r = ops::resume(&db.db, &name, max_trials, parallel, grace).await;
-                if stats {
+                let r = ops::resume(&db.db, &name, max_trials, parallel, drive.grace).await;
+                if drive.stats {
                     ops::print_stats();
                 }
                 r

@@ -29,6 +29,14 @@ fn new_experiment(name: &str) -> NewExperiment {
     }
 }
 
+/// A new database in a temp folder holding one experiment.
+async fn fresh(name: &str) -> (TempDir, SqliteStore, ferrotune_store::ExperimentRecord) {
+    let dir = TempDir::new().unwrap();
+    let store = SqliteStore::open(&db(&dir)).await.unwrap();
+    let e = store.create_experiment(new_experiment(name)).await.unwrap();
+    (dir, store, e)
+}
+
 fn assignment(i: i64) -> Assignment {
     Assignment(vec![
         ("lr".to_string(), ParamValue::Float(0.1 + 0.2 * i as f64)),
@@ -108,9 +116,7 @@ async fn duplicate_name_is_already_exists() {
 
 #[tokio::test]
 async fn experiment_status_timestamps() {
-    let dir = TempDir::new().unwrap();
-    let store = SqliteStore::open(&db(&dir)).await.unwrap();
-    let e = store.create_experiment(new_experiment("s")).await.unwrap();
+    let (_dir, store, e) = fresh("s").await;
 
     store
         .set_experiment_status(e.id, ExperimentStatus::Running, "ExperimentRunning", "go")
@@ -344,12 +350,7 @@ async fn corrupt_rows_are_errors_not_panics() {
 
 #[tokio::test]
 async fn full_trial_lifecycle() {
-    let dir = TempDir::new().unwrap();
-    let store = SqliteStore::open(&db(&dir)).await.unwrap();
-    let e = store
-        .create_experiment(new_experiment("life"))
-        .await
-        .unwrap();
+    let (_dir, store, e) = fresh("life").await;
     let t = store
         .create_trials(e.id, vec![assignment(1)])
         .await
@@ -438,12 +439,7 @@ async fn full_trial_lifecycle() {
 
 #[tokio::test]
 async fn non_finite_values_round_trip() {
-    let dir = TempDir::new().unwrap();
-    let store = SqliteStore::open(&db(&dir)).await.unwrap();
-    let e = store
-        .create_experiment(new_experiment("nan"))
-        .await
-        .unwrap();
+    let (_dir, store, e) = fresh("nan").await;
     let t = store
         .create_trials(e.id, vec![assignment(1)])
         .await
@@ -476,12 +472,7 @@ async fn non_finite_values_round_trip() {
 
 #[tokio::test]
 async fn floats_round_trip_exactly() {
-    let dir = TempDir::new().unwrap();
-    let store = SqliteStore::open(&db(&dir)).await.unwrap();
-    let e = store
-        .create_experiment(new_experiment("bits"))
-        .await
-        .unwrap();
+    let (_dir, store, e) = fresh("bits").await;
     // Values whose shortest representation has 17 significant digits, which a fast but
     // inexact JSON float parser may get wrong in the last bit.
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -517,9 +508,7 @@ async fn floats_round_trip_exactly() {
 
 #[tokio::test]
 async fn requeue_and_second_attempt_keep_observations_apart() {
-    let dir = TempDir::new().unwrap();
-    let store = SqliteStore::open(&db(&dir)).await.unwrap();
-    let e = store.create_experiment(new_experiment("rq")).await.unwrap();
+    let (_dir, store, e) = fresh("rq").await;
     let t = store
         .create_trials(e.id, vec![assignment(1)])
         .await
@@ -582,12 +571,7 @@ async fn requeue_and_second_attempt_keep_observations_apart() {
 
 #[tokio::test]
 async fn algorithm_state_round_trip_and_overwrite() {
-    let dir = TempDir::new().unwrap();
-    let store = SqliteStore::open(&db(&dir)).await.unwrap();
-    let e = store
-        .create_experiment(new_experiment("algo"))
-        .await
-        .unwrap();
+    let (_dir, store, e) = fresh("algo").await;
     assert_eq!(store.load_algorithm_state(e.id).await.unwrap(), None);
 
     let s1 = json!({"rng": [1, 2, 3], "grid_index": 7, "sigma": 0.1});
@@ -748,12 +732,7 @@ async fn two_handles_create_trials_concurrently() {
 
 #[tokio::test]
 async fn large_observation_batch_in_order() {
-    let dir = TempDir::new().unwrap();
-    let store = SqliteStore::open(&db(&dir)).await.unwrap();
-    let e = store
-        .create_experiment(new_experiment("big"))
-        .await
-        .unwrap();
+    let (_dir, store, e) = fresh("big").await;
     let t = store
         .create_trials(e.id, vec![assignment(1)])
         .await
@@ -787,12 +766,7 @@ async fn large_observation_batch_in_order() {
 /// with all of its observations. (Speed is measured by benches/overhead, not here.)
 #[tokio::test]
 async fn many_short_trials_keep_every_transition() {
-    let dir = TempDir::new().unwrap();
-    let store = SqliteStore::open(&db(&dir)).await.unwrap();
-    let e = store
-        .create_experiment(new_experiment("fast"))
-        .await
-        .unwrap();
+    let (_dir, store, e) = fresh("fast").await;
     let n = 400;
     for i in 0..n {
         let t = store
