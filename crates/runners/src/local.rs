@@ -21,6 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 
 /// How many lines of a trial's output a failure message quotes.
 const TAIL_LINES: usize = 10;
+/// The longest line read from a trial's output at once.
+const MAX_LINE: u64 = 1 << 20;
 /// How often a metrics file is read while its trial runs.
 const FILE_POLL: Duration = Duration::from_millis(250);
 
@@ -280,7 +282,9 @@ impl TrialRunner for LocalRunner {
                     let mut buf = Vec::new();
                     loop {
                         buf.clear();
-                        match rd.read_until(b'\n', &mut buf).await {
+                        // A line longer than MAX_LINE (a progress bar that never prints a
+                        // newline) is handled in pieces, so memory stays bounded.
+                        match (&mut rd).take(MAX_LINE).read_until(b'\n', &mut buf).await {
                             Ok(0) | Err(_) => break,
                             Ok(_) => {}
                         }
