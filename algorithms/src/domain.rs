@@ -92,6 +92,100 @@ fn log_message(min: f64, d: Distribution) -> String {
     )
 }
 
+/// `lo + t·(hi − lo)` without overflowing when `hi − lo` exceeds `f64::MAX`.
+pub(crate) fn lerp(lo: f64, hi: f64, t: f64) -> f64 {
+    let span = hi - lo;
+    if span.is_finite() {
+        lo + t * span
+    } else {
+        lo * (1.0 - t) + hi * t
+    }
+}
+
+/// The index of the grid value `min + k·step` nearest to `x`, for `k` in `0..=last`.
+pub(crate) fn nearest_step(min: f64, step: f64, last: f64, x: f64) -> u64 {
+    ((x - min) / step).round().clamp(0.0, last) as u64
+}
+
+/// The value of a domain at `u` in [0, 1): the inverse of its distribution's cdf, so that
+/// a uniform `u` gives the same distribution as random search (each allowed value of a
+/// uniform stepped, int, discrete or categorical domain equally likely; the other
+/// distributions draw a real number and snap it to the nearest allowed value). Evenly spread
+/// `u`s (a Sobol sequence) give evenly spread values.
+pub(crate) fn value_at(domain: &Domain, u: f64) -> ParamValue {
+    let u = if u.is_nan() { 0.5 } else { u.clamp(0.0, 1.0) };
+    match domain {
+        Domain::Double {
+            min,
+            max,
+            step: None,
+            distribution,
+        } => ParamValue::Float(continuous_at(*min, *max, *distribution, u)),
+        Domain::Double {
+            min,
+            max,
+            step: Some(s),
+            distribution,
+        } => {
+            let last = double_last_step(*min, *max, *s).max(0.0);
+            // Beyond 2^53 steps indices are no longer exact: snap a real value instead.
+            let k = if *distribution == Distribution::Uniform && last < 9.0e15 {
+                index_at(last as u64, u)
+            } else {
+                nearest_step(*min, *s, last, continuous_at(*min, *max, *distribution, u))
+            };
+            ParamValue::Float(stepped_double(*min, *max, *s, k))
+        }
+        Domain::Int {
+            min,
+            max,
+            step,
+            distribution,
+        } => {
+            let s = step.unwrap_or(1);
+            let last = int_last_step(*min, *max, s);
+            let k = if *distribution == Distribution::Uniform {
+                index_at(last, u)
+            } else {
+                let x = continuous_at(*min as f64, *max as f64, *distribution, u);
+                nearest_step(*min as f64, s as f64, last as f64, x)
+            };
+            ParamValue::Int(int_at(*min, *max, s, k.min(last)))
+        }
+        Domain::Discrete { values } => {
+            values[index_at(values.len() as u64 - 1, u) as usize].clone()
+        }
+        Domain::Categorical { values } => {
+            ParamValue::Str(values[index_at(values.len() as u64 - 1, u) as usize].clone())
+        }
+    }
+}
+
+/// `⌊u·(last + 1)⌋`, at most `last`: which of `last + 1` equal cells `u` falls in.
+fn index_at(last: u64, u: f64) -> u64 {
+    ((u * (last as f64 + 1.0)) as u64).min(last)
+}
+
+/// The real number at quantile `u` of a continuous distribution on `[lo, hi]`, as the core
+/// documents them (normal: mean at the midpoint, σ a sixth of the range, truncated); always
+/// finite and inside the bounds.
+fn continuous_at(lo: f64, hi: f64, d: Distribution, u: f64) -> f64 {
+    if lo >= hi {
+        return lo;
+    }
+    let normal = |lo: f64, hi: f64| {
+        let (mean, sigma) = (lo / 2.0 + hi / 2.0, hi / 6.0 - lo / 6.0);
+        mean + sigma * crate::normal::truncated_quantile(-3.0, 3.0, u)
+    };
+    let x = match d {
+        Distribution::Uniform => lerp(lo, hi, u),
+        Distribution::LogUniform => lerp(lo.ln(), hi.ln(), u).exp(),
+        Distribution::Normal => normal(lo, hi),
+        Distribution::LogNormal => normal(lo.ln(), hi.ln()).exp(),
+    };
+    if x.is_nan() { lo } else { x.clamp(lo, hi) }
+}
+
 /// The last `k` with `min + k·step ≤ max`, with the core's `grid_values` slack (1e-9 of a
 /// step). Infinite when the range overflows.
 pub(crate) fn double_last_step(min: f64, max: f64, step: f64) -> f64 {
@@ -155,6 +249,47 @@ mod tests {
         // decimals_of(1e-10) is 0: rounding would give 0 or 1, so the raw value is kept.
         let x = stepped_double(5e-10, 2e-9, 1e-10, 3);
         assert!((x - 8e-10).abs() < 1e-20, "{x}");
+    }
+
+    #[test]
+    fn value_at_inverts_each_distribution() {
+        let int = Domain::Int {
+            min: 1,
+            max: 4,
+            step: None,
+            distribution: Distribution::Uniform,
+        };
+        let at = |d: &Domain, u| value_at(d, u);
+        // Four equal cells for four values, ends included.
+        let got: Vec<ParamValue> = [0.0, 0.24, 0.25, 0.6, 0.99, 1.0]
+            .iter()
+            .map(|&u| at(&int, u))
+            .collect();
+        let want = [1, 1, 2, 3, 4, 4].map(ParamValue::Int);
+        assert_eq!(got, want);
+        let log = Domain::Double {
+            min: 1e-4,
+            max: 1.0,
+            step: None,
+            distribution: Distribution::LogUniform,
+        };
+        assert!((at(&log, 0.25).as_f64().unwrap() - 1e-3).abs() < 1e-15);
+        let normal = Domain::Double {
+            min: 0.0,
+            max: 12.0,
+            step: None,
+            distribution: Distribution::Normal,
+        };
+        // Median at the midpoint; Φ(1)'s quantile of the ±3σ truncation is 1σ above it.
+        assert!((at(&normal, 0.5).as_f64().unwrap() - 6.0).abs() < 1e-12);
+        let (lo, hi) = (crate::normal::cdf(-3.0), crate::normal::cdf(3.0));
+        let u = (crate::normal::cdf(1.0) - lo) / (hi - lo);
+        assert!((at(&normal, u).as_f64().unwrap() - 8.0).abs() < 1e-9);
+        assert_eq!(at(&normal, 0.0), ParamValue::Float(0.0));
+        let cat = Domain::Categorical {
+            values: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(at(&cat, 0.7), ParamValue::Str("b".into()));
     }
 
     #[test]

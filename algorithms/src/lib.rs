@@ -6,12 +6,18 @@
 
 mod domain;
 pub mod grid;
+mod normal;
+mod parzen;
 pub mod random;
 pub mod registry;
+pub mod sobol;
+pub mod tpe;
 
 pub use grid::GridSearch;
 pub use random::RandomSearch;
 pub use registry::{IMPLEMENTED, KATIB_NOT_YET, build, seed_from_settings, validate};
+pub use sobol::SobolSearch;
+pub use tpe::{TpeSearch, TpeSettings};
 
 use ferrotune_core::{Assignment, FieldError, ObjectiveType, SearchSpace, TrialView};
 

@@ -5,7 +5,9 @@
 //! the seed, not on how suggestions were batched, and a restarted controller continues it
 //! from the history's length alone, with no saved state.
 
-use crate::domain::{double_last_step, int_at, int_last_step, space_problems, stepped_double};
+use crate::domain::{
+    double_last_step, int_at, int_last_step, lerp, nearest_step, space_problems, stepped_double,
+};
 use crate::{AlgorithmError, Suggester, Suggestions};
 use ferrotune_core::{Assignment, Distribution, Domain, ParamValue, SearchSpace, TrialView};
 use rand::{RngExt, SeedableRng};
@@ -60,7 +62,7 @@ impl Suggester for RandomSearch {
 
 /// The RNG of the k-th suggestion. The key is expanded from the seed with splitmix64 (not
 /// `seed_from_u64`) so that sequences stay the same whatever rand_core does in the future.
-fn rng_for(seed: u64, k: u64) -> ChaCha8Rng {
+pub(crate) fn rng_for(seed: u64, k: u64) -> ChaCha8Rng {
     let mut state = seed;
     let mut key = [0u8; 32];
     for chunk in key.chunks_exact_mut(8) {
@@ -71,7 +73,7 @@ fn rng_for(seed: u64, k: u64) -> ChaCha8Rng {
     rng
 }
 
-fn splitmix64(state: &mut u64) -> u64 {
+pub(crate) fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -101,8 +103,7 @@ fn sample(domain: &Domain, rng: &mut ChaCha8Rng) -> ParamValue {
             let k = if *distribution == Distribution::Uniform && last < 9.0e15 {
                 rng.random_range(0..=last as u64)
             } else {
-                let x = continuous(*min, *max, *distribution, rng);
-                ((x - min) / s).round().clamp(0.0, last) as u64
+                nearest_step(*min, *s, last, continuous(*min, *max, *distribution, rng))
             };
             ParamValue::Float(stepped_double(*min, *max, *s, k))
         }
@@ -118,9 +119,7 @@ fn sample(domain: &Domain, rng: &mut ChaCha8Rng) -> ParamValue {
                 rng.random_range(0..=last)
             } else {
                 let x = continuous(*min as f64, *max as f64, *distribution, rng);
-                ((x - *min as f64) / s as f64)
-                    .round()
-                    .clamp(0.0, last as f64) as u64
+                nearest_step(*min as f64, s as f64, last as f64, x)
             };
             ParamValue::Int(int_at(*min, *max, s, k.min(last)))
         }
@@ -145,16 +144,6 @@ fn continuous(lo: f64, hi: f64, d: Distribution, rng: &mut ChaCha8Rng) -> f64 {
     };
     // exp(ln x) may land a hair outside the bounds; NaN cannot occur, but is kept out too.
     if x.is_nan() { lo } else { x.clamp(lo, hi) }
-}
-
-/// `lo + t·(hi − lo)` without overflowing when `hi − lo` exceeds `f64::MAX`.
-fn lerp(lo: f64, hi: f64, t: f64) -> f64 {
-    let span = hi - lo;
-    if span.is_finite() {
-        lo + t * span
-    } else {
-        lo * (1.0 - t) + hi * t
-    }
 }
 
 /// Normal around the midpoint with σ = (hi − lo)/6, truncated to `[lo, hi]` by rejection

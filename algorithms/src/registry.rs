@@ -3,20 +3,20 @@
 //! Validation and construction share these checks, so whatever `validate` accepts, `build`
 //! builds.
 
-use crate::{AlgorithmContext, AlgorithmError, GridSearch, RandomSearch, Suggester, grid, random};
+use crate::{
+    AlgorithmContext, AlgorithmError, GridSearch, RandomSearch, SobolSearch, Suggester, TpeSearch,
+    TpeSettings, grid, random, sobol, tpe,
+};
 use ferrotune_core::load::did_you_mean;
 use ferrotune_core::{FieldError, SearchSpace};
 
 /// Algorithms ferrotune runs.
-pub const IMPLEMENTED: &[&str] = &["random", "grid"];
+pub const IMPLEMENTED: &[&str] = &["random", "grid", "sobol", "tpe", "multivariate-tpe"];
 
 /// Katib's other algorithm names: recognised, so that the message says "not yet" rather
 /// than "unknown".
 pub const KATIB_NOT_YET: &[&str] = &[
-    "tpe",
-    "multivariate-tpe",
     "cmaes",
-    "sobol",
     "bayesianoptimization",
     "hyperband",
     "pbt",
@@ -35,6 +35,8 @@ pub fn validate(name: &str, settings: &[(String, String)], space: &SearchSpace) 
     let accepted = match name {
         "random" => random::SETTINGS,
         "grid" => grid::SETTINGS,
+        "sobol" => sobol::SETTINGS,
+        "tpe" | "multivariate-tpe" => tpe::SETTINGS,
         _ => return vec![FieldError::new(NAME_PATH, name_problem(name))],
     };
     let mut errors = Vec::new();
@@ -51,18 +53,32 @@ pub fn validate(name: &str, settings: &[(String, String)], space: &SearchSpace) 
                     accepted.join(", ")
                 ),
             ));
-        } else if key == "random_state" && parse_seed(value).is_none() {
-            errors.push(FieldError::new(
-                format!("{path}.value"),
-                format!("random_state must be a non-negative integer, got {value:?}"),
-            ));
+        } else if let Some(message) = value_problem(name, key, value) {
+            errors.push(FieldError::new(format!("{path}.value"), message));
         }
     }
     match name {
         "grid" => errors.extend(grid::grid_problems(space)),
+        "sobol" => {
+            errors.extend(crate::domain::space_problems(space));
+            errors.extend(sobol::dimension_problems(space));
+        }
         _ => errors.extend(crate::domain::space_problems(space)),
     }
     errors
+}
+
+/// What is wrong with the value of an accepted setting, if anything.
+fn value_problem(algorithm: &str, key: &str, value: &str) -> Option<String> {
+    if key == "random_state" {
+        return parse_seed(value)
+            .is_none()
+            .then(|| format!("random_state must be a non-negative integer, got {value:?}"));
+    }
+    match algorithm {
+        "tpe" | "multivariate-tpe" => tpe::setting_problem(key, value),
+        _ => None,
+    }
 }
 
 /// Why `name` is not an algorithm ferrotune runs.
@@ -109,6 +125,18 @@ pub fn build(ctx: AlgorithmContext) -> Result<Box<dyn Suggester>, AlgorithmError
     match ctx.algorithm.as_str() {
         "random" => Ok(Box::new(RandomSearch::new(ctx.space, ctx.seed)?)),
         "grid" => Ok(Box::new(GridSearch::new(ctx.space)?)),
+        "sobol" => Ok(Box::new(SobolSearch::new(ctx.space, ctx.seed)?)),
+        "tpe" | "multivariate-tpe" => {
+            let multivariate = ctx.algorithm == "multivariate-tpe";
+            let settings = TpeSettings::from_settings(&ctx.settings, multivariate)
+                .map_err(AlgorithmError::Settings)?;
+            Ok(Box::new(TpeSearch::new(
+                ctx.space,
+                ctx.objective,
+                ctx.seed,
+                settings,
+            )?))
+        }
         other => Err(AlgorithmError::Internal(format!(
             "algorithm {other:?} passed validation but has no implementation"
         ))),
@@ -162,6 +190,17 @@ mod tests {
     fn implemented_names_with_good_settings_pass() {
         assert!(validate("random", &settings(&[("random_state", "7")]), &space()).is_empty());
         assert!(validate("random", &[], &space()).is_empty());
+        assert!(validate("sobol", &settings(&[("random_state", "7")]), &space()).is_empty());
+        let tpe_settings = settings(&[
+            ("random_state", "7"),
+            ("n_startup_trials", "5"),
+            ("n_ei_candidates", "32"),
+            ("gamma", "0.2"),
+            ("prior_weight", "0.5"),
+            ("consider_endpoints", "true"),
+        ]);
+        assert!(validate("tpe", &tpe_settings, &space()).is_empty());
+        assert!(validate("multivariate-tpe", &tpe_settings, &space()).is_empty());
     }
 
     #[test]
@@ -179,13 +218,7 @@ mod tests {
 
     #[test]
     fn katib_names_are_not_supported_yet() {
-        for name in [
-            "tpe",
-            "multivariate-tpe",
-            "cmaes",
-            "sobol",
-            "bayesianoptimization",
-        ] {
+        for name in ["cmaes", "bayesianoptimization", "hyperband", "pbt"] {
             let e = only(validate(name, &[], &space()));
             assert_eq!(e.path, "spec.algorithm.algorithmName");
             assert!(e.message.contains("not supported yet by ferrotune"), "{e}");
@@ -289,7 +322,11 @@ mod tests {
             .err()
             .unwrap();
         assert!(matches!(err, AlgorithmError::Settings(_)));
-        assert!(build(ctx("tpe", space(), vec![])).is_err());
+        assert!(build(ctx("cmaes", space(), vec![])).is_err());
+        let err = build(ctx("tpe", space(), settings(&[("gamma", "0")])))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("gamma must be"), "{err}");
     }
 
     #[test]
@@ -306,5 +343,83 @@ mod tests {
             panic!("grid exhausted");
         };
         assert_eq!(a.len(), 30);
+    }
+
+    #[test]
+    fn tpe_settings_are_checked_at_their_values() {
+        let s = settings(&[
+            ("n_startup_trials", "ten"),
+            ("n_ei_candiates", "24"),
+            ("prior_weight", "-1"),
+            ("random_state", "x"),
+        ]);
+        let errors = validate("multivariate-tpe", &s, &space());
+        let got: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.path.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(got.len(), 4, "{errors:?}");
+        assert_eq!(
+            got[0],
+            (
+                "spec.algorithm.algorithmSettings[0].value",
+                "n_startup_trials must be a non-negative integer, got \"ten\""
+            )
+        );
+        assert_eq!(got[1].0, "spec.algorithm.algorithmSettings[1].name");
+        assert!(
+            got[1].1.contains("did you mean \"n_ei_candidates\"?"),
+            "{}",
+            got[1].1
+        );
+        assert_eq!(
+            got[2],
+            (
+                "spec.algorithm.algorithmSettings[2].value",
+                "prior_weight must be a positive number, got \"-1\""
+            )
+        );
+        assert_eq!(got[3].0, "spec.algorithm.algorithmSettings[3].value");
+        // Other algorithms do not take TPE's settings.
+        let e = only(validate("sobol", &settings(&[("gamma", "0.1")]), &space()));
+        assert_eq!(e.path, "spec.algorithm.algorithmSettings[0].name");
+        assert!(e.message.contains("(accepted: random_state)"), "{e}");
+    }
+
+    #[test]
+    fn sobol_rejects_more_parameters_than_dimensions() {
+        let mut wide = SearchSpace::default();
+        for i in 0..=crate::sobol::MAX_DIMENSIONS {
+            wide.parameters.push(Parameter {
+                name: format!("p{i}"),
+                domain: Domain::Int {
+                    min: 0,
+                    max: 1,
+                    step: None,
+                    distribution: Distribution::Uniform,
+                },
+            });
+        }
+        let e = only(validate("sobol", &[], &wide));
+        assert_eq!(e.path, "spec.parameters");
+        assert!(
+            e.message.contains("at most 256 parameters") && e.message.contains("got 257"),
+            "{e}"
+        );
+        assert!(validate("tpe", &[], &wide).is_empty());
+        assert!(build(ctx("sobol", wide, vec![])).is_err());
+    }
+
+    #[test]
+    fn new_algorithms_build_and_suggest_inside_the_space() {
+        for name in ["sobol", "tpe", "multivariate-tpe"] {
+            let mut a = build(ctx(name, space(), settings(&[("random_state", "1")]))).unwrap();
+            assert!(!a.needs_intermediate() && a.state().is_none());
+            let Suggestions::Assignments(batch) = a.suggest(&[], 5).unwrap() else {
+                panic!("{name} exhausted");
+            };
+            assert_eq!(batch.len(), 5);
+            assert!(batch.iter().all(|x| space().contains(x)), "{name}");
+        }
     }
 }

@@ -1,9 +1,12 @@
-//! Property: whatever the search space and seed, random and grid only ever suggest points
-//! of the space, with finite numbers.
+//! Property: whatever the search space, seed and history, every algorithm only ever
+//! suggests points of the space, with finite numbers.
 
-use ferrotune_algorithms::{GridSearch, RandomSearch, Suggester, Suggestions};
+use ferrotune_algorithms::{
+    GridSearch, RandomSearch, SobolSearch, Suggester, Suggestions, TpeSearch, TpeSettings,
+};
 use ferrotune_core::{
-    Assignment, Distribution, Domain, ParamValue, Parameter, SearchSpace, TrialStatus, TrialView,
+    Assignment, Distribution, Domain, ObjectiveType, ParamValue, Parameter, SearchSpace,
+    TrialStatus, TrialView,
 };
 use proptest::prelude::*;
 
@@ -159,8 +162,64 @@ fn view(a: Assignment) -> TrialView {
     }
 }
 
+fn status() -> impl Strategy<Value = TrialStatus> {
+    prop::sample::select(TrialStatus::ALL.to_vec())
+}
+
+fn objective() -> impl Strategy<Value = Option<f64>> {
+    prop_oneof![
+        8 => (-1e6f64..1e6).prop_map(Some),
+        1 => prop::sample::select(vec![f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 0.0])
+            .prop_map(Some),
+        1 => Just(None),
+    ]
+}
+
+/// A history of trials at points of the space (random search's, under another seed), with
+/// arbitrary states and objective values; `foreign` trials have no parameters at all (as
+/// if the space had been edited), which algorithms must ignore.
+fn history(
+    space: &SearchSpace,
+    seed: u64,
+    outcomes: &[(TrialStatus, Option<f64>, bool)],
+) -> Vec<TrialView> {
+    let points = RandomSearch::new(space.clone(), seed ^ 0x5EED).unwrap();
+    outcomes
+        .iter()
+        .enumerate()
+        .map(|(k, &(status, objective, foreign))| TrialView {
+            name: format!("t{k}"),
+            parameters: if foreign {
+                Assignment::default()
+            } else {
+                points.nth(k as u64)
+            },
+            status,
+            objective,
+            intermediate: Vec::new(),
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn sobol_suggestions_are_in_the_space(
+        space in space(),
+        seed in any::<u64>(),
+        done in prop_oneof![0usize..1000, 65_000usize..66_000],
+    ) {
+        let mut s = SobolSearch::new(space.clone(), seed).unwrap();
+        let history: Vec<TrialView> = (0..done).map(|_| view(Assignment::default())).collect();
+        let Suggestions::Assignments(batch) = s.suggest(&history, 20).unwrap() else {
+            panic!("sobol exhausted");
+        };
+        prop_assert_eq!(batch.len(), 20);
+        for a in &batch {
+            assert_valid(&space, a);
+        }
+    }
 
     #[test]
     fn random_suggestions_are_in_the_space(
@@ -232,6 +291,43 @@ proptest! {
                 })
                 .product();
             prop_assert!(has_continuous || size > 9.9e6, "rejected a valid grid of {size} points");
+        }
+    }
+}
+
+proptest! {
+    // Each case fits estimators to its history: fewer cases keep the suite fast.
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn tpe_suggestions_are_in_the_space(
+        space in space(),
+        seed in any::<u64>(),
+        outcomes in prop::collection::vec((status(), objective(), prop::bool::weighted(0.1)), 0..40),
+        n_startup_trials in 0usize..12,
+        gamma in prop::option::of(0.01f64..=1.0),
+        prior_weight in 0.01f64..10.0,
+        consider_endpoints in any::<bool>(),
+        multivariate in any::<bool>(),
+        maximize in any::<bool>(),
+    ) {
+        let settings = TpeSettings {
+            n_startup_trials,
+            n_ei_candidates: 8,
+            gamma,
+            prior_weight,
+            consider_endpoints,
+            multivariate,
+        };
+        let objective = if maximize { ObjectiveType::Maximize } else { ObjectiveType::Minimize };
+        let mut t = TpeSearch::new(space.clone(), objective, seed, settings).unwrap();
+        let history = history(&space, seed, &outcomes);
+        let Suggestions::Assignments(batch) = t.suggest(&history, 4).unwrap() else {
+            panic!("tpe exhausted");
+        };
+        prop_assert_eq!(batch.len(), 4);
+        for a in &batch {
+            assert_valid(&space, a);
         }
     }
 }

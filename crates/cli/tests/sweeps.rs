@@ -566,3 +566,30 @@ fn validate_reports_every_problem_and_exits_1() {
                 .is_empty()
     );
 }
+
+#[test]
+fn sobol_and_tpe_sweeps_run_real_trials() {
+    let sb = Sandbox::new();
+    for algo in ["sobol", "tpe", "multivariate-tpe"] {
+        let name = algo.replace('-', "");
+        let exp = native(&name, PARAMS_X, QUADRATIC, "  parallelTrialCount: 2\n  maxTrialCount: 16\n")
+            .replace("algorithmName: random", &format!("algorithmName: {algo}\n    algorithmSettings: [{{name: n_startup_trials, value: \"5\"}}]"))
+            .replace(if algo == "sobol" { "    algorithmSettings: [{name: n_startup_trials, value: \"5\"}]" } else { "\u{0}" }, "");
+        let f = sb.write(&format!("{name}.yaml"), &exp);
+        let out = sb.run(&["run", f.to_str().unwrap(), "--seed", "1"]);
+        assert!(out.status.success(), "{algo}: {}", stderr(&out));
+        let trials = sb.json(&["trials", &name, "--output", "json"]);
+        assert_eq!(count_status(&trials, "Succeeded"), 16, "{algo}");
+        let xs: std::collections::BTreeSet<u64> = trials
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["parameters"]["x"].as_f64().unwrap().to_bits())
+            .collect();
+        assert_eq!(
+            xs.len(),
+            16,
+            "{algo}: parallel trials got distinct parameters"
+        );
+    }
+}

@@ -1,0 +1,792 @@
+//! Parzen estimators for TPE, after Optuna's `_ParzenEstimator` (4.x): a weighted mixture
+//! with one kernel per observation plus a prior kernel.
+//!
+//! Each parameter becomes an [`Axis`]: numbers live in [0, 1] (the bounds, after the log
+//! transform for log distributions, mapped linearly; stepped and integer parameters cover
+//! their values' cells, so the ends reach half a step beyond `min` and the last value) and
+//! lists are indices. Optuna's rules are affine-invariant, so this normalisation changes no
+//! decision while keeping every computation finite whatever the bounds. Numeric kernels are
+//! normals truncated to [0, 1]; stepped ones put the mass of each value's cell on that
+//! value; list kernels are categorical with prior smoothing.
+
+use crate::domain::{
+    double_last_step, int_at, int_last_step, lerp, nearest_step, same_value, stepped_double,
+};
+use crate::normal;
+use ferrotune_core::{Distribution, Domain, ParamValue};
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+/// Stepped doubles with more values than this are modelled as continuous and snapped
+/// (their indices would no longer be exact in an f64).
+const MAX_EXACT_STEPS: f64 = 9.0e15;
+
+/// How TPE sees one parameter.
+#[derive(Debug, Clone)]
+pub(crate) enum Axis {
+    /// A single possible value: nothing to learn.
+    Fixed(ParamValue),
+    /// A real number: `t = x` or `ln x`, and the coordinate is `t` mapped from
+    /// `[t_lo, t_hi]` to [0, 1]. `snap` (step, last index) rounds very finely stepped
+    /// doubles to their grid.
+    Continuous {
+        min: f64,
+        max: f64,
+        log: bool,
+        t_lo: f64,
+        t_hi: f64,
+        snap: Option<(f64, f64)>,
+        prior_sigma: f64,
+    },
+    /// `min + k·step` for `k` in `0..=last` (doubles with a step, and integers).
+    Stepped(Steps),
+    /// One of a list (discrete and categorical parameters).
+    Choice(Vec<ParamValue>),
+}
+
+/// A grid of values and their cells in [0, 1]: equal cells, or cells between log-midpoints
+/// for log distributions.
+#[derive(Debug, Clone)]
+pub(crate) struct Steps {
+    grid: Grid,
+    last: u64,
+    log: bool,
+    /// Log grids: the ln-range covered by the cells.
+    t_lo: f64,
+    t_hi: f64,
+    prior_sigma: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Grid {
+    Double { min: f64, max: f64, step: f64 },
+    Int { min: i64, max: i64, step: i64 },
+}
+
+impl Grid {
+    fn min(self) -> f64 {
+        match self {
+            Grid::Double { min, .. } => min,
+            Grid::Int { min, .. } => min as f64,
+        }
+    }
+
+    fn step(self) -> f64 {
+        match self {
+            Grid::Double { step, .. } => step,
+            Grid::Int { step, .. } => step as f64,
+        }
+    }
+
+    /// The k-th value as a float (for positions; `value` gives the exact one).
+    fn approx(self, k: u64) -> f64 {
+        self.min() + k as f64 * self.step()
+    }
+
+    fn value(self, k: u64) -> ParamValue {
+        match self {
+            Grid::Double { min, max, step } => ParamValue::Float(stepped_double(min, max, step, k)),
+            Grid::Int { min, max, step } => ParamValue::Int(int_at(min, max, step, k)),
+        }
+    }
+}
+
+/// σ of the prior kernel in [0, 1]: Optuna's (the whole range) for uniform parameters; for
+/// normal ones, their own σ (a sixth of the range), so that TPE's prior is the user's.
+fn prior_sigma(d: Distribution) -> f64 {
+    match d {
+        Distribution::Uniform | Distribution::LogUniform => 1.0,
+        Distribution::Normal | Distribution::LogNormal => 1.0 / 6.0,
+    }
+}
+
+impl Axis {
+    /// The axis of a domain that passed `space_problems`.
+    pub(crate) fn new(domain: &Domain) -> Axis {
+        match domain {
+            Domain::Double {
+                min,
+                max,
+                step,
+                distribution,
+            } => {
+                let (min, max) = (*min, *max);
+                if min >= max {
+                    return Axis::Fixed(ParamValue::Float(min));
+                }
+                let last = step.map(|s| (s, double_last_step(min, max, s).max(0.0)));
+                match last {
+                    Some((s, 0.0)) => {
+                        Axis::Fixed(ParamValue::Float(stepped_double(min, max, s, 0)))
+                    }
+                    Some((step, last)) if last < MAX_EXACT_STEPS => {
+                        Axis::stepped(Grid::Double { min, max, step }, last as u64, *distribution)
+                    }
+                    snap => {
+                        let log = distribution.is_log();
+                        let t = |x: f64| if log { x.ln() } else { x };
+                        Axis::Continuous {
+                            min,
+                            max,
+                            log,
+                            t_lo: t(min),
+                            t_hi: t(max),
+                            snap,
+                            prior_sigma: prior_sigma(*distribution),
+                        }
+                    }
+                }
+            }
+            Domain::Int {
+                min,
+                max,
+                step,
+                distribution,
+            } => {
+                let step = step.unwrap_or(1).max(1);
+                let last = int_last_step(*min, *max, step);
+                if last == 0 {
+                    return Axis::Fixed(ParamValue::Int(*min));
+                }
+                let grid = Grid::Int {
+                    min: *min,
+                    max: *max,
+                    step,
+                };
+                Axis::stepped(grid, last, *distribution)
+            }
+            Domain::Discrete { values } => Axis::choice(values.clone()),
+            Domain::Categorical { values } => {
+                Axis::choice(values.iter().cloned().map(ParamValue::Str).collect())
+            }
+        }
+    }
+
+    fn choice(values: Vec<ParamValue>) -> Axis {
+        if values.len() == 1 {
+            Axis::Fixed(values[0].clone())
+        } else {
+            Axis::Choice(values)
+        }
+    }
+
+    fn stepped(grid: Grid, last: u64, d: Distribution) -> Axis {
+        let mut s = Steps {
+            grid,
+            last,
+            log: d.is_log(),
+            t_lo: 0.0,
+            t_hi: 1.0,
+            prior_sigma: prior_sigma(d),
+        };
+        if s.log {
+            s.t_lo = grid.min().ln() - s.gap(0) / 2.0;
+            s.t_hi = grid.approx(last).ln() + s.gap(last - 1) / 2.0;
+        }
+        Axis::Stepped(s)
+    }
+
+    /// Whether there is anything to learn.
+    pub(crate) fn is_fixed(&self) -> bool {
+        matches!(self, Axis::Fixed(_))
+    }
+
+    /// The coordinate of a value (a position in [0, 1], or a list index), or `None` when
+    /// the value cannot belong to this axis.
+    pub(crate) fn encode(&self, v: &ParamValue) -> Option<f64> {
+        match self {
+            Axis::Fixed(_) => Some(0.0),
+            Axis::Choice(values) => values
+                .iter()
+                .position(|c| same_value(c, v, 0.0))
+                .map(|i| i as f64),
+            Axis::Continuous {
+                min,
+                max,
+                log,
+                t_lo,
+                t_hi,
+                ..
+            } => {
+                let x = v.as_f64().filter(|x| x.is_finite())?.clamp(*min, *max);
+                let t = if *log { x.ln() } else { x };
+                Some(unit(*t_lo, *t_hi, t))
+            }
+            Axis::Stepped(s) => {
+                let x = v.as_f64().filter(|x| x.is_finite())?;
+                Some(s.position(s.index_of_value(x)))
+            }
+        }
+    }
+
+    /// The value at a coordinate (inside the parameter's domain).
+    pub(crate) fn decode(&self, c: f64) -> ParamValue {
+        match self {
+            Axis::Fixed(v) => v.clone(),
+            Axis::Choice(values) => values[(c.max(0.0) as usize).min(values.len() - 1)].clone(),
+            Axis::Continuous {
+                min,
+                max,
+                log,
+                t_lo,
+                t_hi,
+                snap,
+                ..
+            } => {
+                let t = lerp(*t_lo, *t_hi, c.clamp(0.0, 1.0));
+                let x = if *log { t.exp() } else { t };
+                let x = if x.is_nan() {
+                    *min
+                } else {
+                    x.clamp(*min, *max)
+                };
+                match snap {
+                    None => ParamValue::Float(x),
+                    Some((step, last)) => ParamValue::Float(stepped_double(
+                        *min,
+                        *max,
+                        *step,
+                        nearest_step(*min, *step, *last, x),
+                    )),
+                }
+            }
+            Axis::Stepped(s) => s.grid.value(s.index_of(c)),
+        }
+    }
+
+    fn prior_sigma(&self) -> f64 {
+        match self {
+            Axis::Continuous { prior_sigma, .. } => *prior_sigma,
+            Axis::Stepped(s) => s.prior_sigma,
+            _ => 1.0,
+        }
+    }
+}
+
+/// `t` mapped from `[lo, hi]` to [0, 1] (halved first, so that no difference overflows).
+fn unit(lo: f64, hi: f64, t: f64) -> f64 {
+    let span = hi / 2.0 - lo / 2.0;
+    let u = (t / 2.0 - lo / 2.0) / span;
+    if u.is_nan() { 0.5 } else { u.clamp(0.0, 1.0) }
+}
+
+impl Steps {
+    fn count(&self) -> f64 {
+        self.last as f64 + 1.0
+    }
+
+    /// ln(v_{k+1} / v_k), for log grids.
+    fn gap(&self, k: u64) -> f64 {
+        (self.grid.step() / self.grid.approx(k)).ln_1p()
+    }
+
+    /// The cell of value k: its start in [0, 1] and its width.
+    fn cell(&self, k: u64) -> (f64, f64) {
+        if !self.log {
+            let n = self.count();
+            return (k as f64 / n, 1.0 / n);
+        }
+        let below = self.gap(k.max(1) - 1);
+        let above = self.gap(k.min(self.last - 1));
+        let span = self.t_hi - self.t_lo;
+        let start = self.grid.approx(k).ln() - below / 2.0;
+        ((start - self.t_lo) / span, (below + above) / 2.0 / span)
+    }
+
+    /// Where value k sits in [0, 1].
+    fn position(&self, k: u64) -> f64 {
+        if self.log {
+            unit(self.t_lo, self.t_hi, self.grid.approx(k).ln())
+        } else {
+            (k as f64 + 0.5) / self.count()
+        }
+    }
+
+    /// The value whose cell holds `u`.
+    fn index_of(&self, u: f64) -> u64 {
+        let u = if u.is_nan() { 0.5 } else { u.clamp(0.0, 1.0) };
+        if !self.log {
+            return ((u * self.count()) as u64).min(self.last);
+        }
+        let t = lerp(self.t_lo, self.t_hi, u);
+        let x = t.exp();
+        let mut k = ((x - self.grid.min()) / self.grid.step())
+            .floor()
+            .clamp(0.0, self.last as f64) as u64;
+        // The floor is the value just below x; the cell boundary is the log-midpoint.
+        for _ in 0..2 {
+            if k < self.last && t > self.grid.approx(k).ln() + self.gap(k) / 2.0 {
+                k += 1;
+            } else if k > 0 && t < self.grid.approx(k).ln() - self.gap(k - 1) / 2.0 {
+                k -= 1;
+            }
+        }
+        k
+    }
+
+    /// The index of the grid value nearest to `x` (in ln for log grids).
+    fn index_of_value(&self, x: f64) -> u64 {
+        if self.log {
+            if x <= 0.0 {
+                return 0;
+            }
+            self.index_of(unit(self.t_lo, self.t_hi, x.ln()))
+        } else {
+            nearest_step(self.grid.min(), self.grid.step(), self.last as f64, x)
+        }
+    }
+}
+
+/// Optuna's `_ParzenEstimatorParameters`, as far as ferrotune exposes them (the magic clip
+/// is always on, as by default).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Params {
+    pub prior_weight: f64,
+    pub consider_endpoints: bool,
+    /// Multivariate: the number of dimensions for Scott's rule. Univariate: `None`.
+    pub multivariate: Option<usize>,
+}
+
+/// Optuna's `default_weights`: older observations ramp down linearly once there are more
+/// than 25, the 25 latest keep weight 1.
+pub(crate) fn default_weights(n: usize) -> Vec<f64> {
+    if n < 25 {
+        return vec![1.0; n];
+    }
+    let ramp = n - 25;
+    let lo = 1.0 / n as f64;
+    (0..ramp)
+        .map(|i| {
+            if ramp == 1 {
+                lo
+            } else {
+                lo + (1.0 - lo) * i as f64 / (ramp - 1) as f64
+            }
+        })
+        .chain(std::iter::repeat_n(1.0, 25))
+        .collect()
+}
+
+/// One dimension's kernels, one per component (the prior last).
+#[derive(Debug, Clone)]
+enum Kernels {
+    Fixed,
+    Numeric {
+        mu: Vec<f64>,
+        sigma: Vec<f64>,
+        /// ln σ, and the ln mass of the kernel on [0, 1] (its truncation).
+        ln_sigma: Vec<f64>,
+        ln_mass: Vec<f64>,
+    },
+    Choice {
+        cumulative: Vec<Vec<f64>>,
+        ln_p: Vec<Vec<f64>>,
+    },
+}
+
+/// A mixture of product kernels over some axes.
+#[derive(Debug, Clone)]
+pub(crate) struct Estimator {
+    ln_weights: Vec<f64>,
+    cumulative: Vec<f64>,
+    kernels: Vec<Kernels>,
+}
+
+impl Estimator {
+    /// The estimator of `observations` (rows of coordinates along `axes`, in trial order).
+    pub(crate) fn new(axes: &[&Axis], observations: &[Vec<f64>], p: Params) -> Estimator {
+        let n = observations.len();
+        let mut weights = default_weights(n);
+        weights.push(if n == 0 { 1.0 } else { p.prior_weight });
+        let total: f64 = weights.iter().sum();
+        let mut acc = 0.0;
+        let cumulative = weights
+            .iter()
+            .map(|w| {
+                acc += w / total;
+                acc
+            })
+            .collect();
+        let ln_weights = weights.iter().map(|w| (w / total).ln()).collect();
+        let kernels = axes
+            .iter()
+            .enumerate()
+            .map(|(j, axis)| {
+                let column: Vec<f64> = observations.iter().map(|o| o[j]).collect();
+                match axis {
+                    Axis::Fixed(_) => Kernels::Fixed,
+                    Axis::Choice(values) => choice_kernels(&column, values.len(), p.prior_weight),
+                    _ => numeric_kernels(&column, axis.prior_sigma(), p),
+                }
+            })
+            .collect();
+        Estimator {
+            ln_weights,
+            cumulative,
+            kernels,
+        }
+    }
+
+    /// One draw: a component chosen by weight, then each dimension from its kernel.
+    pub(crate) fn sample(&self, rng: &mut ChaCha8Rng) -> Vec<f64> {
+        let r: f64 = rng.random();
+        let i = first_above(&self.cumulative, r);
+        self.kernels
+            .iter()
+            .map(|k| match k {
+                Kernels::Fixed => 0.0,
+                Kernels::Numeric { mu, sigma, .. } => {
+                    let (m, s) = (mu[i], sigma[i]);
+                    let z = normal::truncated_quantile(-m / s, (1.0 - m) / s, rng.random());
+                    (m + s * z).clamp(0.0, 1.0)
+                }
+                Kernels::Choice { cumulative, .. } => {
+                    first_above(&cumulative[i], rng.random()) as f64
+                }
+            })
+            .collect()
+    }
+
+    /// ln of the mixture's density (mass, for stepped and list dimensions) at `x`.
+    pub(crate) fn log_pdf(&self, axes: &[&Axis], x: &[f64]) -> f64 {
+        let mut per_component = self.ln_weights.clone();
+        for ((kernels, axis), &c) in self.kernels.iter().zip(axes).zip(x) {
+            match kernels {
+                Kernels::Fixed => {}
+                Kernels::Choice { ln_p, .. } => {
+                    let c = c as usize;
+                    for (acc, row) in per_component.iter_mut().zip(ln_p) {
+                        *acc += row[c.min(row.len() - 1)];
+                    }
+                }
+                Kernels::Numeric {
+                    mu,
+                    sigma,
+                    ln_sigma,
+                    ln_mass,
+                } => {
+                    let cell = match axis {
+                        Axis::Stepped(s) => Some(s.cell(s.index_of(c))),
+                        _ => None,
+                    };
+                    for (i, acc) in per_component.iter_mut().enumerate() {
+                        *acc += match cell {
+                            None => normal::log_pdf((c - mu[i]) / sigma[i]) - ln_sigma[i],
+                            Some((lo, w)) => {
+                                normal::log_cell_mass((lo - mu[i]) / sigma[i], w / sigma[i])
+                            }
+                        } - ln_mass[i];
+                    }
+                }
+            }
+        }
+        log_sum_exp(&per_component)
+    }
+}
+
+/// The first index whose cumulative probability exceeds `r` (the last one when rounding
+/// leaves the total just below 1).
+fn first_above(cumulative: &[f64], r: f64) -> usize {
+    cumulative
+        .iter()
+        .position(|&c| c > r)
+        .unwrap_or(cumulative.len() - 1)
+}
+
+fn log_sum_exp(x: &[f64]) -> f64 {
+    let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if max == f64::NEG_INFINITY {
+        return max;
+    }
+    max + x.iter().map(|v| (v - max).exp()).sum::<f64>().ln()
+}
+
+/// Optuna's categorical kernels: each observation puts 1 on its value plus `prior_weight /
+/// (n + 1)` on every value (normalised); the prior kernel is uniform.
+fn choice_kernels(column: &[f64], n_choices: usize, prior_weight: f64) -> Kernels {
+    let n_kernels = column.len() + 1;
+    let rows: Vec<Vec<f64>> = column
+        .iter()
+        .map(|&c| Some(c as usize))
+        .chain([None])
+        .map(|observed| {
+            let mut row = vec![prior_weight / n_kernels as f64; n_choices];
+            if let Some(c) = observed {
+                row[c.min(n_choices - 1)] += 1.0;
+            }
+            let total: f64 = row.iter().sum();
+            row.iter().map(|w| w / total).collect()
+        })
+        .collect();
+    let ln_p = rows
+        .iter()
+        .map(|r| r.iter().map(|p| p.ln()).collect())
+        .collect();
+    let cumulative = rows
+        .iter()
+        .map(|r| {
+            let mut acc = 0.0;
+            r.iter()
+                .map(|p| {
+                    acc += p;
+                    acc
+                })
+                .collect()
+        })
+        .collect();
+    Kernels::Choice { cumulative, ln_p }
+}
+
+/// Optuna's numeric kernels on [0, 1]: one at each observation, with the distance to its
+/// neighbours as bandwidth (univariate) or Scott's rule (multivariate), clipped to
+/// [1 / min(100, n + 2), 1] (the "magic clip"); then the prior at the midpoint.
+fn numeric_kernels(column: &[f64], prior_sigma: f64, p: Params) -> Kernels {
+    let n = column.len();
+    let mut sigma = match p.multivariate {
+        Some(dims) => vec![0.2 * (n.max(1) as f64).powf(-1.0 / (dims as f64 + 4.0)); n],
+        None => neighbour_sigmas(column, p.consider_endpoints),
+    };
+    let min_sigma = 1.0 / (n as f64 + 2.0).min(100.0);
+    for s in &mut sigma {
+        *s = s.clamp(min_sigma, 1.0);
+    }
+    let mut mu: Vec<f64> = column.iter().map(|m| m.clamp(0.0, 1.0)).collect();
+    mu.push(0.5);
+    sigma.push(prior_sigma);
+    let ln_sigma = sigma.iter().map(|s| s.ln()).collect();
+    let ln_mass = mu
+        .iter()
+        .zip(&sigma)
+        .map(|(m, s)| normal::log_mass(-m / s, (1.0 - m) / s))
+        .collect();
+    Kernels::Numeric {
+        mu,
+        sigma,
+        ln_sigma,
+        ln_mass,
+    }
+}
+
+/// Each observation's bandwidth: the larger gap to its neighbours among the observations,
+/// the prior's midpoint and the ends 0 and 1. Without `consider_endpoints`, the outermost
+/// observations use their inner gap only.
+fn neighbour_sigmas(column: &[f64], consider_endpoints: bool) -> Vec<f64> {
+    let mut with_prior: Vec<f64> = column.to_vec();
+    with_prior.push(0.5);
+    let mut order: Vec<usize> = (0..with_prior.len()).collect();
+    order.sort_by(|&a, &b| with_prior[a].total_cmp(&with_prior[b]));
+    let mut points = Vec::with_capacity(order.len() + 2);
+    points.push(0.0);
+    points.extend(order.iter().map(|&i| with_prior[i]));
+    points.push(1.0);
+    let m = order.len();
+    let mut sorted: Vec<f64> = (1..=m)
+        .map(|i| (points[i] - points[i - 1]).max(points[i + 1] - points[i]))
+        .collect();
+    if !consider_endpoints && points.len() >= 4 {
+        sorted[0] = points[2] - points[1];
+        sorted[m - 1] = points[m] - points[m - 1];
+    }
+    let mut sigma = vec![0.0; m];
+    for (rank, &i) in order.iter().enumerate() {
+        sigma[i] = sorted[rank];
+    }
+    sigma.truncate(column.len());
+    sigma
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::rng_for;
+
+    fn params() -> Params {
+        Params {
+            prior_weight: 1.0,
+            consider_endpoints: false,
+            multivariate: None,
+        }
+    }
+
+    #[test]
+    fn default_weights_follow_optuna() {
+        assert!(default_weights(0).is_empty());
+        assert_eq!(default_weights(24), vec![1.0; 24]);
+        assert_eq!(default_weights(25), vec![1.0; 25]);
+        // np.linspace(1/26, 1, 1) == [1/26].
+        assert_eq!(default_weights(26)[0], 1.0 / 26.0);
+        let w = default_weights(35);
+        assert_eq!(w.len(), 35);
+        assert!((w[0] - 1.0 / 35.0).abs() < 1e-15);
+        assert!((w[9] - 1.0).abs() < 1e-15);
+        assert!(w.windows(2).all(|p| p[0] <= p[1]));
+    }
+
+    #[test]
+    fn neighbour_bandwidths_follow_optuna() {
+        // Observations 0.1, 0.2, 0.9 with the prior at 0.5: sorted 0 | .1 .2 .5 .9 | 1.
+        let s = neighbour_sigmas(&[0.9, 0.1, 0.2], false);
+        let want = [0.4, 0.1, 0.3]; // 0.9: inner gap only; 0.1: inner gap only.
+        for (a, b) in s.iter().zip(want) {
+            assert!((a - b).abs() < 1e-12, "{s:?}");
+        }
+        let s = neighbour_sigmas(&[0.9, 0.1, 0.2], true);
+        let want = [0.4, 0.1, 0.3];
+        for (a, b) in s.iter().zip(want) {
+            assert!((a - b).abs() < 1e-12, "{s:?}");
+        }
+        // With endpoints, an observation far from its end takes that gap.
+        let s = neighbour_sigmas(&[0.7], true);
+        assert!((s[0] - 0.3).abs() < 1e-12, "{s:?}");
+        let s = neighbour_sigmas(&[0.7], false);
+        assert!((s[0] - 0.2).abs() < 1e-12, "{s:?}");
+    }
+
+    fn double(min: f64, max: f64, step: Option<f64>, d: Distribution) -> Domain {
+        Domain::Double {
+            min,
+            max,
+            step,
+            distribution: d,
+        }
+    }
+
+    #[test]
+    fn stepped_axes_round_trip_their_values() {
+        let domains = [
+            double(0.1, 0.5, Some(0.1), Distribution::Uniform),
+            double(1.0, 100.0, Some(3.0), Distribution::LogUniform),
+            Domain::Int {
+                min: 1,
+                max: 1000,
+                step: Some(7),
+                distribution: Distribution::LogNormal,
+            },
+            Domain::Int {
+                min: -5,
+                max: 5,
+                step: None,
+                distribution: Distribution::Normal,
+            },
+        ];
+        for d in domains {
+            let axis = Axis::new(&d);
+            let Axis::Stepped(s) = &axis else {
+                panic!("{d:?} is not stepped")
+            };
+            let mut end = 0.0;
+            for k in 0..=s.last {
+                let v = s.grid.value(k);
+                let c = axis.encode(&v).unwrap();
+                assert_eq!(axis.decode(c), v, "{d:?} k {k}");
+                // Cells tile [0, 1] in order.
+                let (lo, w) = s.cell(k);
+                assert!((lo - end).abs() < 1e-9 && w > 0.0, "{d:?} k {k}: {lo} {w}");
+                assert!(lo <= c && c <= lo + w, "{d:?} k {k}");
+                end = lo + w;
+            }
+            assert!((end - 1.0).abs() < 1e-9, "{d:?}: {end}");
+        }
+    }
+
+    #[test]
+    fn discrete_kernels_are_probabilities() {
+        let axis = Axis::new(&Domain::Int {
+            min: 0,
+            max: 9,
+            step: None,
+            distribution: Distribution::Uniform,
+        });
+        let obs: Vec<Vec<f64>> = [2, 3, 3, 8]
+            .iter()
+            .map(|v| vec![axis.encode(&ParamValue::Int(*v)).unwrap()])
+            .collect();
+        let e = Estimator::new(&[&axis], &obs, params());
+        let total: f64 = (0..10)
+            .map(|v| {
+                let c = axis.encode(&ParamValue::Int(v)).unwrap();
+                e.log_pdf(&[&axis], &[c]).exp()
+            })
+            .sum();
+        assert!((total - 1.0).abs() < 1e-9, "{total}");
+    }
+
+    #[test]
+    fn continuous_density_integrates_to_one_and_samples_stay_inside() {
+        let axis = Axis::new(&double(1e-3, 1e3, None, Distribution::LogUniform));
+        let obs = vec![vec![0.1], vec![0.15], vec![0.9]];
+        let p = Params {
+            multivariate: Some(1),
+            ..params()
+        };
+        for p in [params(), p] {
+            let e = Estimator::new(&[&axis], &obs, p);
+            let n = 20_000;
+            let integral: f64 = (0..n)
+                .map(|i| e.log_pdf(&[&axis], &[(i as f64 + 0.5) / n as f64]).exp() / n as f64)
+                .sum();
+            assert!((integral - 1.0).abs() < 1e-6, "{integral}");
+            let mut rng = rng_for(1, 2);
+            for _ in 0..1000 {
+                let c = e.sample(&mut rng)[0];
+                assert!((0.0..=1.0).contains(&c));
+            }
+        }
+    }
+
+    #[test]
+    fn categorical_kernels_smooth_towards_the_prior() {
+        let axis = Axis::new(&Domain::Categorical {
+            values: vec!["a".into(), "b".into(), "c".into()],
+        });
+        // Three observations of "a": each kernel is (1 + 1/4, 1/4, 1/4) / 1.75, the prior
+        // uniform; equal weights: p(a) = (3·(1.25/1.75) + 1/3) / 4.
+        let e = Estimator::new(&[&axis], &[vec![0.0], vec![0.0], vec![0.0]], params());
+        let pa = e.log_pdf(&[&axis], &[0.0]).exp();
+        assert!(
+            (pa - (3.0 * 1.25 / 1.75 + 1.0 / 3.0) / 4.0).abs() < 1e-12,
+            "{pa}"
+        );
+        let pb = e.log_pdf(&[&axis], &[1.0]).exp();
+        assert!((pa + 2.0 * pb - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn huge_and_fine_domains_stay_finite() {
+        let domains = [
+            double(-f64::MAX, f64::MAX, None, Distribution::Uniform),
+            double(f64::MIN_POSITIVE, f64::MAX, None, Distribution::LogNormal),
+            double(0.0, 1e6, Some(1e-12), Distribution::Uniform),
+            Domain::Int {
+                min: i64::MIN,
+                max: i64::MAX,
+                step: None,
+                distribution: Distribution::Uniform,
+            },
+            Domain::Int {
+                min: 1,
+                max: i64::MAX,
+                step: Some(3),
+                distribution: Distribution::LogUniform,
+            },
+        ];
+        for d in domains {
+            let axis = Axis::new(&d);
+            let mut rng = rng_for(3, 4);
+            let obs: Vec<Vec<f64>> = (0..30).map(|_| vec![rng.random::<f64>()]).collect();
+            let e = Estimator::new(&[&axis], &obs, params());
+            for _ in 0..200 {
+                let c = e.sample(&mut rng);
+                let lp = e.log_pdf(&[&axis], &c);
+                assert!(lp.is_finite(), "{d:?}: {lp} at {c:?}");
+                let v = axis.decode(c[0]);
+                // `Domain::contains` overflows on the whole i64 range: checked by type there.
+                if matches!(d, Domain::Int { min: i64::MIN, .. }) {
+                    assert!(matches!(v, ParamValue::Int(_)));
+                } else {
+                    assert!(d.contains(&v), "{d:?}: {v:?}");
+                }
+            }
+        }
+    }
+}
