@@ -5,8 +5,7 @@
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ferrotune_algorithms::{AlgorithmContext, IMPLEMENTED, build};
 use ferrotune_core::{
-    Assignment, Distribution, Domain, ObjectiveType, Parameter, SearchSpace, TrialStatus,
-    TrialView,
+    Assignment, Distribution, Domain, ObjectiveType, Parameter, SearchSpace, TrialStatus, TrialView,
 };
 use std::hint::black_box;
 
@@ -78,7 +77,10 @@ fn history(space: &SearchSpace, n: usize) -> Vec<TrialView> {
 }
 
 fn score(a: &Assignment) -> f64 {
-    a.0.iter().filter_map(|(_, v)| v.as_f64()).map(|x| x * x).sum()
+    a.0.iter()
+        .filter_map(|(_, v)| v.as_f64())
+        .map(|x| x * x)
+        .sum()
 }
 
 fn bench(c: &mut Criterion) {

@@ -5,24 +5,24 @@
 
 use crate::{
     AlgorithmContext, AlgorithmError, GridSearch, RandomSearch, SobolSearch, Suggester, TpeSearch,
-    TpeSettings, grid, random, sobol, tpe,
+    TpeSettings, cmaes, grid, random, sobol, tpe,
 };
 use ferrotune_core::load::did_you_mean;
 use ferrotune_core::{FieldError, SearchSpace};
 
 /// Algorithms ferrotune runs.
-pub const IMPLEMENTED: &[&str] = &["random", "grid", "sobol", "tpe", "multivariate-tpe"];
+pub const IMPLEMENTED: &[&str] = &[
+    "random",
+    "grid",
+    "sobol",
+    "tpe",
+    "multivariate-tpe",
+    "cmaes",
+];
 
 /// Katib's other algorithm names: recognised, so that the message says "not yet" rather
 /// than "unknown".
-pub const KATIB_NOT_YET: &[&str] = &[
-    "cmaes",
-    "bayesianoptimization",
-    "hyperband",
-    "pbt",
-    "enas",
-    "darts",
-];
+pub const KATIB_NOT_YET: &[&str] = &["bayesianoptimization", "hyperband", "pbt", "enas", "darts"];
 
 /// Katib's neural architecture search algorithms, out of ferrotune's scope.
 const NAS: &[&str] = &["enas", "darts"];
@@ -37,6 +37,7 @@ pub fn validate(name: &str, settings: &[(String, String)], space: &SearchSpace) 
         "grid" => grid::SETTINGS,
         "sobol" => sobol::SETTINGS,
         "tpe" | "multivariate-tpe" => tpe::SETTINGS,
+        "cmaes" => cmaes::SETTINGS,
         _ => return vec![FieldError::new(NAME_PATH, name_problem(name))],
     };
     let mut errors = Vec::new();
@@ -63,6 +64,7 @@ pub fn validate(name: &str, settings: &[(String, String)], space: &SearchSpace) 
             errors.extend(crate::domain::space_problems(space));
             errors.extend(sobol::dimension_problems(space));
         }
+        "cmaes" => errors.extend(cmaes::settings_problems(settings, space)),
         _ => errors.extend(crate::domain::space_problems(space)),
     }
     errors
@@ -126,6 +128,7 @@ pub fn build(ctx: AlgorithmContext) -> Result<Box<dyn Suggester>, AlgorithmError
         "random" => Ok(Box::new(RandomSearch::new(ctx.space, ctx.seed)?)),
         "grid" => Ok(Box::new(GridSearch::new(ctx.space)?)),
         "sobol" => Ok(Box::new(SobolSearch::new(ctx.space, ctx.seed)?)),
+        "cmaes" => Ok(Box::new(cmaes::CmaEs::new(&ctx)?)),
         "tpe" | "multivariate-tpe" => {
             let multivariate = ctx.algorithm == "multivariate-tpe";
             let settings = TpeSettings::from_settings(&ctx.settings, multivariate)
@@ -218,7 +221,7 @@ mod tests {
 
     #[test]
     fn katib_names_are_not_supported_yet() {
-        for name in ["cmaes", "bayesianoptimization", "hyperband", "pbt"] {
+        for name in ["bayesianoptimization", "hyperband", "pbt"] {
             let e = only(validate(name, &[], &space()));
             assert_eq!(e.path, "spec.algorithm.algorithmName");
             assert!(e.message.contains("not supported yet by ferrotune"), "{e}");
@@ -322,7 +325,27 @@ mod tests {
             .err()
             .unwrap();
         assert!(matches!(err, AlgorithmError::Settings(_)));
-        assert!(build(ctx("cmaes", space(), vec![])).is_err());
+        assert!(build(ctx("bayesianoptimization", space(), vec![])).is_err());
+        let err = build(ctx("cmaes", space(), settings(&[("sigma", "2")])))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("sigma must be"), "{err}");
+        let e = only(validate("cmaes", &settings(&[("sigma0", "0.2")]), &space()));
+        assert!(e.message.contains("did you mean \"sigma\"?"), "{e}");
+        assert!(
+            validate(
+                "cmaes",
+                &settings(&[("restart_strategy", "ipop")]),
+                &space()
+            )
+            .is_empty()
+        );
+        let mut c = build(ctx("cmaes", space(), settings(&[("popsize", "5")]))).unwrap();
+        assert!(c.state().is_some());
+        let Suggestions::Assignments(a) = c.suggest(&[], 7).unwrap() else {
+            panic!("cmaes exhausted");
+        };
+        assert!(a.len() == 7 && a.iter().all(|a| space().contains(a)));
         let err = build(ctx("tpe", space(), settings(&[("gamma", "0")])))
             .err()
             .unwrap();

@@ -1,0 +1,212 @@
+//! Property: whatever the search space, seed, settings and history (trials finishing in any
+//! order, failing, reporting NaN or infinite values), cmaes returns exactly the number of
+//! points asked for, each inside the space with finite numbers, and a controller restored
+//! from its saved state (through JSON text) continues with the same points.
+
+use ferrotune_algorithms::cmaes::CmaEs;
+use ferrotune_algorithms::{AlgorithmContext, Suggester, Suggestions};
+use ferrotune_core::{
+    Assignment, Distribution, Domain, ObjectiveType, ParamValue, Parameter, SearchSpace,
+    TrialStatus, TrialView,
+};
+use proptest::prelude::*;
+
+fn distribution() -> impl Strategy<Value = Distribution> {
+    prop_oneof![
+        Just(Distribution::Uniform),
+        Just(Distribution::LogUniform),
+        Just(Distribution::Normal),
+        Just(Distribution::LogNormal),
+    ]
+}
+
+/// A double with valid bounds: positive min for the log distributions; a step (when
+/// present) no larger than the range; sometimes a single value.
+fn double() -> impl Strategy<Value = Domain> {
+    (
+        distribution(),
+        -1e6f64..1e6,
+        1e-6f64..1e6,
+        prop_oneof![Just(0.0), 1e-3f64..1e6],
+        prop::option::of(1e-3f64..=1.0),
+    )
+        .prop_map(|(distribution, min, pos_min, span, step)| {
+            let min = if distribution.is_log() { pos_min } else { min };
+            Domain::Double {
+                min,
+                max: min + span,
+                step: step.map(|fraction| (span * fraction).max(1e-3)),
+                distribution,
+            }
+        })
+}
+
+fn int() -> impl Strategy<Value = Domain> {
+    (
+        distribution(),
+        -1_000_000i64..1_000_000,
+        1i64..1_000_000,
+        prop_oneof![Just(0i64), 1i64..30, 1i64..1_000_000],
+        prop::option::of(1i64..1_000_000),
+    )
+        .prop_map(|(distribution, min, pos_min, span, step)| {
+            let min = if distribution.is_log() { pos_min } else { min };
+            Domain::Int {
+                min,
+                max: min + span,
+                step: step.map(|s| s.min(span).max(1)),
+                distribution,
+            }
+        })
+}
+
+fn discrete() -> impl Strategy<Value = Domain> {
+    prop::collection::vec(
+        prop_oneof![
+            (-1000i64..1000).prop_map(ParamValue::Int),
+            (-1e6f64..1e6).prop_map(ParamValue::Float),
+        ],
+        1..6,
+    )
+    .prop_map(|values| Domain::Discrete { values })
+}
+
+fn categorical() -> impl Strategy<Value = Domain> {
+    prop::collection::vec("[a-z]{1,6}", 1..5).prop_map(|values| Domain::Categorical { values })
+}
+
+fn space() -> impl Strategy<Value = SearchSpace> {
+    prop::collection::vec(
+        prop_oneof![double(), int(), discrete(), categorical()],
+        1..6,
+    )
+    .prop_map(|domains| SearchSpace {
+        parameters: domains
+            .into_iter()
+            .enumerate()
+            .map(|(i, domain)| Parameter {
+                name: format!("p{i}"),
+                domain,
+            })
+            .collect(),
+    })
+}
+
+fn settings() -> impl Strategy<Value = Vec<(String, String)>> {
+    (
+        prop::option::of(prop_oneof![Just(1.0), Just(1e-6), 1e-4f64..=1.0]),
+        prop::option::of(2usize..10),
+        prop::sample::select(vec!["none", "ipop", "bipop"]),
+    )
+        .prop_map(|(sigma, popsize, restart)| {
+            let mut s = vec![("restart_strategy".to_string(), restart.to_string())];
+            if let Some(x) = sigma {
+                s.push(("sigma".into(), x.to_string()));
+            }
+            if let Some(p) = popsize {
+                s.push(("popsize".into(), p.to_string()));
+            }
+            s
+        })
+}
+
+fn assert_valid(space: &SearchSpace, a: &Assignment) {
+    assert!(space.contains(a), "{a:?} is not in {space:?}");
+    for (name, v) in &a.0 {
+        if let ParamValue::Float(x) = v {
+            assert!(x.is_finite(), "{name} = {x}");
+        }
+    }
+}
+
+/// A small deterministic generator for the simulated trials' fates.
+fn next(state: &mut u64) -> u64 {
+    *state = state
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+    *state >> 33
+}
+
+/// What a finished trial reports: mostly a value derived from its parameters, sometimes a
+/// failure or an odd value.
+fn finish(t: &mut TrialView, rng: &mut u64) {
+    let value: f64 = t
+        .parameters
+        .0
+        .iter()
+        .map(|(_, v)| v.as_f64().unwrap_or(1.0).abs().ln_1p())
+        .sum();
+    let (status, objective) = match next(rng) % 12 {
+        0 => (TrialStatus::Failed, None),
+        1 => (TrialStatus::Killed, None),
+        2 => (TrialStatus::MetricsUnavailable, None),
+        3 => (TrialStatus::EarlyStopped, Some(value)),
+        4 => (TrialStatus::Succeeded, Some(f64::NAN)),
+        5 => (TrialStatus::Succeeded, Some(f64::INFINITY)),
+        6 => (TrialStatus::Succeeded, Some(1.0)),
+        _ => (TrialStatus::Succeeded, Some(value)),
+    };
+    t.status = status;
+    t.objective = objective;
+}
+
+fn ask(c: &mut CmaEs, history: &[TrialView], n: usize) -> Vec<Assignment> {
+    match c.suggest(history, n).unwrap() {
+        Suggestions::Assignments(a) => a,
+        Suggestions::Exhausted => panic!("cmaes exhausted"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn cmaes_suggestions_are_in_the_space_and_survive_a_restore(
+        space in space(),
+        settings in settings(),
+        seed in any::<u64>(),
+        fates in any::<u64>(),
+        maximize in any::<bool>(),
+        calls in prop::collection::vec(0usize..12, 1..40),
+    ) {
+        let ctx = AlgorithmContext {
+            algorithm: "cmaes".into(),
+            space: space.clone(),
+            objective: if maximize { ObjectiveType::Maximize } else { ObjectiveType::Minimize },
+            seed,
+            settings,
+        };
+        let mut c = CmaEs::new(&ctx).unwrap();
+        let mut history: Vec<TrialView> = Vec::new();
+        let mut rng = fates;
+        for (i, &n) in calls.iter().enumerate() {
+            // Some running trials finish, in any order.
+            for t in history.iter_mut().filter(|t| t.status == TrialStatus::Running) {
+                if !next(&mut rng).is_multiple_of(3) {
+                    finish(t, &mut rng);
+                }
+            }
+            if i == calls.len() / 2 {
+                // A restart of the controller: the same points from the restored state.
+                let text = serde_json::to_string(&c.state().unwrap()).unwrap();
+                let mut restored = CmaEs::new(&ctx).unwrap();
+                restored.restore(serde_json::from_str(&text).unwrap()).unwrap();
+                let mut straight = c.clone();
+                prop_assert_eq!(ask(&mut straight, &history, n), ask(&mut restored, &history, n));
+                prop_assert_eq!(straight.state(), restored.state());
+            }
+            let batch = ask(&mut c, &history, n);
+            prop_assert_eq!(batch.len(), n);
+            for a in batch {
+                assert_valid(&space, &a);
+                history.push(TrialView {
+                    name: String::new(),
+                    parameters: a,
+                    status: TrialStatus::Running,
+                    objective: None,
+                    intermediate: Vec::new(),
+                });
+            }
+        }
+    }
+}
