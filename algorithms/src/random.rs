@@ -5,21 +5,14 @@
 //! the seed, not on how suggestions were batched, and a restarted controller continues it
 //! from the history's length alone, with no saved state.
 
-use crate::domain::{
-    double_last_step, int_at, int_last_step, lerp, nearest_step, space_problems, stepped_double,
-};
+use crate::domain::{space_problems, value_at};
 use crate::{AlgorithmError, Suggester, Suggestions};
-use ferrotune_core::{Assignment, Distribution, Domain, ParamValue, SearchSpace, TrialView};
+use ferrotune_core::{Assignment, Domain, ParamValue, SearchSpace, TrialView};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 
 /// Settings `random` accepts (Katib's).
 pub const SETTINGS: &[&str] = &["random_state"];
-
-/// Draws beyond which a truncated normal gives up rejecting and clamps (reached with
-/// probability 0.0027^64: never, in practice).
-const MAX_REJECTIONS: usize = 64;
 
 /// Random search over a search space, reproducible from a seed.
 #[derive(Debug, Clone)]
@@ -81,90 +74,16 @@ pub(crate) fn splitmix64(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// One value of a domain. Stepped and integer domains: `uniform` picks each allowed value
-/// with equal probability; the other distributions draw a real number and snap it to the
-/// nearest allowed value.
+/// One value of a domain: the domain's inverse cdf at a uniform draw, the mapping that sobol
+/// uses too (`domain::value_at`), so both agree on what each distribution means.
 fn sample(domain: &Domain, rng: &mut ChaCha8Rng) -> ParamValue {
-    match domain {
-        Domain::Double {
-            min,
-            max,
-            step: None,
-            distribution,
-        } => ParamValue::Float(continuous(*min, *max, *distribution, rng)),
-        Domain::Double {
-            min,
-            max,
-            step: Some(s),
-            distribution,
-        } => {
-            let last = double_last_step(*min, *max, *s).max(0.0);
-            // Beyond 2^53 steps, indices are no longer exact: snap a real draw instead.
-            let k = if *distribution == Distribution::Uniform && last < 9.0e15 {
-                rng.random_range(0..=last as u64)
-            } else {
-                nearest_step(*min, *s, last, continuous(*min, *max, *distribution, rng))
-            };
-            ParamValue::Float(stepped_double(*min, *max, *s, k))
-        }
-        Domain::Int {
-            min,
-            max,
-            step,
-            distribution,
-        } => {
-            let s = step.unwrap_or(1);
-            let last = int_last_step(*min, *max, s);
-            let k = if *distribution == Distribution::Uniform {
-                rng.random_range(0..=last)
-            } else {
-                let x = continuous(*min as f64, *max as f64, *distribution, rng);
-                nearest_step(*min as f64, s as f64, last as f64, x)
-            };
-            ParamValue::Int(int_at(*min, *max, s, k.min(last)))
-        }
-        Domain::Discrete { values } => values[rng.random_range(0..values.len())].clone(),
-        Domain::Categorical { values } => {
-            ParamValue::Str(values[rng.random_range(0..values.len())].clone())
-        }
-    }
-}
-
-/// A real number in `[lo, hi]` from a distribution as the core documents it. Log
-/// distributions need `lo > 0` (checked when built); the result is always finite.
-fn continuous(lo: f64, hi: f64, d: Distribution, rng: &mut ChaCha8Rng) -> f64 {
-    if lo >= hi {
-        return lo;
-    }
-    let x = match d {
-        Distribution::Uniform => lerp(lo, hi, rng.random::<f64>()),
-        Distribution::LogUniform => lerp(lo.ln(), hi.ln(), rng.random::<f64>()).exp(),
-        Distribution::Normal => truncated_normal(lo, hi, rng),
-        Distribution::LogNormal => truncated_normal(lo.ln(), hi.ln(), rng).exp(),
-    };
-    // exp(ln x) may land a hair outside the bounds; NaN cannot occur, but is kept out too.
-    if x.is_nan() { lo } else { x.clamp(lo, hi) }
-}
-
-/// Normal around the midpoint with σ = (hi − lo)/6, truncated to `[lo, hi]` by rejection
-/// (clamped if every draw were rejected).
-fn truncated_normal(lo: f64, hi: f64, rng: &mut ChaCha8Rng) -> f64 {
-    let mean = lo / 2.0 + hi / 2.0;
-    let sigma = hi / 6.0 - lo / 6.0;
-    let mut x = mean;
-    for _ in 0..MAX_REJECTIONS {
-        let z: f64 = rng.sample(StandardNormal);
-        x = mean + sigma * z;
-        if (lo..=hi).contains(&x) {
-            return x;
-        }
-    }
-    x.clamp(lo, hi)
+    value_at(domain, rng.random::<f64>())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ferrotune_core::Distribution;
     use ferrotune_core::{Parameter, TrialStatus};
 
     const ALL: [Distribution; 4] = [
