@@ -4,6 +4,7 @@
 //! the experiment's seed only, so a sweep is reproducible and a resumed one continues the
 //! same sequence. [`build`] and [`validate`] are the only ways in that know algorithm names.
 
+pub mod bayesopt;
 pub mod cmaes;
 mod domain;
 pub mod grid;
@@ -14,6 +15,7 @@ pub mod registry;
 pub mod sobol;
 pub mod tpe;
 
+pub use bayesopt::BayesOpt;
 pub use cmaes::CmaEs;
 pub use grid::GridSearch;
 pub use random::RandomSearch;

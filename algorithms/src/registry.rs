@@ -5,7 +5,7 @@
 
 use crate::{
     AlgorithmContext, AlgorithmError, GridSearch, RandomSearch, SobolSearch, Suggester, TpeSearch,
-    TpeSettings, cmaes, grid, random, sobol, tpe,
+    TpeSettings, bayesopt, cmaes, grid, random, sobol, tpe,
 };
 use ferrotune_core::load::did_you_mean;
 use ferrotune_core::{FieldError, SearchSpace};
@@ -18,11 +18,12 @@ pub const IMPLEMENTED: &[&str] = &[
     "tpe",
     "multivariate-tpe",
     "cmaes",
+    "bayesianoptimization",
 ];
 
 /// Katib's other algorithm names: recognised, so that the message says "not yet" rather
 /// than "unknown".
-pub const KATIB_NOT_YET: &[&str] = &["bayesianoptimization", "hyperband", "pbt", "enas", "darts"];
+pub const KATIB_NOT_YET: &[&str] = &["hyperband", "pbt", "enas", "darts"];
 
 /// Katib's neural architecture search algorithms, out of ferrotune's scope.
 const NAS: &[&str] = &["enas", "darts"];
@@ -38,6 +39,7 @@ pub fn validate(name: &str, settings: &[(String, String)], space: &SearchSpace) 
         "sobol" => sobol::SETTINGS,
         "tpe" | "multivariate-tpe" => tpe::SETTINGS,
         "cmaes" => cmaes::SETTINGS,
+        "bayesianoptimization" => bayesopt::SETTINGS,
         _ => return vec![FieldError::new(NAME_PATH, name_problem(name))],
     };
     let mut errors = Vec::new();
@@ -65,6 +67,7 @@ pub fn validate(name: &str, settings: &[(String, String)], space: &SearchSpace) 
             errors.extend(sobol::dimension_problems(space));
         }
         "cmaes" => errors.extend(cmaes::settings_problems(settings, space)),
+        "bayesianoptimization" => errors.extend(bayesopt::settings_problems(settings, space)),
         _ => errors.extend(crate::domain::space_problems(space)),
     }
     errors
@@ -129,6 +132,7 @@ pub fn build(ctx: AlgorithmContext) -> Result<Box<dyn Suggester>, AlgorithmError
         "grid" => Ok(Box::new(GridSearch::new(ctx.space)?)),
         "sobol" => Ok(Box::new(SobolSearch::new(ctx.space, ctx.seed)?)),
         "cmaes" => Ok(Box::new(cmaes::CmaEs::new(&ctx)?)),
+        "bayesianoptimization" => Ok(Box::new(bayesopt::BayesOpt::new(&ctx)?)),
         "tpe" | "multivariate-tpe" => {
             let multivariate = ctx.algorithm == "multivariate-tpe";
             let settings = TpeSettings::from_settings(&ctx.settings, multivariate)
@@ -221,7 +225,7 @@ mod tests {
 
     #[test]
     fn katib_names_are_not_supported_yet() {
-        for name in ["bayesianoptimization", "hyperband", "pbt"] {
+        for name in ["hyperband", "pbt"] {
             let e = only(validate(name, &[], &space()));
             assert_eq!(e.path, "spec.algorithm.algorithmName");
             assert!(e.message.contains("not supported yet by ferrotune"), "{e}");
@@ -325,7 +329,7 @@ mod tests {
             .err()
             .unwrap();
         assert!(matches!(err, AlgorithmError::Settings(_)));
-        assert!(build(ctx("bayesianoptimization", space(), vec![])).is_err());
+        assert!(build(ctx("hyperband", space(), vec![])).is_err());
         let err = build(ctx("cmaes", space(), settings(&[("sigma", "2")])))
             .err()
             .unwrap();
@@ -435,7 +439,7 @@ mod tests {
 
     #[test]
     fn new_algorithms_build_and_suggest_inside_the_space() {
-        for name in ["sobol", "tpe", "multivariate-tpe"] {
+        for name in ["sobol", "tpe", "multivariate-tpe", "bayesianoptimization"] {
             let mut a = build(ctx(name, space(), settings(&[("random_state", "1")]))).unwrap();
             assert!(!a.needs_intermediate() && a.state().is_none());
             let Suggestions::Assignments(batch) = a.suggest(&[], 5).unwrap() else {

@@ -568,13 +568,19 @@ fn validate_reports_every_problem_and_exits_1() {
 }
 
 #[test]
-fn sobol_tpe_and_cmaes_sweeps_run_real_trials() {
+fn sobol_tpe_cmaes_and_gp_sweeps_run_real_trials() {
     let sb = Sandbox::new();
-    for algo in ["sobol", "tpe", "multivariate-tpe", "cmaes"] {
+    for algo in [
+        "sobol",
+        "tpe",
+        "multivariate-tpe",
+        "cmaes",
+        "bayesianoptimization",
+    ] {
         let name = algo.replace('-', "");
         let exp = native(&name, PARAMS_X, QUADRATIC, "  parallelTrialCount: 2\n  maxTrialCount: 16\n")
             .replace("algorithmName: random", &format!("algorithmName: {algo}\n    algorithmSettings: [{{name: n_startup_trials, value: \"5\"}}]"))
-            .replace(if algo == "sobol" || algo == "cmaes" { "    algorithmSettings: [{name: n_startup_trials, value: \"5\"}]" } else { "\u{0}" }, "");
+            .replace(if matches!(algo, "sobol" | "cmaes" | "bayesianoptimization") { "    algorithmSettings: [{name: n_startup_trials, value: \"5\"}]" } else { "\u{0}" }, "");
         let f = sb.write(&format!("{name}.yaml"), &exp);
         let out = sb.run(&["run", f.to_str().unwrap(), "--seed", "1"]);
         assert!(out.status.success(), "{algo}: {}", stderr(&out));

@@ -171,10 +171,7 @@ fn algorithm_rules() {
     let nas = problems(&GOOD.replace("algorithmName: random", "algorithmName: darts"));
     has(&nas, "spec.algorithm.algorithmName");
     has(&nas, "not supported");
-    let later = problems(&GOOD.replace(
-        "algorithmName: random",
-        "algorithmName: bayesianoptimization",
-    ));
+    let later = problems(&GOOD.replace("algorithmName: random", "algorithmName: hyperband"));
     has(&later, "not supported yet");
     let bad_setting = problems(&GOOD.replace(
         "{algorithmName: random}",
