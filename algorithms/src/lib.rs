@@ -8,6 +8,7 @@ pub mod bayesopt;
 pub mod cmaes;
 mod domain;
 pub mod grid;
+mod ladder;
 mod normal;
 mod parzen;
 pub mod random;

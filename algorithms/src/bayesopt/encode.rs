@@ -8,25 +8,8 @@
 //! position. A categorical with k values is k coordinates, one per value, and a relaxed block
 //! decodes to its argmax. Parameters with a single value are constants and no coordinate.
 
-use crate::domain::{double_last_step, int_at, int_last_step, lerp, same_value, stepped_double};
+use crate::ladder::{Grid, GridValues, Numeric, continuous_value, numeric};
 use ferrotune_core::{Assignment, Domain, ParamValue, SearchSpace};
-
-/// The allowed values of a discrete numeric parameter.
-#[derive(Debug, Clone)]
-enum Values {
-    Double {
-        min: f64,
-        max: f64,
-        step: f64,
-    },
-    Int {
-        min: i64,
-        max: i64,
-        step: i64,
-    },
-    /// Distinct values sorted by number.
-    List(Vec<ParamValue>),
-}
 
 /// How one parameter is encoded; `col` is its first coordinate.
 #[derive(Debug, Clone)]
@@ -40,11 +23,7 @@ enum Part {
     },
     Grid {
         col: usize,
-        /// Index of the last value; at least 1.
-        last: u64,
-        values: Values,
-        /// `(ln v₀, ln v_last − ln v₀)` when positions are logarithmic.
-        log: Option<(f64, f64)>,
+        grid: Grid,
     },
     Cat {
         col: usize,
@@ -99,14 +78,9 @@ impl Encoding {
                     }
                     x[*col] = z.clamp(0.0, 1.0);
                 }
-                Part::Grid {
-                    col,
-                    last,
-                    values,
-                    log,
-                } => {
-                    let k = index_of_value(values, *last, v)?;
-                    x[*col] = position(values, *last, *log, k);
+                Part::Grid { col, grid } => {
+                    let k = grid.index_of_value(v)?;
+                    x[*col] = grid.position(k);
                 }
                 Part::Cat { col, values } => {
                     let ParamValue::Str(s) = v else { return None };
@@ -129,26 +103,12 @@ impl Encoding {
                 Part::Continuous { col, min, max, log } => {
                     let z = unit(x[*col]);
                     out[*col] = z;
-                    let v = if *log {
-                        lerp(min.ln(), max.ln(), z).exp()
-                    } else {
-                        lerp(*min, *max, z)
-                    };
-                    ParamValue::Float(if v.is_nan() {
-                        *min
-                    } else {
-                        v.clamp(*min, *max)
-                    })
+                    ParamValue::Float(continuous_value(*min, *max, *log, z))
                 }
-                Part::Grid {
-                    col,
-                    last,
-                    values,
-                    log,
-                } => {
-                    let k = nearest_index(values, *last, *log, unit(x[*col]));
-                    out[*col] = position(values, *last, *log, k);
-                    grid_value(values, *last, k)
+                Part::Grid { col, grid } => {
+                    let k = nearest_index(grid, unit(x[*col]));
+                    out[*col] = grid.position(k);
+                    grid.value(k)
                 }
                 Part::Cat { col, values } => {
                     let block = &x[*col..*col + values.len()];
@@ -173,14 +133,9 @@ impl Encoding {
             match part {
                 Part::Const(_) => {}
                 Part::Continuous { col, .. } => x[*col] = unit(u[*col]),
-                Part::Grid {
-                    col,
-                    last,
-                    values,
-                    log,
-                } => {
-                    let k = ((unit(u[*col]) * (*last as f64 + 1.0)) as u64).min(*last);
-                    x[*col] = position(values, *last, *log, k);
+                Part::Grid { col, grid } => {
+                    let k = ((unit(u[*col]) * (grid.last as f64 + 1.0)) as u64).min(grid.last);
+                    x[*col] = grid.position(k);
                 }
                 Part::Cat { col, values } => {
                     let k = ((unit(u[*col]) * values.len() as f64) as usize).min(values.len() - 1);
@@ -207,144 +162,32 @@ impl Part {
     }
 
     fn of(domain: &Domain, col: usize) -> Part {
-        let grid = |last: u64, values: Values, log: bool| {
-            let log = if log {
-                let (first, end) = (raw(&values, 0).ln(), raw(&values, last).ln());
-                let span = end - first;
-                (first.is_finite() && span.is_finite() && span > 0.0).then_some((first, span))
+        if let Domain::Categorical { values } = domain {
+            return if values.len() < 2 {
+                Part::Const(ParamValue::Str(values.first().cloned().unwrap_or_default()))
             } else {
-                None
+                Part::Cat {
+                    col,
+                    values: values.clone(),
+                }
             };
-            Part::Grid {
-                col,
-                last,
-                values,
-                log,
-            }
-        };
-        match domain {
-            Domain::Double {
-                min,
-                max,
-                step: None,
-                distribution,
-            } => {
-                if min >= max {
-                    Part::Const(ParamValue::Float(*min))
-                } else {
-                    Part::Continuous {
-                        col,
-                        min: *min,
-                        max: *max,
-                        log: distribution.is_log(),
-                    }
-                }
-            }
-            Domain::Double {
-                min,
-                max,
-                step: Some(s),
-                distribution,
-            } => {
-                let last = double_last_step(*min, *max, *s).max(0.0);
-                if last < 1.0 {
-                    return Part::Const(ParamValue::Float(stepped_double(*min, *max, *s, 0)));
-                }
-                let values = Values::Double {
-                    min: *min,
-                    max: *max,
-                    step: *s,
-                };
-                grid(
-                    last.min(u64::MAX as f64) as u64,
-                    values,
-                    distribution.is_log(),
-                )
-            }
-            Domain::Int {
-                min,
-                max,
-                step,
-                distribution,
-            } => {
-                let s = step.unwrap_or(1).max(1);
-                let last = int_last_step(*min, *max, s);
-                if last == 0 {
-                    return Part::Const(ParamValue::Int(*min));
-                }
-                let values = Values::Int {
-                    min: *min,
-                    max: *max,
-                    step: s,
-                };
-                grid(last, values, distribution.is_log())
-            }
-            Domain::Discrete { values } => {
-                let mut sorted: Vec<ParamValue> = Vec::new();
-                for v in values {
-                    if !sorted.iter().any(|s| same_value(s, v, 0.0)) {
-                        sorted.push(v.clone());
-                    }
-                }
-                sorted.sort_by(|a, b| num(a).total_cmp(&num(b)));
-                if sorted.len() < 2 {
-                    Part::Const(sorted.pop().unwrap_or(ParamValue::Int(0)))
-                } else {
-                    grid(sorted.len() as u64 - 1, Values::List(sorted), false)
-                }
-            }
-            Domain::Categorical { values } => {
-                if values.len() < 2 {
-                    Part::Const(ParamValue::Str(values.first().cloned().unwrap_or_default()))
-                } else {
-                    Part::Cat {
-                        col,
-                        values: values.clone(),
-                    }
-                }
-            }
         }
-    }
-}
-
-fn num(v: &ParamValue) -> f64 {
-    v.as_f64().unwrap_or(f64::NAN)
-}
-
-/// `min + k·step` before rounding (the k-th list value).
-fn raw(values: &Values, k: u64) -> f64 {
-    match values {
-        Values::Double { min, step, .. } => min + k as f64 * step,
-        Values::Int { min, step, .. } => *min as f64 + k as f64 * *step as f64,
-        Values::List(v) => num(&v[k as usize]),
-    }
-}
-
-fn grid_value(values: &Values, last: u64, k: u64) -> ParamValue {
-    let k = k.min(last);
-    match values {
-        Values::Double { min, max, step } => {
-            ParamValue::Float(stepped_double(*min, *max, *step, k))
+        match numeric(domain) {
+            Numeric::Const(v) => Part::Const(v),
+            Numeric::Continuous { min, max, log } => Part::Continuous { col, min, max, log },
+            Numeric::Grid(grid) => Part::Grid { col, grid },
         }
-        Values::Int { min, max, step } => ParamValue::Int(int_at(*min, *max, *step, k)),
-        Values::List(v) => v[k as usize].clone(),
-    }
-}
-
-fn position(values: &Values, last: u64, log: Option<(f64, f64)>, k: u64) -> f64 {
-    match log {
-        Some((first, span)) => ((raw(values, k).ln() - first) / span).clamp(0.0, 1.0),
-        None => k as f64 / last as f64,
     }
 }
 
 /// The index whose position is nearest to `z`.
-fn nearest_index(values: &Values, last: u64, log: Option<(f64, f64)>, z: f64) -> u64 {
-    let guess = match (log, values) {
-        (Some((first, span)), Values::Double { min, step, .. }) => {
+fn nearest_index(grid: &Grid, z: f64) -> u64 {
+    let last = grid.last;
+    let guess = match (grid.log, &grid.values) {
+        (Some((first, span)), GridValues::Double { min, step, .. }) => {
             (((first + z * span).exp() - min) / step).round()
         }
-        (Some((first, span)), Values::Int { min, step, .. }) => {
+        (Some((first, span)), GridValues::Int { min, step, .. }) => {
             (((first + z * span).exp() - *min as f64) / *step as f64).round()
         }
         _ => (z * last as f64).round(),
@@ -358,33 +201,11 @@ fn nearest_index(values: &Values, last: u64, log: Option<(f64, f64)>, z: f64) ->
     [k.saturating_sub(1), k, (k + 1).min(last)]
         .into_iter()
         .min_by(|&a, &b| {
-            let da = (position(values, last, log, a) - z).abs();
-            let db = (position(values, last, log, b) - z).abs();
+            let da = (grid.position(a) - z).abs();
+            let db = (grid.position(b) - z).abs();
             da.total_cmp(&db)
         })
         .unwrap_or(k)
-}
-
-/// The index of an allowed value, if `v` is one.
-fn index_of_value(values: &Values, last: u64, v: &ParamValue) -> Option<u64> {
-    let x = v.as_f64()?;
-    if !x.is_finite() {
-        return None;
-    }
-    let k = match values {
-        Values::Double { min, step, .. } => {
-            ((x - min) / step).round().clamp(0.0, last as f64) as u64
-        }
-        Values::Int { min, step, .. } => {
-            let i = match v {
-                ParamValue::Int(i) => *i as i128,
-                _ => x.round() as i128,
-            };
-            ((i - *min as i128) / *step as i128).clamp(0, last as i128) as u64
-        }
-        Values::List(list) => list.iter().position(|w| same_value(w, v, 0.0))? as u64,
-    };
-    same_value(&grid_value(values, last, k), v, 0.0).then_some(k)
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //! CMA-ES with margin. Categorical parameters are not dimensions (see the module above);
 //! parameters with one value are constants.
 
-use crate::domain::{double_last_step, int_at, int_last_step, lerp, same_value, stepped_double};
+pub(super) use crate::ladder::Grid;
+use crate::ladder::{Numeric, continuous_value, numeric};
 use ferrotune_core::{Domain, ParamValue, SearchSpace};
 
 /// Discrete dimensions with more values than this are handled like continuous ones (kept in
@@ -35,34 +36,6 @@ pub(super) enum Dim {
     Continuous { min: f64, max: f64, log: bool },
     /// Finitely many values at increasing positions.
     Grid(Grid),
-}
-
-/// The values of a discrete dimension, their positions and cells.
-#[derive(Debug, Clone)]
-pub(super) struct Grid {
-    /// Index of the last value (the count minus one); at least 1.
-    last: u64,
-    /// Whether CMA-ES with margin looks after this dimension (see [`MARGIN_MAX_LAST`]).
-    pub margin: bool,
-    values: GridValues,
-    /// `(ln v₀, ln v_last − ln v₀)` when positions are logarithmic.
-    log: Option<(f64, f64)>,
-}
-
-#[derive(Debug, Clone)]
-enum GridValues {
-    Double {
-        min: f64,
-        max: f64,
-        step: f64,
-    },
-    Int {
-        min: i64,
-        max: i64,
-        step: i64,
-    },
-    /// Distinct values sorted by number, evenly spaced (a `discrete` list).
-    List(Vec<ParamValue>),
 }
 
 /// A search space split into dimensions, categoricals and constants.
@@ -114,77 +87,10 @@ impl Dim {
     /// The dimension of a numeric domain, or `Err(v)` when `v` is its only value (or the
     /// domain is categorical, which callers handle first).
     fn of(domain: &Domain) -> Result<Dim, ParamValue> {
-        match domain {
-            Domain::Double {
-                min,
-                max,
-                step: None,
-                distribution,
-            } => {
-                if min >= max {
-                    return Err(ParamValue::Float(*min));
-                }
-                Ok(Dim::Continuous {
-                    min: *min,
-                    max: *max,
-                    log: distribution.is_log(),
-                })
-            }
-            Domain::Double {
-                min,
-                max,
-                step: Some(s),
-                distribution,
-            } => {
-                let last = double_last_step(*min, *max, *s).max(0.0) as u64;
-                if last == 0 {
-                    return Err(ParamValue::Float(stepped_double(*min, *max, *s, 0)));
-                }
-                let values = GridValues::Double {
-                    min: *min,
-                    max: *max,
-                    step: *s,
-                };
-                Ok(Dim::Grid(Grid::new(last, values, distribution.is_log())))
-            }
-            Domain::Int {
-                min,
-                max,
-                step,
-                distribution,
-            } => {
-                let s = step.unwrap_or(1).max(1);
-                let last = int_last_step(*min, *max, s);
-                if last == 0 {
-                    return Err(ParamValue::Int(*min));
-                }
-                let values = GridValues::Int {
-                    min: *min,
-                    max: *max,
-                    step: s,
-                };
-                Ok(Dim::Grid(Grid::new(last, values, distribution.is_log())))
-            }
-            Domain::Discrete { values } => {
-                let mut sorted: Vec<ParamValue> = Vec::new();
-                for v in values {
-                    if !sorted.iter().any(|s| same_value(s, v, 0.0)) {
-                        sorted.push(v.clone());
-                    }
-                }
-                sorted.sort_by(|a, b| num(a).total_cmp(&num(b)));
-                match sorted.len() {
-                    0 | 1 => Err(sorted.pop().unwrap_or(ParamValue::Int(0))),
-                    n => Ok(Dim::Grid(Grid::new(
-                        n as u64 - 1,
-                        GridValues::List(sorted),
-                        false,
-                    ))),
-                }
-            }
-            Domain::Categorical { values } => {
-                Err(ParamValue::Str(values.first().cloned().unwrap_or_default()))
-            }
+        match numeric(domain) {
+            Numeric::Const(v) => Err(v),
+            Numeric::Continuous { min, max, log } => Ok(Dim::Continuous { min, max, log }),
+            Numeric::Grid(g) => Ok(Dim::Grid(g)),
         }
     }
 
@@ -192,13 +98,13 @@ impl Dim {
     /// dimensions are not: as in CMAwM, a coordinate beyond the last cell means the last
     /// value, and the margin keeps the mean near it.
     pub fn bounded(&self) -> bool {
-        !matches!(self, Dim::Grid(g) if g.margin)
+        !matches!(self, Dim::Grid(g) if g.margin())
     }
 
     /// The grid of a dimension that CMA-ES with margin looks after.
     pub fn margin_grid(&self) -> Option<&Grid> {
         match self {
-            Dim::Grid(g) if g.margin => Some(g),
+            Dim::Grid(g) if g.margin() => Some(g),
             _ => None,
         }
     }
@@ -209,19 +115,10 @@ impl Dim {
         match self {
             Dim::Continuous { min, max, log } => {
                 let z = if x.is_nan() { 0.5 } else { x.clamp(0.0, 1.0) };
-                let v = if *log {
-                    lerp(min.ln(), max.ln(), z).exp()
-                } else {
-                    lerp(*min, *max, z)
-                };
-                ParamValue::Float(if v.is_nan() {
-                    *min
-                } else {
-                    v.clamp(*min, *max)
-                })
+                ParamValue::Float(continuous_value(*min, *max, *log, z))
             }
             Dim::Grid(g) => {
-                let z = if g.margin { (x - m) * a + m } else { x };
+                let z = if g.margin() { (x - m) * a + m } else { x };
                 g.value(g.index_of(if z.is_nan() { m } else { z }))
             }
         }
@@ -244,75 +141,16 @@ impl Dim {
                 };
                 t.is_finite().then(|| t.clamp(0.0, 1.0))
             }
-            Dim::Grid(g) => {
-                let k = match &g.values {
-                    GridValues::Double { min, step, .. } => {
-                        ((x - min) / step).round().clamp(0.0, g.last as f64) as u64
-                    }
-                    GridValues::Int { min, step, .. } => {
-                        let i = match v {
-                            ParamValue::Int(i) => *i as i128,
-                            _ => x.round() as i128,
-                        };
-                        ((i - *min as i128) / *step as i128).clamp(0, g.last as i128) as u64
-                    }
-                    GridValues::List(values) => {
-                        values.iter().position(|w| same_value(w, v, 0.0))? as u64
-                    }
-                };
-                same_value(&g.value(k), v, 0.0).then(|| g.position(k))
-            }
+            Dim::Grid(g) => g.index_of_value(v).map(|k| g.position(k)),
         }
     }
 }
 
+/// What CMA-ES does between a grid's positions: cells, thresholds and the margin.
 impl Grid {
-    fn new(last: u64, values: GridValues, log: bool) -> Grid {
-        let mut g = Grid {
-            last,
-            margin: last <= MARGIN_MAX_LAST,
-            values,
-            log: None,
-        };
-        if log {
-            let (first, end) = (g.raw(0).ln(), g.raw(last).ln());
-            let span = end - first;
-            // Degenerate spans (values too close for `ln` to separate) fall back to even
-            // positions, which are still monotone.
-            if first.is_finite() && span.is_finite() && span > 0.0 {
-                g.log = Some((first, span));
-            }
-        }
-        g
-    }
-
-    /// `min + k·step` before rounding.
-    fn raw(&self, k: u64) -> f64 {
-        match &self.values {
-            GridValues::Double { min, step, .. } => min + k as f64 * step,
-            GridValues::Int { min, step, .. } => *min as f64 + k as f64 * *step as f64,
-            GridValues::List(v) => num(&v[k as usize]),
-        }
-    }
-
-    /// The k-th value, always inside the domain.
-    pub fn value(&self, k: u64) -> ParamValue {
-        let k = k.min(self.last);
-        match &self.values {
-            GridValues::Double { min, max, step } => {
-                ParamValue::Float(stepped_double(*min, *max, *step, k))
-            }
-            GridValues::Int { min, max, step } => ParamValue::Int(int_at(*min, *max, *step, k)),
-            GridValues::List(v) => v[k as usize].clone(),
-        }
-    }
-
-    /// Where the k-th value sits in `[0, 1]`: evenly spaced, or by `ln` of the value.
-    pub fn position(&self, k: u64) -> f64 {
-        match self.log {
-            Some((first, span)) => ((self.raw(k).ln() - first) / span).clamp(0.0, 1.0),
-            None => k as f64 / self.last as f64,
-        }
+    /// Whether CMA-ES with margin looks after this dimension (see [`MARGIN_MAX_LAST`]).
+    pub fn margin(&self) -> bool {
+        self.last <= MARGIN_MAX_LAST
     }
 
     /// The boundary between the cells of values `k` and `k + 1` (`k < last`).
@@ -343,10 +181,6 @@ impl Grid {
         let up = pos.min(self.last - 1);
         (self.threshold(low), self.threshold(up))
     }
-}
-
-fn num(v: &ParamValue) -> f64 {
-    v.as_f64().unwrap_or(f64::NAN)
 }
 
 #[cfg(test)]
