@@ -51,7 +51,7 @@ fn history(space: &SearchSpace, n: usize) -> Vec<TrialView> {
     let mut random = build(AlgorithmContext {
         algorithm: "random".into(),
         space: space.clone(),
-        objective: ObjectiveType::Minimize,
+        objectives: vec![ObjectiveType::Minimize],
         seed: 7,
         settings: vec![],
     })
@@ -69,6 +69,7 @@ fn history(space: &SearchSpace, n: usize) -> Vec<TrialView> {
                 parameters: a,
                 status: TrialStatus::Succeeded,
                 objective: Some(value),
+                objectives: Vec::new(),
                 intermediate: Vec::new(),
             });
         }
@@ -93,7 +94,7 @@ fn bench(c: &mut Criterion) {
                 let mut s = build(AlgorithmContext {
                     algorithm: (*algo).into(),
                     space: space.clone(),
-                    objective: ObjectiveType::Minimize,
+                    objectives: vec![ObjectiveType::Minimize],
                     seed: 1,
                     settings: vec![],
                 })

@@ -251,7 +251,7 @@ impl BayesOpt {
         };
         Ok(BayesOpt {
             seed: ctx.seed,
-            objective: ctx.objective,
+            objective: ctx.objective(),
             settings,
             enc: Encoding::new(&ctx.space),
             initial,
@@ -476,6 +476,7 @@ impl Suggester for BayesOpt {
                     parameters: a.clone(),
                     status: TrialStatus::Created,
                     objective: None,
+                    objectives: Vec::new(),
                     intermediate: Vec::new(),
                 });
             }
@@ -513,7 +514,7 @@ mod tests {
         AlgorithmContext {
             algorithm: "bayesianoptimization".into(),
             space,
-            objective: ObjectiveType::Minimize,
+            objectives: vec![ObjectiveType::Minimize],
             seed,
             settings: settings
                 .iter()
@@ -535,6 +536,7 @@ mod tests {
             parameters: a,
             status,
             objective,
+            objectives: Vec::new(),
             intermediate: Vec::new(),
         }
     }
@@ -608,7 +610,7 @@ mod tests {
     fn maximises_and_every_acquisition_works() {
         for acq in ["EI", "pi", "LCB", "ucb", "gp_hedge"] {
             let mut c = ctx(square(), &[("acq_func", acq), ("n_initial_points", "5")], 4);
-            c.objective = ObjectiveType::Maximize;
+            c.objectives = vec![ObjectiveType::Maximize];
             let mut b = BayesOpt::new(&c).unwrap();
             let mut history = Vec::new();
             for _ in 0..14 {

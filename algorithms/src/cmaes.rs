@@ -291,7 +291,7 @@ impl CmaEs {
         );
         Ok(CmaEs {
             seed: ctx.seed,
-            objective: ctx.objective,
+            objective: ctx.objective(),
             enc,
             settings,
             default_popsize,
@@ -664,7 +664,7 @@ mod tests {
         AlgorithmContext {
             algorithm: "cmaes".into(),
             space,
-            objective: ObjectiveType::Minimize,
+            objectives: vec![ObjectiveType::Minimize],
             seed,
             settings: settings
                 .iter()
@@ -693,6 +693,7 @@ mod tests {
             parameters: a,
             status: TrialStatus::Succeeded,
             objective: Some(objective),
+            objectives: Vec::new(),
             intermediate: Vec::new(),
         }
     }
@@ -1048,7 +1049,7 @@ mod tests {
     #[test]
     fn maximises_when_asked() {
         let mut ctx = ctx(sphere_space(), &[], 6);
-        ctx.objective = ObjectiveType::Maximize;
+        ctx.objectives = vec![ObjectiveType::Maximize];
         let mut c = CmaEs::new(&ctx).unwrap();
         let h = sequential(&mut c, 200, |a| -sphere(a));
         let top = h

@@ -352,6 +352,7 @@ mod tests {
             parameters: a.clone(),
             status: TrialStatus::Succeeded,
             objective: None,
+            objectives: Vec::new(),
             intermediate: Vec::new(),
         }
     }

@@ -20,7 +20,9 @@ pub use bayesopt::BayesOpt;
 pub use cmaes::CmaEs;
 pub use grid::GridSearch;
 pub use random::RandomSearch;
-pub use registry::{IMPLEMENTED, KATIB_NOT_YET, build, seed_from_settings, validate};
+pub use registry::{
+    IMPLEMENTED, KATIB_NOT_YET, MULTI_OBJECTIVE, build, seed_from_settings, validate,
+};
 pub use sobol::SobolSearch;
 pub use tpe::{TpeSearch, TpeSettings};
 
@@ -52,11 +54,22 @@ pub struct AlgorithmContext {
     /// `spec.algorithm.algorithmName`, which [`build`] dispatches on.
     pub algorithm: String,
     pub space: SearchSpace,
-    pub objective: ObjectiveType,
+    /// Every objective's direction in spec order; one for a single-objective experiment.
+    pub objectives: Vec<ObjectiveType>,
     /// The experiment's stored seed: the only source of randomness.
     pub seed: u64,
     /// `spec.algorithm.algorithmSettings` as `(name, value)`, in file order.
     pub settings: Vec<(String, String)>,
+}
+
+impl AlgorithmContext {
+    /// The (first) objective's direction: all that single-objective algorithms use.
+    pub fn objective(&self) -> ObjectiveType {
+        self.objectives
+            .first()
+            .copied()
+            .unwrap_or(ObjectiveType::Minimize)
+    }
 }
 
 /// A search algorithm, driven by the controller.

@@ -156,6 +156,7 @@ mod tests {
             parameters: a,
             status: TrialStatus::Succeeded,
             objective: Some(1.0),
+            objectives: Vec::new(),
             intermediate: Vec::new(),
         }
     }

@@ -25,14 +25,23 @@ pub const IMPLEMENTED: &[&str] = &[
 /// than "unknown".
 pub const KATIB_NOT_YET: &[&str] = &["hyperband", "pbt", "enas", "darts"];
 
+/// Algorithms that take several objectives at once (the rest optimise one). Random, grid
+/// and sobol ignore the objective, so they take any number.
+pub const MULTI_OBJECTIVE: &[&str] = &["random", "grid", "sobol", "multivariate-tpe"];
+
 /// Katib's neural architecture search algorithms, out of ferrotune's scope.
 const NAS: &[&str] = &["enas", "darts"];
 
 const NAME_PATH: &str = "spec.algorithm.algorithmName";
 
 /// Every problem with an algorithm name, its settings and, for that algorithm, the search
-/// space; empty when `build` will succeed.
-pub fn validate(name: &str, settings: &[(String, String)], space: &SearchSpace) -> Vec<FieldError> {
+/// space and the number of objectives; empty when `build` will succeed.
+pub fn validate(
+    name: &str,
+    settings: &[(String, String)],
+    space: &SearchSpace,
+    objectives: usize,
+) -> Vec<FieldError> {
     let accepted = match name {
         "random" => random::SETTINGS,
         "grid" => grid::SETTINGS,
@@ -43,6 +52,21 @@ pub fn validate(name: &str, settings: &[(String, String)], space: &SearchSpace) 
         _ => return vec![FieldError::new(NAME_PATH, name_problem(name))],
     };
     let mut errors = Vec::new();
+    if objectives > 1 && !MULTI_OBJECTIVE.contains(&name) {
+        let choices: Vec<&str> = MULTI_OBJECTIVE
+            .iter()
+            .copied()
+            .filter(|a| !["random", "grid", "sobol"].contains(a))
+            .collect();
+        errors.push(FieldError::new(
+            NAME_PATH,
+            format!(
+                "{name:?} optimises a single objective, and this experiment has {objectives}; \
+                 use {} (or random, grid, sobol)",
+                choices.join(" or ")
+            ),
+        ));
+    }
     for (i, (key, value)) in settings.iter().enumerate() {
         let path = format!("spec.algorithm.algorithmSettings[{i}]");
         if !accepted.contains(&key.as_str()) {
@@ -123,7 +147,12 @@ pub fn seed_from_settings(settings: &[(String, String)]) -> Option<u64> {
 /// Builds the named algorithm after the same checks as [`validate`], so that a bad setting
 /// is an error here, never a panic later.
 pub fn build(ctx: AlgorithmContext) -> Result<Box<dyn Suggester>, AlgorithmError> {
-    let errors = validate(&ctx.algorithm, &ctx.settings, &ctx.space);
+    let errors = validate(
+        &ctx.algorithm,
+        &ctx.settings,
+        &ctx.space,
+        ctx.objectives.len(),
+    );
     if !errors.is_empty() {
         return Err(AlgorithmError::Settings(errors));
     }
@@ -137,11 +166,9 @@ pub fn build(ctx: AlgorithmContext) -> Result<Box<dyn Suggester>, AlgorithmError
             let multivariate = ctx.algorithm == "multivariate-tpe";
             let settings = TpeSettings::from_settings(&ctx.settings, multivariate)
                 .map_err(AlgorithmError::Settings)?;
+            let objective = ctx.objective();
             Ok(Box::new(TpeSearch::new(
-                ctx.space,
-                ctx.objective,
-                ctx.seed,
-                settings,
+                ctx.space, objective, ctx.seed, settings,
             )?))
         }
         other => Err(AlgorithmError::Internal(format!(
@@ -195,9 +222,9 @@ mod tests {
 
     #[test]
     fn implemented_names_with_good_settings_pass() {
-        assert!(validate("random", &settings(&[("random_state", "7")]), &space()).is_empty());
-        assert!(validate("random", &[], &space()).is_empty());
-        assert!(validate("sobol", &settings(&[("random_state", "7")]), &space()).is_empty());
+        assert!(validate("random", &settings(&[("random_state", "7")]), &space(), 1).is_empty());
+        assert!(validate("random", &[], &space(), 1).is_empty());
+        assert!(validate("sobol", &settings(&[("random_state", "7")]), &space(), 1).is_empty());
         let tpe_settings = settings(&[
             ("random_state", "7"),
             ("n_startup_trials", "5"),
@@ -206,32 +233,32 @@ mod tests {
             ("prior_weight", "0.5"),
             ("consider_endpoints", "true"),
         ]);
-        assert!(validate("tpe", &tpe_settings, &space()).is_empty());
-        assert!(validate("multivariate-tpe", &tpe_settings, &space()).is_empty());
+        assert!(validate("tpe", &tpe_settings, &space(), 1).is_empty());
+        assert!(validate("multivariate-tpe", &tpe_settings, &space(), 1).is_empty());
     }
 
     #[test]
     fn unknown_names_list_the_known_ones_and_suggest() {
-        let e = only(validate("rnadom", &[], &space()));
+        let e = only(validate("rnadom", &[], &space(), 1));
         assert_eq!(e.path, "spec.algorithm.algorithmName");
         assert!(e.message.contains("did you mean \"random\"?"), "{e}");
         assert!(e.message.contains("implemented: random, grid"), "{e}");
         assert!(e.message.contains("tpe"), "{e}");
-        let e = only(validate("Grid", &[], &space()));
+        let e = only(validate("Grid", &[], &space(), 1));
         assert!(e.message.contains("did you mean \"grid\"?"), "{e}");
-        let e = only(validate("simulated-annealing", &[], &space()));
+        let e = only(validate("simulated-annealing", &[], &space(), 1));
         assert!(!e.message.contains("did you mean"), "{e}");
     }
 
     #[test]
     fn katib_names_are_not_supported_yet() {
         for name in ["hyperband", "pbt"] {
-            let e = only(validate(name, &[], &space()));
+            let e = only(validate(name, &[], &space(), 1));
             assert_eq!(e.path, "spec.algorithm.algorithmName");
             assert!(e.message.contains("not supported yet by ferrotune"), "{e}");
         }
         for name in ["enas", "darts"] {
-            let e = only(validate(name, &[], &space()));
+            let e = only(validate(name, &[], &space(), 1));
             assert!(
                 e.message
                     .contains("neural architecture search is not supported"),
@@ -243,7 +270,7 @@ mod tests {
     #[test]
     fn bad_random_state_is_reported_at_its_value() {
         let s = settings(&[("random_state", "7"), ("random_state", "abc")]);
-        let e = only(validate("random", &s, &space()));
+        let e = only(validate("random", &s, &space(), 1));
         assert_eq!(e.path, "spec.algorithm.algorithmSettings[1].value");
         assert_eq!(
             e.message,
@@ -253,6 +280,7 @@ mod tests {
             "grid",
             &settings(&[("random_state", "-1")]),
             &grid_space(),
+            1,
         ));
         assert_eq!(e.path, "spec.algorithm.algorithmSettings[0].value");
     }
@@ -263,6 +291,7 @@ mod tests {
             "random",
             &settings(&[("random_sate", "1")]),
             &space(),
+            1,
         ));
         assert_eq!(e.path, "spec.algorithm.algorithmSettings[0].name");
         assert!(e.message.contains("did you mean \"random_state\"?"), "{e}");
@@ -271,6 +300,7 @@ mod tests {
             "grid",
             &settings(&[("n_startup_trials", "5")]),
             &grid_space(),
+            1,
         ));
         assert!(e.message.contains("for algorithm \"grid\""), "{e}");
     }
@@ -288,10 +318,10 @@ mod tests {
 
     #[test]
     fn grid_needs_steps_for_doubles() {
-        let e = only(validate("grid", &[], &space()));
+        let e = only(validate("grid", &[], &space(), 1));
         assert_eq!(e.path, "spec.parameters[1].feasibleSpace.step");
         assert_eq!(e.message, "grid needs a step for double parameter \"lr\"");
-        assert!(validate("grid", &[], &grid_space()).is_empty());
+        assert!(validate("grid", &[], &grid_space(), 1).is_empty());
     }
 
     #[test]
@@ -315,7 +345,7 @@ mod tests {
         AlgorithmContext {
             algorithm: algorithm.into(),
             space,
-            objective: ObjectiveType::Minimize,
+            objectives: vec![ObjectiveType::Minimize],
             seed: 3,
             settings,
         }
@@ -334,13 +364,19 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("sigma must be"), "{err}");
-        let e = only(validate("cmaes", &settings(&[("sigma0", "0.2")]), &space()));
+        let e = only(validate(
+            "cmaes",
+            &settings(&[("sigma0", "0.2")]),
+            &space(),
+            1,
+        ));
         assert!(e.message.contains("did you mean \"sigma\"?"), "{e}");
         assert!(
             validate(
                 "cmaes",
                 &settings(&[("restart_strategy", "ipop")]),
-                &space()
+                &space(),
+                1
             )
             .is_empty()
         );
@@ -380,7 +416,7 @@ mod tests {
             ("prior_weight", "-1"),
             ("random_state", "x"),
         ]);
-        let errors = validate("multivariate-tpe", &s, &space());
+        let errors = validate("multivariate-tpe", &s, &space(), 1);
         let got: Vec<(&str, &str)> = errors
             .iter()
             .map(|e| (e.path.as_str(), e.message.as_str()))
@@ -408,7 +444,12 @@ mod tests {
         );
         assert_eq!(got[3].0, "spec.algorithm.algorithmSettings[3].value");
         // Other algorithms do not take TPE's settings.
-        let e = only(validate("sobol", &settings(&[("gamma", "0.1")]), &space()));
+        let e = only(validate(
+            "sobol",
+            &settings(&[("gamma", "0.1")]),
+            &space(),
+            1,
+        ));
         assert_eq!(e.path, "spec.algorithm.algorithmSettings[0].name");
         assert!(e.message.contains("(accepted: random_state)"), "{e}");
     }
@@ -427,13 +468,13 @@ mod tests {
                 },
             });
         }
-        let e = only(validate("sobol", &[], &wide));
+        let e = only(validate("sobol", &[], &wide, 1));
         assert_eq!(e.path, "spec.parameters");
         assert!(
             e.message.contains("at most 256 parameters") && e.message.contains("got 257"),
             "{e}"
         );
-        assert!(validate("tpe", &[], &wide).is_empty());
+        assert!(validate("tpe", &[], &wide, 1).is_empty());
         assert!(build(ctx("sobol", wide, vec![])).is_err());
     }
 

@@ -228,6 +228,7 @@ mod tests {
                 parameters: a.clone(),
                 status: TrialStatus::Running,
                 objective: None,
+                objectives: Vec::new(),
                 intermediate: Vec::new(),
             })
             .collect();

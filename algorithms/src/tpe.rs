@@ -398,6 +398,7 @@ mod tests {
             parameters: a,
             status: TrialStatus::Succeeded,
             objective: Some(value),
+            objectives: Vec::new(),
             intermediate: Vec::new(),
         }
     }

@@ -61,7 +61,7 @@ proptest! {
         let ctx = AlgorithmContext {
             algorithm: "bayesianoptimization".into(),
             space: space.clone(),
-            objective: if maximize { ObjectiveType::Maximize } else { ObjectiveType::Minimize },
+            objectives: vec![if maximize { ObjectiveType::Maximize } else { ObjectiveType::Minimize }],
             seed,
             settings: vec![
                 ("n_initial_points".into(), initial.to_string()),
@@ -78,6 +78,7 @@ proptest! {
                 parameters: a,
                 status,
                 objective,
+                objectives: Vec::new(),
                 intermediate: Vec::new(),
             });
         }

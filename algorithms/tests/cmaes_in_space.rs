@@ -91,7 +91,7 @@ proptest! {
         let ctx = AlgorithmContext {
             algorithm: "cmaes".into(),
             space: space.clone(),
-            objective: if maximize { ObjectiveType::Maximize } else { ObjectiveType::Minimize },
+            objectives: vec![if maximize { ObjectiveType::Maximize } else { ObjectiveType::Minimize }],
             seed,
             settings,
         };
@@ -123,6 +123,7 @@ proptest! {
                     parameters: a,
                     status: TrialStatus::Running,
                     objective: None,
+                    objectives: Vec::new(),
                     intermediate: Vec::new(),
                 });
             }

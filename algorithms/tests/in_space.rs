@@ -158,6 +158,7 @@ fn view(a: Assignment) -> TrialView {
         parameters: a,
         status: TrialStatus::Succeeded,
         objective: Some(0.0),
+        objectives: Vec::new(),
         intermediate: Vec::new(),
     }
 }
@@ -196,6 +197,7 @@ fn history(
             },
             status,
             objective,
+            objectives: Vec::new(),
             intermediate: Vec::new(),
         })
         .collect()

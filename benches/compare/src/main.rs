@@ -234,7 +234,7 @@ fn suggester(f: &TestFunction, algorithm: &str, seed: u64) -> Result<Box<dyn Sug
     build(AlgorithmContext {
         algorithm: algorithm.to_string(),
         space: f.space(),
-        objective: ObjectiveType::Minimize,
+        objectives: vec![ObjectiveType::Minimize],
         seed,
         settings: vec![],
     })
@@ -263,6 +263,7 @@ fn trial(a: Assignment, value: f64, i: usize) -> TrialView {
         parameters: a,
         status: TrialStatus::Succeeded,
         objective: Some(value),
+        objectives: Vec::new(),
         intermediate: vec![],
     }
 }

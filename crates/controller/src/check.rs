@@ -12,8 +12,13 @@ const EARLY_STOPPING_KNOWN: &[&str] = &["medianstop"];
 struct Registry;
 
 impl AlgorithmCheck for Registry {
-    fn check_algorithm(&self, algorithm: &AlgorithmSpec, space: &SearchSpace) -> Vec<FieldError> {
-        ferrotune_algorithms::validate(&algorithm.name, &algorithm.settings, space)
+    fn check_algorithm(
+        &self,
+        algorithm: &AlgorithmSpec,
+        space: &SearchSpace,
+        objectives: usize,
+    ) -> Vec<FieldError> {
+        ferrotune_algorithms::validate(&algorithm.name, &algorithm.settings, space, objectives)
     }
 
     fn check_early_stopping(&self, rule: &AlgorithmSpec) -> Vec<FieldError> {

@@ -149,7 +149,7 @@ impl Controller {
         let mut suggester = ferrotune_algorithms::build(AlgorithmContext {
             algorithm: exp.algorithm.name.clone(),
             space: exp.space.clone(),
-            objective: exp.objective.type_,
+            objectives: exp.objective.directions(),
             seed: record.seed,
             settings: exp.algorithm.settings.clone(),
         })
@@ -202,10 +202,21 @@ impl Controller {
             parameters: t.parameters,
             status,
             objective: t.objective,
+            objectives: self.multi_values(&t.metrics),
             intermediate: Vec::new(),
         };
         self.consider_best(&view);
         self.views.push(view);
+    }
+
+    /// Every objective's value for a multi-objective experiment; empty for one objective
+    /// (see `TrialView::objectives`) or until all were reported.
+    fn multi_values(&self, metrics: &[MetricSummary]) -> Vec<f64> {
+        if self.exp.objective.is_multi() {
+            self.exp.objective.values(metrics).unwrap_or_default()
+        } else {
+            Vec::new()
+        }
     }
 
     fn consider_best(&mut self, v: &TrialView) {
@@ -504,8 +515,16 @@ impl Controller {
             .iter()
             .filter_map(|m| l.summaries.get(m).cloned())
             .collect();
-        let (status, reason, message) =
-            classify(&kind, stopped, objective.is_some(), metric, &log_tail);
+        let complete = objective.is_some() && self.exp.objective.values(&metrics).is_some();
+        let missing = self
+            .exp
+            .objective
+            .objectives()
+            .into_iter()
+            .map(|(m, _)| m)
+            .find(|m| !l.summaries.contains_key(m))
+            .unwrap_or_else(|| metric.clone());
+        let (status, reason, message) = classify(&kind, stopped, complete, &missing, &log_tail);
         let outcome = TrialOutcome {
             status,
             reason: reason.to_string(),
@@ -521,6 +540,7 @@ impl Controller {
         self.counts.add(status);
         self.views[idx].status = status;
         self.views[idx].objective = outcome.objective;
+        self.views[idx].objectives = self.multi_values(&outcome.metrics);
         let v = self.views[idx].clone();
         self.consider_best(&v);
         self.emit(Event::TrialFinished {

@@ -148,6 +148,19 @@ pub struct ObjectiveDoc {
     pub additional_metric_names: Vec<String>,
     #[serde(default)]
     pub metric_strategies: Vec<NameValue>,
+    /// Several objectives at once (native format only): `[{name, type}]`.
+    #[serde(default)]
+    pub objectives: Vec<ObjectiveItemDoc>,
+}
+
+/// One entry of `spec.objective.objectives`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectiveItemDoc {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, rename = "type")]
+    pub type_: Option<String>,
 }
 
 /// `spec.algorithm` and `spec.earlyStopping`.

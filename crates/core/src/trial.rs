@@ -194,9 +194,24 @@ pub struct TrialView {
     pub name: String,
     pub parameters: Assignment,
     pub status: TrialStatus,
-    /// The objective's value by its strategy, when reported.
+    /// The (first) objective's value by its strategy, when reported.
     pub objective: Option<f64>,
+    /// Every objective's value in spec order, for an experiment with several objectives,
+    /// once the trial reported all of them; empty otherwise (see [`TrialView::values`]).
+    pub objectives: Vec<f64>,
     /// Intermediate objective values `(step, value)`, kept only for algorithms that ask for
     /// them (see `Suggester::needs_intermediate`), so that long sweeps stay small in memory.
     pub intermediate: Vec<(i64, f64)>,
+}
+
+impl TrialView {
+    /// Every objective's value: `objectives` when the experiment has several, else the
+    /// single objective's. `None` until the trial has reported them all.
+    pub fn values(&self) -> Option<Vec<f64>> {
+        if self.objectives.is_empty() {
+            self.objective.map(|v| vec![v])
+        } else {
+            Some(self.objectives.clone())
+        }
+    }
 }

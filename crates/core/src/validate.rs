@@ -7,7 +7,7 @@ use crate::space::{Distribution, Domain, Parameter, SearchSpace};
 use crate::spec::{self, AlgorithmDoc, ExperimentDoc, FeasibleSpaceDoc, Scalar};
 use crate::substitute::{Placeholder, is_meta_field, placeholders, reference_meta_field};
 use crate::template::{TemplateSource, TrialTemplate, container_command, primary_container};
-use crate::trial::{MetricStrategy, ObjectiveType};
+use crate::trial::{MetricStrategy, MetricSummary, ObjectiveType};
 use crate::value::ParamValue;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -34,19 +34,57 @@ pub struct AlgorithmSpec {
 /// The objective and how each metric's value is chosen.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Objective {
+    /// The (first) objective's direction.
     pub type_: ObjectiveType,
     pub goal: Option<f64>,
+    /// The (first) objective's metric.
     pub metric: String,
+    /// The objectives after the first, for a multi-objective experiment (native
+    /// `objective.objectives`); empty for a single objective.
+    pub more: Vec<(String, ObjectiveType)>,
     pub additional_metrics: Vec<String>,
     /// A strategy for the objective and every additional metric (Katib's defaults filled in).
     pub strategies: Vec<(String, MetricStrategy)>,
 }
 
 impl Objective {
-    /// Every metric name, objective first.
+    /// Every metric name: the objectives in order, then the additional metrics.
     pub fn all_metrics(&self) -> Vec<String> {
         std::iter::once(self.metric.clone())
+            .chain(self.more.iter().map(|(m, _)| m.clone()))
             .chain(self.additional_metrics.iter().cloned())
+            .collect()
+    }
+
+    /// Every objective's metric and direction, in spec order (one for Katib's format).
+    pub fn objectives(&self) -> Vec<(String, ObjectiveType)> {
+        std::iter::once((self.metric.clone(), self.type_))
+            .chain(self.more.iter().cloned())
+            .collect()
+    }
+
+    /// Every objective's direction, in spec order.
+    pub fn directions(&self) -> Vec<ObjectiveType> {
+        std::iter::once(self.type_)
+            .chain(self.more.iter().map(|(_, t)| *t))
+            .collect()
+    }
+
+    /// True when the experiment optimises several objectives at once.
+    pub fn is_multi(&self) -> bool {
+        !self.more.is_empty()
+    }
+
+    /// Every objective's value by its strategy, when a trial reported all of them.
+    pub fn values(&self, metrics: &[MetricSummary]) -> Option<Vec<f64>> {
+        self.objectives()
+            .iter()
+            .map(|(m, _)| {
+                metrics
+                    .iter()
+                    .find(|s| &s.name == m)
+                    .map(|s| s.pick(self.strategy(m)))
+            })
             .collect()
     }
 
@@ -100,8 +138,13 @@ pub struct Experiment {
 /// Checks algorithm names and settings; provided by the algorithms crate so that this crate
 /// stays free of algorithm code.
 pub trait AlgorithmCheck {
-    /// Problems with `spec.algorithm` for this search space.
-    fn check_algorithm(&self, algorithm: &AlgorithmSpec, space: &SearchSpace) -> Vec<FieldError>;
+    /// Problems with `spec.algorithm` for this search space and number of objectives.
+    fn check_algorithm(
+        &self,
+        algorithm: &AlgorithmSpec,
+        space: &SearchSpace,
+        objectives: usize,
+    ) -> Vec<FieldError>;
     /// Problems with `spec.earlyStopping`.
     fn check_early_stopping(&self, rule: &AlgorithmSpec) -> Vec<FieldError>;
 }
@@ -207,7 +250,7 @@ impl Validator {
         }
         let s = &doc.spec;
 
-        let objective = self.objective(s.objective.as_ref());
+        let objective = self.objective(flavor, s.objective.as_ref());
         let (space, file_index) = self.parameters(&s.parameters);
         let algorithm = match &s.algorithm {
             None => {
@@ -218,15 +261,19 @@ impl Validator {
         };
         if let Some(a) = &algorithm {
             // Algorithms number parameters within the valid space; point back to the file.
-            let errs = check.check_algorithm(a, &space).into_iter().map(|mut e| {
-                if let Some(rest) = e.path.strip_prefix("spec.parameters[")
-                    && let Some((j, tail)) = rest.split_once(']')
-                    && let Some(i) = j.parse::<usize>().ok().and_then(|j| file_index.get(j))
-                {
-                    e.path = format!("spec.parameters[{i}]{tail}");
-                }
-                e
-            });
+            let n = objective.as_ref().map_or(1, |o| 1 + o.more.len());
+            let errs = check
+                .check_algorithm(a, &space, n)
+                .into_iter()
+                .map(|mut e| {
+                    if let Some(rest) = e.path.strip_prefix("spec.parameters[")
+                        && let Some((j, tail)) = rest.split_once(']')
+                        && let Some(i) = j.parse::<usize>().ok().and_then(|j| file_index.get(j))
+                    {
+                        e.path = format!("spec.parameters[{i}]{tail}");
+                    }
+                    e
+                });
             self.errors.extend(errs.collect::<Vec<_>>());
         }
         let early_stopping = s
@@ -304,7 +351,79 @@ impl Validator {
         }
     }
 
-    fn objective(&mut self, o: Option<&spec::ObjectiveDoc>) -> Option<Objective> {
+    fn direction(&mut self, path: &str, t: Option<&str>) -> Option<ObjectiveType> {
+        match t {
+            Some("minimize") => Some(ObjectiveType::Minimize),
+            Some("maximize") => Some(ObjectiveType::Maximize),
+            None => {
+                self.err(path, "is required (minimize or maximize)");
+                None
+            }
+            Some(t) => {
+                self.err(path, format!("{t:?} must be minimize or maximize"));
+                None
+            }
+        }
+    }
+
+    /// `objective.objectives`: every objective's name and direction, first one apart.
+    fn objective_list(
+        &mut self,
+        flavor: Flavor,
+        o: &spec::ObjectiveDoc,
+    ) -> Option<(ObjectiveType, String, Vec<(String, ObjectiveType)>)> {
+        let with = "must not be given with spec.objective.objectives";
+        if flavor == Flavor::Katib {
+            self.err(
+                "spec.objective.objectives",
+                format!(
+                    "several objectives are a ferrotune extension; use apiVersion {} (Katib optimises one objective)",
+                    spec::NATIVE_API_VERSION
+                ),
+            );
+        }
+        if o.type_.is_some() {
+            self.err(
+                "spec.objective.type",
+                format!("{with} (each objective has its own type)"),
+            );
+        }
+        if o.objective_metric_name.is_some() {
+            self.err(
+                "spec.objective.objectiveMetricName",
+                format!("{with} (each objective has its own name)"),
+            );
+        }
+        if o.goal.is_some() {
+            self.err(
+                "spec.objective.goal",
+                "applies to a single objective; a multi-objective experiment has no goal",
+            );
+        }
+        let mut list = Vec::new();
+        let mut names = BTreeSet::new();
+        for (i, item) in o.objectives.iter().enumerate() {
+            let path = format!("spec.objective.objectives[{i}]");
+            let t = self.direction(&format!("{path}.type"), item.type_.as_deref());
+            if item.name.trim().is_empty() {
+                self.err(format!("{path}.name"), "is required");
+            } else if !names.insert(item.name.clone()) {
+                self.err(
+                    format!("{path}.name"),
+                    format!("{:?} is listed twice", item.name),
+                );
+            } else if let Some(t) = t {
+                list.push((item.name.clone(), t));
+            }
+        }
+        if list.len() != o.objectives.len() {
+            return None;
+        }
+        let (metric, type_) = list.remove(0);
+        Some((type_, metric, list))
+    }
+
+    fn objective(&mut self, flavor: Flavor, o: Option<&spec::ObjectiveDoc>) -> Option<Objective> {
         let Some(o) = o else {
             self.err(
                 "spec.objective",
@@ -312,33 +431,29 @@ impl Validator {
             );
             return None;
         };
-        let type_ = match o.type_.as_deref() {
-            Some("minimize") => Some(ObjectiveType::Minimize),
-            Some("maximize") => Some(ObjectiveType::Maximize),
-            None => {
-                self.err("spec.objective.type", "is required (minimize or maximize)");
-                None
+        let (type_, metric, more) = if o.objectives.is_empty() {
+            let type_ = self.direction("spec.objective.type", o.type_.as_deref());
+            let metric = o.objective_metric_name.clone().unwrap_or_default();
+            if metric.trim().is_empty() {
+                self.err("spec.objective.objectiveMetricName", "is required");
             }
-            Some(t) => {
-                self.err(
-                    "spec.objective.type",
-                    format!("{t:?} must be minimize or maximize"),
-                );
-                None
+            (type_, metric, Vec::new())
+        } else {
+            match self.objective_list(flavor, o) {
+                Some((t, m, more)) => (Some(t), m, more),
+                None => (None, String::new(), Vec::new()),
             }
         };
-        let metric = o.objective_metric_name.clone().unwrap_or_default();
-        if metric.trim().is_empty() {
-            self.err("spec.objective.objectiveMetricName", "is required");
-        }
-        let goal = o.goal.as_ref().and_then(|g| {
+        let goal = o.goal.as_ref().filter(|_| more.is_empty()).and_then(|g| {
             let x = parse_f64(g);
             if x.is_none() {
                 self.err("spec.objective.goal", format!("{:?} is not a number", g.0));
             }
             x
         });
-        let mut seen = BTreeSet::from([metric.clone()]);
+        let mut seen: BTreeSet<String> = std::iter::once(metric.clone())
+            .chain(more.iter().map(|(m, _)| m.clone()))
+            .collect();
         for (i, m) in o.additional_metric_names.iter().enumerate() {
             if m.trim().is_empty() {
                 self.err(
@@ -348,7 +463,7 @@ impl Validator {
             } else if !seen.insert(m.clone()) {
                 self.err(
                     format!("spec.objective.additionalMetricNames[{i}]"),
-                    format!("{m:?} is listed twice (or is the objective)"),
+                    format!("{m:?} is listed twice (or is an objective)"),
                 );
             }
         }
@@ -359,7 +474,7 @@ impl Validator {
                 self.err(
                     format!("{p}.name"),
                     format!(
-                        "{:?} is neither the objective nor an additional metric",
+                        "{:?} is neither an objective nor an additional metric",
                         ms.name
                     ),
                 );
@@ -375,10 +490,12 @@ impl Validator {
             }
         }
         let type_ = type_?;
-        // Katib's defaulting: every metric without a strategy gets the objective's default.
+        // Katib's defaulting: every metric without a strategy gets the objective's default
+        // (each further objective its own direction's).
         for m in &seen {
             if !strategies.iter().any(|(n, _)| n == m) {
-                strategies.push((m.clone(), MetricStrategy::default_for(type_)));
+                let t = more.iter().find(|(n, _)| n == m).map_or(type_, |(_, t)| *t);
+                strategies.push((m.clone(), MetricStrategy::default_for(t)));
             }
         }
         if metric.trim().is_empty() {
@@ -387,6 +504,7 @@ impl Validator {
         Some(Objective {
             type_,
             goal,
+            more,
             additional_metrics: o.additional_metric_names.clone(),
             metric,
             strategies,
