@@ -35,13 +35,16 @@ pub fn dominates(a: &[f64], b: &[f64], directions: &[ObjectiveType]) -> bool {
 /// Indices of the points no other point dominates (the Pareto front), in input order.
 /// Points with a NaN are never on the front.
 pub fn pareto_front(points: &[Vec<f64>], directions: &[ObjectiveType]) -> Vec<usize> {
-    (0..points.len())
+    let valid: Vec<usize> = (0..points.len())
+        .filter(|&i| !points[i].iter().any(|v| v.is_nan()))
+        .collect();
+    valid
+        .iter()
+        .copied()
         .filter(|&i| {
-            !points[i].iter().any(|v| v.is_nan())
-                && !points
-                    .iter()
-                    .enumerate()
-                    .any(|(j, q)| j != i && dominates(q, &points[i], directions))
+            !valid
+                .iter()
+                .any(|&j| j != i && dominates(&points[j], &points[i], directions))
         })
         .collect()
 }
