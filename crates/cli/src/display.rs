@@ -4,6 +4,7 @@
 use crate::Output;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use ferrotune_controller::{Counts, Event};
+use ferrotune_core::pareto::pareto_front;
 use ferrotune_core::validate::Experiment;
 use ferrotune_core::{ObjectiveType, TrialStatus};
 use ferrotune_store::{ExperimentRecord, TrialRecord};
@@ -15,6 +16,8 @@ use std::time::Duration;
 pub struct Progress {
     bar: Option<ProgressBar>,
     metric: String,
+    /// Every objective's metric, for a multi-objective experiment (empty otherwise).
+    objectives: Vec<String>,
 }
 
 fn fmt_counts(c: &Counts) -> String {
@@ -51,9 +54,19 @@ impl Progress {
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
+        let objectives = if exp.objective.is_multi() {
+            exp.objective
+                .objectives()
+                .into_iter()
+                .map(|(m, _)| m)
+                .collect()
+        } else {
+            Vec::new()
+        };
         Progress {
             bar,
             metric: exp.objective.metric.clone(),
+            objectives,
         }
     }
 
@@ -61,7 +74,9 @@ impl Progress {
         match (&self.bar, e) {
             (Some(bar), Event::Progress { counts, best }) => {
                 bar.set_position(counts.finished() as u64);
+                // Several objectives have no single best: the front is in `show`.
                 let best = best
+                    .filter(|_| self.objectives.is_empty())
                     .map(|(n, v)| format!("  best {}={} ({n})", self.metric, v))
                     .unwrap_or_default();
                 bar.set_message(format!("{}{best}", fmt_counts(&counts)));
@@ -107,12 +122,21 @@ impl Progress {
                     name,
                     status,
                     objective,
+                    objectives,
                     message,
                 },
             ) => {
-                let value = objective
-                    .map(|v| format!(" {}={v}", self.metric))
-                    .unwrap_or_default();
+                let value = if objectives.is_empty() {
+                    objective
+                        .map(|v| format!(" {}={v}", self.metric))
+                        .unwrap_or_default()
+                } else {
+                    self.objectives
+                        .iter()
+                        .zip(&objectives)
+                        .map(|(m, v)| format!(" {m}={v}"))
+                        .collect()
+                };
                 let why = if message.is_empty() {
                     String::new()
                 } else {
@@ -158,6 +182,22 @@ fn metric_value(exp: Option<&Experiment>, t: &TrialRecord, metric: &str) -> Opti
 fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()
+}
+
+/// `trial_json` plus, for a multi-objective experiment, `paretoOptimal`.
+fn trial_json_in(
+    exp: Option<&Experiment>,
+    t: &TrialRecord,
+    front: Option<&[&TrialRecord]>,
+) -> serde_json::Value {
+    let mut v = trial_json(exp, t);
+    if let (Some(f), Some(o)) = (front, v.as_object_mut()) {
+        o.insert(
+            "paretoOptimal".into(),
+            f.iter().any(|x| x.name == t.name).into(),
+        );
+    }
+    v
 }
 
 fn trial_json(exp: Option<&Experiment>, t: &TrialRecord) -> serde_json::Value {
@@ -235,7 +275,49 @@ fn ranked<'a>(exp: Option<&Experiment>, trials: &'a [TrialRecord]) -> Vec<&'a Tr
     r
 }
 
+/// The Pareto front of a multi-objective experiment, ordered by the first objective:
+/// Succeeded (and EarlyStopped) trials with every objective that no other such trial
+/// dominates. `None` for a single objective.
+fn pareto<'a>(exp: Option<&Experiment>, trials: &'a [TrialRecord]) -> Option<Vec<&'a TrialRecord>> {
+    let e = exp.filter(|e| e.objective.is_multi())?;
+    let (done, points): (Vec<&TrialRecord>, Vec<Vec<f64>>) = trials
+        .iter()
+        .filter(|t| matches!(t.status, TrialStatus::Succeeded | TrialStatus::EarlyStopped))
+        .filter_map(|t| e.objective.values(&t.metrics).map(|v| (t, v)))
+        .unzip();
+    let directions = e.objective.directions();
+    let mut front: Vec<(&TrialRecord, f64)> = pareto_front(&points, &directions)
+        .into_iter()
+        .map(|i| (done[i], points[i][0]))
+        .collect();
+    front.sort_by(|a, b| match e.objective.type_ {
+        ObjectiveType::Minimize => a.1.total_cmp(&b.1),
+        ObjectiveType::Maximize => b.1.total_cmp(&a.1),
+    });
+    Some(front.into_iter().map(|(t, _)| t).collect())
+}
+
+/// One line about the result: the best trial, or the size of the Pareto front.
+fn best_text(exp: Option<&Experiment>, trials: &[TrialRecord]) -> String {
+    if let Some(front) = pareto(exp, trials) {
+        return format!("front of {}", front.len());
+    }
+    ranked(exp, trials)
+        .first()
+        .map(|b| format!("{} ({})", b.objective.unwrap_or_default(), b.name))
+        .unwrap_or_default()
+}
+
 fn trial_table(exp: Option<&Experiment>, trials: &[&TrialRecord]) -> Table {
+    trial_table_marked(exp, trials, None)
+}
+
+/// A table of trials; with `front`, a column marks the trials on the Pareto front.
+fn trial_table_marked(
+    exp: Option<&Experiment>,
+    trials: &[&TrialRecord],
+    front: Option<&[&TrialRecord]>,
+) -> Table {
     let all: Vec<TrialRecord> = trials.iter().map(|t| (*t).clone()).collect();
     let params: Vec<String> = trials
         .first()
@@ -247,6 +329,9 @@ fn trial_table(exp: Option<&Experiment>, trials: &[&TrialRecord]) -> Table {
     let mut header = vec!["trial".to_string(), "status".to_string()];
     header.extend(params.iter().cloned());
     header.extend(metrics.iter().cloned());
+    if front.is_some() {
+        header.push("pareto".to_string());
+    }
     table.set_header(header);
     for t in trials {
         let mut row = vec![t.name.clone(), t.status.to_string()];
@@ -261,6 +346,10 @@ fn trial_table(exp: Option<&Experiment>, trials: &[&TrialRecord]) -> Table {
                 .map(|v| format!("{v}"))
                 .unwrap_or_default()
         }));
+        if let Some(f) = front {
+            let on = f.iter().any(|x| x.name == t.name);
+            row.push(if on { "★" } else { "" }.to_string());
+        }
         table.add_row(row);
     }
     table
@@ -292,7 +381,12 @@ pub fn summary(exp: &Experiment, record: &ExperimentRecord, trials: &[TrialRecor
         c.metrics_unavailable,
         c.killed
     );
-    if !r.is_empty() {
+    if let Some(front) = pareto(Some(exp), trials) {
+        println!("Pareto front ({} trials):", front.len());
+        if !front.is_empty() {
+            println!("{}", trial_table(Some(exp), &front));
+        }
+    } else if !r.is_empty() {
         println!("best trials:");
         let top: Vec<&TrialRecord> = r.into_iter().take(5).collect();
         println!("{}", trial_table(Some(exp), &top));
@@ -308,7 +402,10 @@ pub fn experiments(
     let json: Vec<serde_json::Value> = rows
         .iter()
         .map(|(r, e, t)| {
-            let best = ranked(e.as_ref(), t).first().map(|b| serde_json::json!({"trial": b.name, "value": b.objective}));
+            let best = match pareto(e.as_ref(), t) {
+                Some(front) => Some(serde_json::json!({"paretoFront": front.iter().map(|b| b.name.clone()).collect::<Vec<_>>()})),
+                None => ranked(e.as_ref(), t).first().map(|b| serde_json::json!({"trial": b.name, "value": b.objective})),
+            };
             serde_json::json!({
                 "name": r.name, "namespace": r.namespace, "status": r.status.as_str(), "reason": r.reason,
                 "trials": t.len(), "finished": t.iter().filter(|x| x.status.is_finished()).count(),
@@ -360,10 +457,7 @@ pub fn experiments(
                 "created",
             ]);
             for (r, e, t) in rows {
-                let b = ranked(e.as_ref(), t)
-                    .first()
-                    .map(|b| format!("{} ({})", b.objective.unwrap_or_default(), b.name))
-                    .unwrap_or_default();
+                let b = best_text(e.as_ref(), t);
                 table.add_row(vec![
                     r.name.clone(),
                     r.namespace.clone(),
@@ -395,7 +489,11 @@ pub fn show(
         let n = trials.iter().filter(|t| t.status == s).count();
         counts.insert(s.as_str().to_string(), n.into());
     }
-    let best = ranked(exp, trials).first().map(|b| optimal_json(exp, b));
+    let front = pareto(exp, trials);
+    let best = match &front {
+        Some(_) => None,
+        None => ranked(exp, trials).first().map(|b| optimal_json(exp, b)),
+    };
     if output == Output::Json {
         let v = serde_json::json!({
             "name": record.name, "namespace": record.namespace, "status": record.status.as_str(),
@@ -405,6 +503,17 @@ pub fn show(
             "trialCounts": counts, "currentOptimalTrial": best,
             "trials": trials.iter().map(|t| trial_json(exp, t)).collect::<Vec<_>>(),
         });
+        let mut v = v;
+        if let (Some(front), Some(o)) = (&front, v.as_object_mut()) {
+            o.insert(
+                "paretoFront".into(),
+                front
+                    .iter()
+                    .map(|t| optimal_json(exp, t))
+                    .collect::<Vec<_>>()
+                    .into(),
+            );
+        }
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return;
     }
@@ -413,7 +522,16 @@ pub fn show(
         record.name, record.namespace
     );
     println!("status:      {}", status_line(record));
-    if let Some(e) = exp {
+    if let Some(e) = exp.filter(|e| e.objective.is_multi()) {
+        let list: Vec<String> = e
+            .objective
+            .objectives()
+            .iter()
+            .map(|(m, t)| format!("{} {m}", t.as_str()))
+            .collect();
+        println!("objectives:  {}", list.join(", "));
+        println!("algorithm:   {} (seed {})", e.algorithm.name, record.seed);
+    } else if let Some(e) = exp {
         println!(
             "objective:   {} {}{}",
             e.objective.type_.as_str(),
@@ -432,7 +550,9 @@ pub fn show(
         .collect();
     println!("trials:      {} ({})", trials.len(), nonzero.join(", "));
     println!("run dir:     {}", record.run_dir);
-    if let Some(b) = ranked(exp, trials).first() {
+    if let Some(f) = &front {
+        println!("pareto front: {} trials, marked ★ below", f.len());
+    } else if let Some(b) = ranked(exp, trials).first() {
         let params: Vec<String> = b
             .parameters
             .0
@@ -449,14 +569,14 @@ pub fn show(
         );
     }
     if output == Output::Csv {
-        trials_csv(exp, trials);
+        trials_csv(exp, trials, front.as_deref());
     } else if !trials.is_empty() {
         let all: Vec<&TrialRecord> = trials.iter().collect();
-        println!("{}", trial_table(exp, &all));
+        println!("{}", trial_table_marked(exp, &all, front.as_deref()));
     }
 }
 
-fn trials_csv(exp: Option<&Experiment>, trials: &[TrialRecord]) {
+fn trials_csv(exp: Option<&Experiment>, trials: &[TrialRecord], front: Option<&[&TrialRecord]>) {
     let params: Vec<String> = trials
         .first()
         .map(|t| t.parameters.0.iter().map(|(k, _)| k.clone()).collect())
@@ -466,6 +586,9 @@ fn trials_csv(exp: Option<&Experiment>, trials: &[TrialRecord]) {
     header.extend(params.iter().cloned());
     header.extend(metrics.iter().cloned());
     header.extend(["startTime".to_string(), "completionTime".to_string()]);
+    if front.is_some() {
+        header.push("paretoOptimal".to_string());
+    }
     println!(
         "{}",
         header
@@ -491,21 +614,32 @@ fn trials_csv(exp: Option<&Experiment>, trials: &[TrialRecord]) {
         }));
         row.push(time(t.start_time));
         row.push(time(t.completion_time));
+        if let Some(f) = front {
+            row.push(f.iter().any(|x| x.name == t.name).to_string());
+        }
         println!("{}", row.join(","));
     }
 }
 
-/// `trials`
-pub fn trials(exp: Option<&Experiment>, trials: &[TrialRecord], output: Output) {
+/// `trials` (with `pareto_only`, the Pareto front alone, ordered by the first objective).
+pub fn trials(exp: Option<&Experiment>, trials: &[TrialRecord], output: Output, pareto_only: bool) {
+    let front = pareto(exp, trials);
+    let shown: Vec<&TrialRecord> = match (&front, pareto_only) {
+        (Some(f), true) => f.clone(),
+        _ => trials.iter().collect(),
+    };
     match output {
         Output::Json => {
-            let v: Vec<serde_json::Value> = trials.iter().map(|t| trial_json(exp, t)).collect();
+            let v: Vec<serde_json::Value> = shown
+                .iter()
+                .map(|t| trial_json_in(exp, t, front.as_deref()))
+                .collect();
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
-        Output::Csv => trials_csv(exp, trials),
-        Output::Table => {
-            let all: Vec<&TrialRecord> = trials.iter().collect();
-            println!("{}", trial_table(exp, &all));
+        Output::Csv => {
+            let owned: Vec<TrialRecord> = shown.iter().map(|t| (*t).clone()).collect();
+            trials_csv(exp, &owned, front.as_deref());
         }
+        Output::Table => println!("{}", trial_table_marked(exp, &shown, front.as_deref())),
     }
 }

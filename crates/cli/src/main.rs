@@ -104,7 +104,7 @@ enum Command {
         #[command(flatten)]
         db: DbArg,
     },
-    /// An experiment's status, best trial and trials.
+    /// An experiment's status, best trial (or Pareto front) and trials.
     Show {
         name: String,
         #[arg(long, value_enum, default_value_t = Output::Table)]
@@ -117,6 +117,9 @@ enum Command {
         name: String,
         #[arg(long, value_enum, default_value_t = Output::Table)]
         output: Output,
+        /// Only the trials on the Pareto front (multi-objective experiments).
+        #[arg(long)]
+        pareto: bool,
         #[command(flatten)]
         db: DbArg,
     },
@@ -192,7 +195,12 @@ fn main() -> ExitCode {
             Command::Validate { files, db } => ops::validate(&files, &db.db).await,
             Command::List { output, db } => ops::list(&db.db, output).await,
             Command::Show { name, output, db } => ops::show(&db.db, &name, output).await,
-            Command::Trials { name, output, db } => ops::trials(&db.db, &name, output).await,
+            Command::Trials {
+                name,
+                output,
+                pareto,
+                db,
+            } => ops::trials(&db.db, &name, output, pareto).await,
             Command::Stop { name, db } => ops::stop(&db.db, &name).await,
         }
     });

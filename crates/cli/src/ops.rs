@@ -41,12 +41,17 @@ fn indent(s: &str) -> String {
 }
 
 fn describe(e: &Experiment) -> String {
+    let objectives: Vec<String> = e
+        .objective
+        .objectives()
+        .iter()
+        .map(|(m, t)| format!("{} {m}", t.as_str()))
+        .collect();
     format!(
-        "experiment {:?} in namespace {:?}: {} {} of {}, algorithm {}, {} parameter{}, {} trial{} at once{}",
+        "experiment {:?} in namespace {:?}: {} of {}, algorithm {}, {} parameter{}, {} trial{} at once{}",
         e.name,
         e.namespace,
-        e.objective.type_.as_str(),
-        e.objective.metric,
+        objectives.join(" and "),
         match e.flavor {
             ferrotune_core::validate::Flavor::Katib => "a Katib trial template",
             ferrotune_core::validate::Flavor::Native => "a local command",
@@ -416,11 +421,11 @@ pub async fn show(db: &Path, name: &str, output: Output) -> Result<ExitCode> {
 }
 
 /// `ferrotune trials NAME`
-pub async fn trials(db: &Path, name: &str, output: Output) -> Result<ExitCode> {
+pub async fn trials(db: &Path, name: &str, output: Output, pareto: bool) -> Result<ExitCode> {
     let store = open_store(db).await?;
     let (record, exp) = load_experiment(&store, name).await?;
     let trials = store.list_trials(record.id).await?;
-    display::trials(exp.as_ref(), &trials, output);
+    display::trials(exp.as_ref(), &trials, output, pareto);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -73,6 +73,8 @@ pub enum Event {
         name: String,
         status: TrialStatus,
         objective: Option<f64>,
+        /// Every objective's value, for a multi-objective experiment (else empty).
+        objectives: Vec<f64>,
         message: String,
     },
     /// Counts and the best value after every change.
@@ -547,6 +549,7 @@ impl Controller {
             name: name.to_string(),
             status,
             objective: outcome.objective,
+            objectives: self.views[idx].objectives.clone(),
             message,
         });
         self.progress();

@@ -290,3 +290,98 @@ spec:
         "spec.trialTemplate.configMap: a trial template in a ConfigMap needs Kubernetes",
     );
 }
+
+#[test]
+fn several_objectives() {
+    let multi = GOOD.replace(
+        "objective: {type: maximize, objectiveMetricName: acc}",
+        "objective:\n    objectives: [{name: acc, type: maximize}, {name: latency, type: minimize}]\n    additionalMetricNames: [loss]",
+    );
+    let f = load_str(&multi).unwrap();
+    let e = validate_document(&f.experiments[0]).unwrap();
+    use ferrotune_core::{MetricStrategy, MetricSummary, ObjectiveType};
+    assert!(e.objective.is_multi());
+    assert_eq!(
+        e.objective.objectives(),
+        vec![
+            ("acc".to_string(), ObjectiveType::Maximize),
+            ("latency".to_string(), ObjectiveType::Minimize)
+        ]
+    );
+    assert_eq!(e.objective.all_metrics(), ["acc", "latency", "loss"]);
+    // Each objective's default strategy follows its own direction.
+    assert_eq!(e.objective.strategy("acc"), MetricStrategy::Max);
+    assert_eq!(e.objective.strategy("latency"), MetricStrategy::Min);
+    let mut acc = MetricSummary::new("acc", 0.5);
+    acc.push(0.9);
+    let mut latency = MetricSummary::new("latency", 3.0);
+    latency.push(2.0);
+    assert_eq!(
+        e.objective.values(&[latency.clone(), acc.clone()]),
+        Some(vec![0.9, 2.0])
+    );
+    assert_eq!(e.objective.values(&[acc]), None, "a missing objective");
+
+    // Algorithms that optimise one objective say so.
+    let ps = problems(&multi.replace("algorithmName: random", "algorithmName: cmaes"));
+    has(
+        &ps,
+        "spec.algorithm.algorithmName: \"cmaes\" optimises a single objective",
+    );
+    has(&ps, "multivariate-tpe");
+
+    // Mixing the single-objective fields in, duplicates, bad types, a goal.
+    let bad = GOOD.replace(
+        "objective: {type: maximize, objectiveMetricName: acc}",
+        "objective:\n    type: maximize\n    objectiveMetricName: acc\n    goal: 0.9\n    objectives: [{name: acc, type: maximize}, {name: acc, type: minimize}, {name: '', type: best}]",
+    );
+    let ps = problems(&bad);
+    has(
+        &ps,
+        "spec.objective.type: must not be given with spec.objective.objectives",
+    );
+    has(
+        &ps,
+        "spec.objective.objectiveMetricName: must not be given with spec.objective.objectives",
+    );
+    has(&ps, "spec.objective.goal: applies to a single objective");
+    has(
+        &ps,
+        "spec.objective.objectives[1].name: \"acc\" is listed twice",
+    );
+    has(&ps, "spec.objective.objectives[2].name: is required");
+    has(
+        &ps,
+        "spec.objective.objectives[2].type: \"best\" must be minimize or maximize",
+    );
+
+    // Katib's format has one objective.
+    let katib = "apiVersion: kubeflow.org/v1beta1
+kind: Experiment
+metadata: {name: k}
+spec:
+  objective:
+    objectives: [{name: acc, type: maximize}, {name: latency, type: minimize}]
+  algorithm: {algorithmName: random}
+  parameters:
+  - {name: lr, parameterType: double, feasibleSpace: {min: '0.001', max: '0.1'}}
+  trialTemplate:
+    primaryContainerName: main
+    trialParameters: [{name: lr, reference: lr}]
+    trialSpec:
+      apiVersion: batch/v1
+      kind: Job
+      spec:
+        template:
+          spec:
+            containers:
+            - name: main
+              image: x
+              command: [python3, train.py, '--lr=${trialParameters.lr}']
+";
+    let ps = problems(katib);
+    has(
+        &ps,
+        "spec.objective.objectives: several objectives are a ferrotune extension; use apiVersion ferrotune.io/v1alpha1",
+    );
+}

@@ -366,12 +366,12 @@ impl Validator {
         }
     }
 
-    /// `objective.objectives`: every objective's name and direction, first one apart.
+    /// `objective.objectives`: every objective's name and direction, in order.
     fn objective_list(
         &mut self,
         flavor: Flavor,
         o: &spec::ObjectiveDoc,
-    ) -> Option<(ObjectiveType, String, Vec<(String, ObjectiveType)>)> {
+    ) -> Option<Vec<(String, ObjectiveType)>> {
         let with = "must not be given with spec.objective.objectives";
         if flavor == Flavor::Katib {
             self.err(
@@ -416,11 +416,7 @@ impl Validator {
                 list.push((item.name.clone(), t));
             }
         }
-        if list.len() != o.objectives.len() {
-            return None;
-        }
-        let (metric, type_) = list.remove(0);
-        Some((type_, metric, list))
+        (list.len() == o.objectives.len()).then_some(list)
     }
 
     fn objective(&mut self, flavor: Flavor, o: Option<&spec::ObjectiveDoc>) -> Option<Objective> {
@@ -440,7 +436,10 @@ impl Validator {
             (type_, metric, Vec::new())
         } else {
             match self.objective_list(flavor, o) {
-                Some((t, m, more)) => (Some(t), m, more),
+                Some(mut list) => {
+                    let (m, t) = list.remove(0);
+                    (Some(t), m, list)
+                }
                 None => (None, String::new(), Vec::new()),
             }
         };
