@@ -1,5 +1,6 @@
 //! Arithmetic on parameter domains shared by the algorithms: sanity checks, step counts, the
-//! k-th value of a stepped domain, and comparison of values read back from storage.
+//! k-th value of a stepped domain, the value at a unit coordinate (`value_at`), the allowed
+//! value nearest to a stored one (`snap`), and comparison of values read back from storage.
 
 use ferrotune_core::space::{decimals_of, round_to};
 use ferrotune_core::{Distribution, Domain, FieldError, ParamValue, SearchSpace};
@@ -161,6 +162,60 @@ pub(crate) fn value_at(domain: &Domain, u: f64) -> ParamValue {
     }
 }
 
+/// The allowed value of `domain` nearest to `v`: `v` itself when the domain holds it (so a
+/// value read back from storage is kept exactly), else the nearest step, clamped into the
+/// bounds. `None` when `v` cannot belong (text for a number, an unknown list value). Lets an
+/// algorithm reuse a trial's values after the space was edited without leaving the space.
+pub(crate) fn snap(domain: &Domain, v: &ParamValue) -> Option<ParamValue> {
+    match domain {
+        Domain::Double {
+            min,
+            max,
+            step: None,
+            ..
+        } => {
+            let x = v.as_f64().filter(|x| x.is_finite())?;
+            Some(ParamValue::Float(if min >= max {
+                *min
+            } else {
+                x.clamp(*min, *max)
+            }))
+        }
+        Domain::Double {
+            min,
+            max,
+            step: Some(s),
+            ..
+        } => {
+            let x = v.as_f64().filter(|x| x.is_finite())?;
+            let last = double_last_step(*min, *max, *s).max(0.0);
+            let k = nearest_step(*min, *s, last, x);
+            Some(ParamValue::Float(stepped_double(*min, *max, *s, k)))
+        }
+        Domain::Int { min, max, step, .. } => {
+            let s = step.unwrap_or(1).max(1);
+            let last = int_last_step(*min, *max, s);
+            let k = match v {
+                ParamValue::Int(i) => {
+                    // Nearest step, half up, in i128 so that no difference overflows.
+                    let (d, s) = (*i as i128 - *min as i128, s as i128);
+                    (2 * d + s).div_euclid(2 * s).clamp(0, last as i128) as u64
+                }
+                ParamValue::Float(x) if x.is_finite() => {
+                    nearest_step(*min as f64, s as f64, last as f64, *x)
+                }
+                _ => return None,
+            };
+            Some(ParamValue::Int(int_at(*min, *max, s, k)))
+        }
+        Domain::Discrete { values } => values.iter().find(|c| same_value(c, v, 0.0)).cloned(),
+        Domain::Categorical { values } => match v {
+            ParamValue::Str(s) => values.contains(s).then(|| v.clone()),
+            _ => None,
+        },
+    }
+}
+
 /// `⌊u·(last + 1)⌋`, at most `last`: which of `last + 1` equal cells `u` falls in.
 fn index_at(last: u64, u: f64) -> u64 {
     ((u * (last as f64 + 1.0)) as u64).min(last)
@@ -290,6 +345,68 @@ mod tests {
             values: vec!["a".into(), "b".into()],
         };
         assert_eq!(at(&cat, 0.7), ParamValue::Str("b".into()));
+    }
+
+    #[test]
+    fn snap_keeps_allowed_values_and_moves_others_inside() {
+        let f = ParamValue::Float;
+        let stepped = Domain::Double {
+            min: 0.1,
+            max: 0.5,
+            step: Some(0.1),
+            distribution: Distribution::LogUniform,
+        };
+        for u in [0.0, 0.3, 0.51, 0.99] {
+            let v = value_at(&stepped, u);
+            assert_eq!(snap(&stepped, &v), Some(v));
+        }
+        assert_eq!(snap(&stepped, &f(0.33)), Some(f(0.3)));
+        assert_eq!(snap(&stepped, &f(9.0)), Some(f(0.5)));
+        assert_eq!(snap(&stepped, &ParamValue::Str("x".into())), None);
+        let cont = Domain::Double {
+            min: -1.0,
+            max: 1.0,
+            step: None,
+            distribution: Distribution::Normal,
+        };
+        assert_eq!(snap(&cont, &f(0.123456789)), Some(f(0.123456789)));
+        assert_eq!(snap(&cont, &f(-3.0)), Some(f(-1.0)));
+        assert_eq!(snap(&cont, &f(f64::NAN)), None);
+        let wide = Domain::Int {
+            min: i64::MIN,
+            max: i64::MAX,
+            step: Some(3),
+            distribution: Distribution::Uniform,
+        };
+        assert_eq!(
+            snap(&wide, &ParamValue::Int(i64::MAX - 1)),
+            Some(ParamValue::Int(i64::MAX))
+        );
+        assert_eq!(
+            snap(&wide, &ParamValue::Int(i64::MIN + 4)),
+            Some(ParamValue::Int(i64::MIN + 3))
+        );
+        let int = Domain::Int {
+            min: 2,
+            max: 9,
+            step: Some(3),
+            distribution: Distribution::Uniform,
+        };
+        assert_eq!(snap(&int, &f(6.9)), Some(ParamValue::Int(8)));
+        assert_eq!(snap(&int, &ParamValue::Int(-40)), Some(ParamValue::Int(2)));
+        let list = Domain::Discrete {
+            values: vec![ParamValue::Int(16), f(32.5)],
+        };
+        assert_eq!(snap(&list, &f(16.0)), Some(ParamValue::Int(16)));
+        assert_eq!(snap(&list, &f(17.0)), None);
+        let cat = Domain::Categorical {
+            values: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(
+            snap(&cat, &ParamValue::Str("b".into())),
+            Some(ParamValue::Str("b".into()))
+        );
+        assert_eq!(snap(&cat, &ParamValue::Str("c".into())), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod domain;
 pub mod grid;
 mod ladder;
 mod normal;
+pub mod nsga2;
 mod parzen;
 pub mod random;
 pub mod registry;
@@ -19,6 +20,7 @@ pub mod tpe;
 pub use bayesopt::BayesOpt;
 pub use cmaes::CmaEs;
 pub use grid::GridSearch;
+pub use nsga2::{Nsga2, Nsga2Settings};
 pub use random::RandomSearch;
 pub use registry::{
     IMPLEMENTED, KATIB_NOT_YET, MULTI_OBJECTIVE, build, seed_from_settings, validate,

@@ -7,7 +7,9 @@
 //! lists are indices. Optuna's rules are affine-invariant, so this normalisation changes no
 //! decision while keeping every computation finite whatever the bounds. Numeric kernels are
 //! normals truncated to [0, 1]; stepped ones put the mass of each value's cell on that
-//! value; list kernels are categorical with prior smoothing.
+//! value; list kernels are categorical with prior smoothing. Observations' kernels are
+//! weighted by Optuna's ramp by age, or by given weights (multi-objective TPE's `l`, whose
+//! weights are hypervolume contributions).
 
 use crate::domain::{
     double_last_step, int_at, int_last_step, lerp, nearest_step, same_value, stepped_double,
@@ -393,10 +395,23 @@ pub(crate) struct Estimator {
 }
 
 impl Estimator {
-    /// The estimator of `observations` (rows of coordinates along `axes`, in trial order).
+    /// The estimator of `observations` (rows of coordinates along `axes`, in trial order),
+    /// weighted by [`default_weights`].
     pub(crate) fn new(axes: &[&Axis], observations: &[Vec<f64>], p: Params) -> Estimator {
+        Estimator::weighted(axes, observations, default_weights(observations.len()), p)
+    }
+
+    /// The same with given weights for the observations' kernels (positive, one each; the
+    /// prior's is `prior_weight` against them), as Optuna's `predetermined_weights`, which
+    /// multi-objective TPE uses for `l`.
+    pub(crate) fn weighted(
+        axes: &[&Axis],
+        observations: &[Vec<f64>],
+        mut weights: Vec<f64>,
+        p: Params,
+    ) -> Estimator {
         let n = observations.len();
-        let mut weights = default_weights(n);
+        weights.resize(n, 1.0);
         weights.push(if n == 0 { 1.0 } else { p.prior_weight });
         let total: f64 = weights.iter().sum();
         let mut acc = 0.0;

@@ -4,8 +4,8 @@
 //! builds.
 
 use crate::{
-    AlgorithmContext, AlgorithmError, GridSearch, RandomSearch, SobolSearch, Suggester, TpeSearch,
-    TpeSettings, bayesopt, cmaes, grid, random, sobol, tpe,
+    AlgorithmContext, AlgorithmError, GridSearch, Nsga2, Nsga2Settings, RandomSearch, SobolSearch,
+    Suggester, TpeSearch, TpeSettings, bayesopt, cmaes, grid, nsga2, random, sobol, tpe,
 };
 use ferrotune_core::load::did_you_mean;
 use ferrotune_core::{FieldError, SearchSpace};
@@ -19,6 +19,7 @@ pub const IMPLEMENTED: &[&str] = &[
     "multivariate-tpe",
     "cmaes",
     "bayesianoptimization",
+    "nsga2",
 ];
 
 /// Katib's other algorithm names: recognised, so that the message says "not yet" rather
@@ -27,7 +28,7 @@ pub const KATIB_NOT_YET: &[&str] = &["hyperband", "pbt", "enas", "darts"];
 
 /// Algorithms that take several objectives at once (the rest optimise one). Random, grid
 /// and sobol ignore the objective, so they take any number.
-pub const MULTI_OBJECTIVE: &[&str] = &["random", "grid", "sobol", "multivariate-tpe"];
+pub const MULTI_OBJECTIVE: &[&str] = &["random", "grid", "sobol", "multivariate-tpe", "nsga2"];
 
 /// Katib's neural architecture search algorithms, out of ferrotune's scope.
 const NAS: &[&str] = &["enas", "darts"];
@@ -49,6 +50,7 @@ pub fn validate(
         "tpe" | "multivariate-tpe" => tpe::SETTINGS,
         "cmaes" => cmaes::SETTINGS,
         "bayesianoptimization" => bayesopt::SETTINGS,
+        "nsga2" => nsga2::SETTINGS,
         _ => return vec![FieldError::new(NAME_PATH, name_problem(name))],
     };
     let mut errors = Vec::new();
@@ -106,6 +108,7 @@ fn value_problem(algorithm: &str, key: &str, value: &str) -> Option<String> {
     }
     match algorithm {
         "tpe" | "multivariate-tpe" => tpe::setting_problem(key, value),
+        "nsga2" => nsga2::setting_problem(key, value),
         _ => None,
     }
 }
@@ -166,9 +169,21 @@ pub fn build(ctx: AlgorithmContext) -> Result<Box<dyn Suggester>, AlgorithmError
             let multivariate = ctx.algorithm == "multivariate-tpe";
             let settings = TpeSettings::from_settings(&ctx.settings, multivariate)
                 .map_err(AlgorithmError::Settings)?;
-            let objective = ctx.objective();
-            Ok(Box::new(TpeSearch::new(
-                ctx.space, objective, ctx.seed, settings,
+            Ok(Box::new(TpeSearch::with_objectives(
+                ctx.space,
+                ctx.objectives,
+                ctx.seed,
+                settings,
+            )?))
+        }
+        "nsga2" => {
+            let settings =
+                Nsga2Settings::from_settings(&ctx.settings).map_err(AlgorithmError::Settings)?;
+            Ok(Box::new(Nsga2::new(
+                ctx.space,
+                ctx.objectives,
+                ctx.seed,
+                settings,
             )?))
         }
         other => Err(AlgorithmError::Internal(format!(
@@ -480,7 +495,13 @@ mod tests {
 
     #[test]
     fn new_algorithms_build_and_suggest_inside_the_space() {
-        for name in ["sobol", "tpe", "multivariate-tpe", "bayesianoptimization"] {
+        for name in [
+            "sobol",
+            "tpe",
+            "multivariate-tpe",
+            "bayesianoptimization",
+            "nsga2",
+        ] {
             let mut a = build(ctx(name, space(), settings(&[("random_state", "1")]))).unwrap();
             assert!(!a.needs_intermediate() && a.state().is_none());
             let Suggestions::Assignments(batch) = a.suggest(&[], 5).unwrap() else {
@@ -489,5 +510,71 @@ mod tests {
             assert_eq!(batch.len(), 5);
             assert!(batch.iter().all(|x| space().contains(x)), "{name}");
         }
+    }
+    #[test]
+    fn nsga2_settings_are_checked_at_their_values() {
+        let good = settings(&[
+            ("population_size", "20"),
+            ("mutation_prob", "None"),
+            ("crossover_prob", "0.8"),
+            ("swapping_prob", "0.4"),
+            ("random_state", "5"),
+        ]);
+        assert!(validate("nsga2", &good, &space(), 1).is_empty());
+        assert!(validate("nsga2", &good, &space(), 3).is_empty());
+        let s = settings(&[
+            ("population_size", "1"),
+            ("mutation_prob", "2"),
+            ("crosover_prob", "0.5"),
+        ]);
+        let errors = validate("nsga2", &s, &space(), 2);
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.algorithm.algorithmSettings[0].value",
+                "spec.algorithm.algorithmSettings[1].value",
+                "spec.algorithm.algorithmSettings[2].name",
+            ]
+        );
+        assert!(
+            errors[0].message.contains("population_size must be"),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            errors[2]
+                .message
+                .contains("did you mean \"crossover_prob\"?"),
+            "{}",
+            errors[2]
+        );
+        let err = build(ctx("nsga2", space(), s)).err().unwrap();
+        assert!(matches!(err, AlgorithmError::Settings(_)));
+    }
+
+    #[test]
+    fn several_objectives_go_to_the_algorithms_that_take_them() {
+        for name in ["random", "grid", "sobol", "multivariate-tpe", "nsga2"] {
+            let s = if name == "grid" {
+                grid_space()
+            } else {
+                space()
+            };
+            assert!(validate(name, &[], &s, 2).is_empty(), "{name}");
+            let mut c = ctx(name, s.clone(), vec![]);
+            c.objectives = vec![ObjectiveType::Minimize, ObjectiveType::Maximize];
+            let mut a = build(c).unwrap();
+            let Suggestions::Assignments(batch) = a.suggest(&[], 3).unwrap() else {
+                panic!("{name} exhausted");
+            };
+            assert!(batch.iter().all(|x| s.contains(x)), "{name}");
+        }
+        let e = only(validate("tpe", &[], &space(), 2));
+        assert!(
+            e.message
+                .contains("use multivariate-tpe or nsga2 (or random, grid, sobol)"),
+            "{e}"
+        );
     }
 }

@@ -16,11 +16,26 @@
 //! in between. Suggestion k's randomness is stream k of the seed (as in random search), so
 //! the sequence depends only on the seed and the history: nothing is saved, and batching
 //! does not change it.
+//!
+//! **Several objectives** (as Optuna's `TPESampler` with several directions; ferrotune
+//! offers it as `multivariate-tpe`): an observation needs every objective's value (none
+//! NaN). The good group still holds `γ(n)` observations, chosen by non-dominated sorting:
+//! whole fronts while they fit, then the rest of the next front by greedy hypervolume subset
+//! selection (each pick adds the most hypervolume, the reference point being that front's
+//! worst value per objective made 10% worse: `max(1.1·w, 0.9·w)`, or 1e-12 where that is 0).
+//! `l`'s kernels are weighted by each good observation's hypervolume contribution within
+//! the good group (over the largest, at least 1e-12; off its front, 1e-12), instead of the
+//! ramp by age; `g` keeps the ramp. Running trials are liars in `g`, as above. With one
+//! objective nothing of this applies, and suggestions are those of the single-objective
+//! code exactly.
+
+mod multi;
 
 use crate::domain::space_problems;
 use crate::parzen::{Axis, Estimator, Params};
 use crate::random::rng_for;
 use crate::{AlgorithmError, RandomSearch, Suggester, Suggestions};
+use ferrotune_core::pareto::to_minimize;
 use ferrotune_core::{Assignment, FieldError, ObjectiveType, SearchSpace, TrialStatus, TrialView};
 use rand_chacha::ChaCha8Rng;
 
@@ -154,7 +169,10 @@ fn expectation(key: &str) -> String {
 pub struct TpeSearch {
     space: SearchSpace,
     axes: Vec<Axis>,
+    /// The first objective's direction: all the single-objective code uses.
     objective: ObjectiveType,
+    /// Every objective's direction (one for a single objective).
+    objectives: Vec<ObjectiveType>,
     seed: u64,
     settings: TpeSettings,
     random: RandomSearch,
@@ -164,6 +182,16 @@ pub struct TpeSearch {
 struct Point {
     coords: Vec<f64>,
     value: Option<f64>,
+    /// With several objectives, every value, minimised (maximised ones negated); else empty.
+    values: Vec<f64>,
+}
+
+/// The observations split for `l` and `g`, in trial order, and `l`'s kernel weights when
+/// they are not the default ramp (several objectives).
+struct Split<'a> {
+    below: Vec<&'a [f64]>,
+    above: Vec<&'a [f64]>,
+    below_weights: Option<Vec<f64>>,
 }
 
 impl TpeSearch {
@@ -174,6 +202,22 @@ impl TpeSearch {
         seed: u64,
         settings: TpeSettings,
     ) -> Result<Self, AlgorithmError> {
+        TpeSearch::with_objectives(space, vec![objective], seed, settings)
+    }
+
+    /// The same for every objective's direction, in spec order (several: multi-objective
+    /// TPE, see the module doc; none: one objective to minimise).
+    pub fn with_objectives(
+        space: SearchSpace,
+        objectives: Vec<ObjectiveType>,
+        seed: u64,
+        settings: TpeSettings,
+    ) -> Result<Self, AlgorithmError> {
+        let objectives = if objectives.is_empty() {
+            vec![ObjectiveType::Minimize]
+        } else {
+            objectives
+        };
         let problems = space_problems(&space);
         if !problems.is_empty() {
             return Err(AlgorithmError::Settings(problems));
@@ -187,7 +231,8 @@ impl TpeSearch {
         Ok(TpeSearch {
             space,
             axes,
-            objective,
+            objective: objectives[0],
+            objectives,
             seed,
             settings,
             random,
@@ -201,7 +246,17 @@ impl TpeSearch {
 
     /// The trial's point, if it counts (see the module doc) and its parameters fit the space.
     fn point(&self, t: &TrialView) -> Option<Point> {
+        let multi = self.objectives.len() > 1;
+        let mut values = Vec::new();
         let value = match t.status {
+            TrialStatus::Succeeded | TrialStatus::EarlyStopped if multi => {
+                let v = &t.objectives;
+                if v.len() != self.objectives.len() || v.iter().any(|x| x.is_nan()) {
+                    return None;
+                }
+                values = to_minimize(v, &self.objectives);
+                Some(v[0])
+            }
             TrialStatus::Succeeded | TrialStatus::EarlyStopped => {
                 Some(t.objective.filter(|v| !v.is_nan())?)
             }
@@ -213,6 +268,7 @@ impl TpeSearch {
         Some(Point {
             coords: self.encode(&t.parameters)?,
             value,
+            values,
         })
     }
 
@@ -237,19 +293,27 @@ impl TpeSearch {
         )
     }
 
+    /// `γ(n)`: how many of `n` observations form the good group.
+    fn n_below(&self, n: usize) -> usize {
+        match self.settings.gamma {
+            None => n.div_ceil(10).min(25),
+            Some(g) => ((g * n as f64).ceil() as usize).min(n),
+        }
+    }
+
     /// Optuna's split: the best `γ(n)` observations form `l`'s, the rest and the liars
     /// `g`'s, each in trial order (for the weights that ramp down older trials).
-    fn split<'a>(&self, points: &'a [Point]) -> (Vec<&'a [f64]>, Vec<&'a [f64]>) {
+    fn split<'a>(&self, points: &'a [Point]) -> Split<'a> {
+        if self.objectives.len() > 1 {
+            return self.split_multi(points);
+        }
         let mut ranked: Vec<(usize, f64)> = points
             .iter()
             .enumerate()
             .filter_map(|(i, p)| p.value.map(|v| (i, v)))
             .collect();
         let n = ranked.len();
-        let n_below = match self.settings.gamma {
-            None => n.div_ceil(10).min(25),
-            Some(g) => ((g * n as f64).ceil() as usize).min(n),
-        };
+        let n_below = self.n_below(n);
         let sign = match self.objective {
             ObjectiveType::Minimize => 1.0,
             ObjectiveType::Maximize => -1.0,
@@ -264,12 +328,47 @@ impl TpeSearch {
         for (p, g) in points.iter().zip(good) {
             if g { &mut below } else { &mut above }.push(p.coords.as_slice());
         }
-        (below, above)
+        Split {
+            below,
+            above,
+            below_weights: None,
+        }
+    }
+
+    /// The multi-objective split (see the module doc): `γ(n)` observations by fronts and
+    /// hypervolume; `l`'s weights from hypervolume contributions.
+    fn split_multi<'a>(&self, points: &'a [Point]) -> Split<'a> {
+        let observed: Vec<usize> = (0..points.len())
+            .filter(|&i| points[i].value.is_some())
+            .collect();
+        let values: Vec<Vec<f64>> = observed.iter().map(|&i| points[i].values.clone()).collect();
+        let mut good = vec![false; points.len()];
+        for c in multi::select_below(&values, self.n_below(observed.len())) {
+            good[observed[c]] = true;
+        }
+        let (mut below, mut above, mut below_values) = (Vec::new(), Vec::new(), Vec::new());
+        for (p, g) in points.iter().zip(good) {
+            if g {
+                below.push(p.coords.as_slice());
+                below_values.push(p.values.clone());
+            } else {
+                above.push(p.coords.as_slice());
+            }
+        }
+        Split {
+            below,
+            above,
+            below_weights: Some(multi::weights_below(&below_values)),
+        }
     }
 
     /// One TPE suggestion, as coordinates.
     fn suggest_one(&self, points: &[Point], rng: &mut ChaCha8Rng) -> Vec<f64> {
-        let (below, above) = self.split(points);
+        let Split {
+            below,
+            above,
+            below_weights,
+        } = self.split(points);
         let active: Vec<usize> = (0..self.axes.len())
             .filter(|&j| !self.axes[j].is_fixed())
             .collect();
@@ -292,7 +391,10 @@ impl TpeSearch {
                     .map(|r| group.iter().map(|&j| r[j]).collect())
                     .collect()
             };
-            let l = Estimator::new(&axes, &columns(&below), params);
+            let l = match &below_weights {
+                None => Estimator::new(&axes, &columns(&below), params),
+                Some(w) => Estimator::weighted(&axes, &columns(&below), w.clone(), params),
+            };
             let g = Estimator::new(&axes, &columns(&above), params);
             let mut best: Option<(f64, Vec<f64>)> = None;
             for _ in 0..self.settings.n_ei_candidates {
@@ -333,6 +435,7 @@ impl Suggester for TpeSearch {
                 points.push(Point {
                     coords,
                     value: None,
+                    values: Vec::new(),
                 });
             }
             out.push(a);
@@ -803,19 +906,264 @@ mod tests {
             .map(|i| Point {
                 coords: vec![i as f64 / 10.0, 0.0],
                 value: Some(-(i as f64)),
+                values: Vec::new(),
             })
             .chain([Point {
                 coords: vec![0.9, 0.0],
                 value: None,
+                values: Vec::new(),
             }])
             .collect();
-        let (below, above) = t.split(&points);
+        let Split { below, above, .. } = t.split(&points);
         // ⌈0.5·7⌉ = 4 best (the last four, in trial order); the liar is in g.
         let xs = |v: Vec<&[f64]>| v.iter().map(|c| c[0]).collect::<Vec<_>>();
         assert_eq!(xs(below), [0.3, 0.4, 0.5, 0.6]);
         assert_eq!(xs(above), [0.0, 0.1, 0.2, 0.9]);
         let default = tpe(square(), 0, false);
-        let (below, _) = default.split(&points);
+        let below = default.split(&points).below;
         assert_eq!(xs(below), [0.6]); // min(⌈0.7⌉, 25) = 1
+    }
+    fn unit_cube(d: usize) -> SearchSpace {
+        space(
+            (0..d)
+                .map(|i| (["x0", "x1", "x2", "x3", "x4", "x5"][i], uniform(0.0, 1.0)))
+                .collect(),
+        )
+    }
+
+    /// ZDT1 on the parameters in order (both objectives minimised).
+    fn zdt1(a: &Assignment) -> Vec<f64> {
+        let x: Vec<f64> = a.0.iter().map(|(_, v)| v.as_f64().unwrap()).collect();
+        let g = 1.0 + 9.0 * x[1..].iter().sum::<f64>() / (x.len() - 1) as f64;
+        vec![x[0], g * (1.0 - (x[0] / g).sqrt())]
+    }
+
+    fn multi_tpe(space: SearchSpace, seed: u64, directions: Vec<ObjectiveType>) -> TpeSearch {
+        let settings = TpeSettings {
+            multivariate: true,
+            ..TpeSettings::default()
+        };
+        TpeSearch::with_objectives(space, directions, seed, settings).unwrap()
+    }
+
+    fn done_multi(a: Assignment, values: Vec<f64>) -> TrialView {
+        TrialView {
+            objective: values.first().copied(),
+            objectives: values,
+            ..done(a, 0.0)
+        }
+    }
+
+    /// `trials` sequential suggestions, each evaluated with `f` (every objective).
+    fn run_multi(
+        s: &mut dyn Suggester,
+        trials: usize,
+        f: impl Fn(&Assignment) -> Vec<f64>,
+    ) -> Vec<TrialView> {
+        let mut history = Vec::new();
+        for _ in 0..trials {
+            let a = batch(s, &history, 1).pop().unwrap();
+            let v = f(&a);
+            history.push(done_multi(a, v));
+        }
+        history
+    }
+
+    fn zdt1_hypervolume(history: &[TrialView]) -> f64 {
+        use ferrotune_core::pareto::{hypervolume, pareto_front};
+        let points: Vec<Vec<f64>> = history.iter().filter_map(|t| t.values()).collect();
+        let front: Vec<Vec<f64>> = pareto_front(&points, &[ObjectiveType::Minimize; 2])
+            .into_iter()
+            .map(|i| points[i].clone())
+            .collect();
+        hypervolume(&front, &[1.1, 11.0])
+    }
+
+    const MIN2: [ObjectiveType; 2] = [ObjectiveType::Minimize, ObjectiveType::Minimize];
+
+    #[test]
+    fn several_objectives_deterministic_resumable_and_batchable() {
+        let a = run_multi(&mut multi_tpe(unit_cube(3), 11, MIN2.to_vec()), 30, zdt1);
+        let b = run_multi(&mut multi_tpe(unit_cube(3), 11, MIN2.to_vec()), 30, zdt1);
+        assert_eq!(a, b);
+        let c = run_multi(&mut multi_tpe(unit_cube(3), 12, MIN2.to_vec()), 30, zdt1);
+        assert_ne!(a[10..], c[10..]);
+        let mut resumed = multi_tpe(unit_cube(3), 11, MIN2.to_vec());
+        assert_eq!(batch(&mut resumed, &a[..21], 1)[0], a[21].parameters);
+        // Not the single-objective model of the first objective.
+        let single = run(&mut tpe(unit_cube(3), 11, true), 30, |a| zdt1(a)[0]);
+        assert_ne!(single[10..], a[10..]);
+        // A batch equals suggestions made one created trial at a time.
+        let whole = batch(&mut multi_tpe(unit_cube(3), 11, MIN2.to_vec()), &a, 4);
+        let mut h = a.clone();
+        let mut t = multi_tpe(unit_cube(3), 11, MIN2.to_vec());
+        for _ in 0..4 {
+            let next = batch(&mut t, &h, 1).pop().unwrap();
+            h.push(TrialView {
+                status: TrialStatus::Created,
+                ..running(next)
+            });
+        }
+        let stepped: Vec<Assignment> = h[30..].iter().map(|t| t.parameters.clone()).collect();
+        assert_eq!(whole, stepped);
+    }
+
+    #[test]
+    fn several_objectives_need_every_value() {
+        // γ = 1: every observation is in l, so that losing one always shows.
+        let all_good = || {
+            let settings = TpeSettings {
+                gamma: Some(1.0),
+                multivariate: true,
+                ..TpeSettings::default()
+            };
+            TpeSearch::with_objectives(unit_cube(3), MIN2.to_vec(), 4, settings).unwrap()
+        };
+        let history = run_multi(&mut all_good(), 15, zdt1);
+        let next = |h: &[TrialView]| batch(&mut all_good(), h, 2);
+        let mut failed = history.clone();
+        failed[12].status = TrialStatus::Failed;
+        let as_failed = next(&failed);
+        assert_ne!(as_failed, next(&history));
+        let mut partial = history.clone();
+        partial[12].objectives = Vec::new();
+        assert_eq!(next(&partial), as_failed);
+        let mut nan = history.clone();
+        nan[12].objectives[1] = f64::NAN;
+        assert_eq!(next(&nan), as_failed);
+        // Running trials are liars (in g), unlike failed ones.
+        let mut liar = history.clone();
+        liar[12].status = TrialStatus::Running;
+        assert_ne!(next(&liar), as_failed);
+    }
+
+    #[test]
+    fn several_objectives_split_by_fronts_and_weigh_by_contribution() {
+        let t = TpeSearch::with_objectives(
+            square(),
+            vec![ObjectiveType::Minimize, ObjectiveType::Maximize],
+            0,
+            TpeSettings {
+                gamma: Some(0.5),
+                ..TpeSettings::default()
+            },
+        )
+        .unwrap();
+        // Minimised values: (1, −1), (2, −2), (5, −5) on the front; (3, −1.5) and (6, 0)
+        // behind. ⌈0.5·5⌉ = 3: the front, in trial order, weighted by contribution.
+        let values = [[3.0, 1.5], [1.0, 1.0], [6.0, 0.0], [2.0, 2.0], [5.0, 5.0]];
+        let points: Vec<Point> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Point {
+                coords: vec![i as f64 / 10.0, 0.0],
+                value: Some(v[0]),
+                values: to_minimize(v, &t.objectives),
+            })
+            .chain([Point {
+                coords: vec![0.9, 0.0],
+                value: None,
+                values: Vec::new(),
+            }])
+            .collect();
+        let Split {
+            below,
+            above,
+            below_weights,
+        } = t.split(&points);
+        let xs = |v: Vec<&[f64]>| v.iter().map(|c| c[0]).collect::<Vec<_>>();
+        assert_eq!(xs(below), [0.1, 0.3, 0.4]);
+        assert_eq!(xs(above), [0.0, 0.2, 0.9]);
+        // Reference (5.5, −0.9): exclusive boxes 1·0.1, 3·1 and 0.5·3, over the largest.
+        let w = below_weights.unwrap();
+        let want = [0.1 / 3.0, 1.0, 0.5];
+        assert!(
+            w.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-9),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn several_objectives_mirror_under_maximisation() {
+        let min = run_multi(&mut multi_tpe(unit_cube(3), 8, MIN2.to_vec()), 25, zdt1);
+        let directions = vec![ObjectiveType::Maximize, ObjectiveType::Minimize];
+        let max = run_multi(&mut multi_tpe(unit_cube(3), 8, directions), 25, |a| {
+            let v = zdt1(a);
+            vec![-v[0], v[1]]
+        });
+        for (a, b) in min.iter().zip(&max) {
+            assert_eq!(a.parameters, b.parameters);
+        }
+    }
+
+    #[test]
+    fn several_objectives_suggest_every_kind_inside_the_space() {
+        let s = space(vec![
+            (
+                "lr",
+                Domain::Double {
+                    min: 1e-5,
+                    max: 1.0,
+                    step: None,
+                    distribution: Distribution::LogUniform,
+                },
+            ),
+            (
+                "m",
+                Domain::Double {
+                    min: 0.0,
+                    max: 1.0,
+                    step: Some(0.1),
+                    distribution: Distribution::Normal,
+                },
+            ),
+            (
+                "layers",
+                Domain::Int {
+                    min: 1,
+                    max: 64,
+                    step: Some(3),
+                    distribution: Distribution::LogNormal,
+                },
+            ),
+            (
+                "batch",
+                Domain::Discrete {
+                    values: vec![ParamValue::Int(16), ParamValue::Float(32.5)],
+                },
+            ),
+            (
+                "opt",
+                Domain::Categorical {
+                    values: vec!["a".into(), "b".into()],
+                },
+            ),
+        ]);
+        let f = |a: &Assignment| {
+            let v = |n| a.get(n).unwrap().as_f64().unwrap_or(0.0);
+            vec![v("lr").ln().abs() + v("m"), v("layers") - v("batch")]
+        };
+        let directions = vec![ObjectiveType::Minimize, ObjectiveType::Maximize];
+        let h = run_multi(&mut multi_tpe(s.clone(), 2, directions), 40, f);
+        assert!(h.iter().all(|t| s.contains(&t.parameters)));
+    }
+
+    #[test]
+    fn several_objectives_beat_random_search_on_zdt1() {
+        // 200 sequential trials, 5 variables, 4 seeds; hypervolume of the front against
+        // (1.1, 11) (the true front's is ≈ 11.77). Measured over seeds 0..10: random search
+        // 9.87–10.71 (mean 10.23), multivariate TPE 11.22–11.47 (mean 11.34); the margin
+        // asked is 0.4 on the mean of 4 seeds.
+        let seeds = 0..4u64;
+        let mean = |f: &dyn Fn(u64) -> f64| seeds.clone().map(f).sum::<f64>() / 4.0;
+        let random = mean(&|s| {
+            let mut r = RandomSearch::new(unit_cube(5), s).unwrap();
+            zdt1_hypervolume(&run_multi(&mut r, 200, zdt1))
+        });
+        let tpe = mean(&|s| {
+            let mut t = multi_tpe(unit_cube(5), s, MIN2.to_vec());
+            zdt1_hypervolume(&run_multi(&mut t, 200, zdt1))
+        });
+        assert!(tpe > random + 0.4, "tpe {tpe} vs random {random}");
     }
 }

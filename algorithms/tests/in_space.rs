@@ -2,7 +2,8 @@
 //! suggests points of the space, with finite numbers.
 
 use ferrotune_algorithms::{
-    GridSearch, RandomSearch, SobolSearch, Suggester, Suggestions, TpeSearch, TpeSettings,
+    GridSearch, Nsga2, Nsga2Settings, RandomSearch, SobolSearch, Suggester, Suggestions, TpeSearch,
+    TpeSettings,
 };
 use ferrotune_core::{
     Assignment, Distribution, Domain, ObjectiveType, ParamValue, Parameter, SearchSpace,
@@ -203,6 +204,36 @@ fn history(
         .collect()
 }
 
+/// The same history for an experiment with `directions.len()` objectives: a trial has
+/// every objective's value (the two drawn, alternating) only when both were drawn.
+fn history_multi(
+    space: &SearchSpace,
+    seed: u64,
+    outcomes: &[(TrialStatus, Option<f64>, Option<f64>, bool)],
+    directions: &[ObjectiveType],
+) -> Vec<TrialView> {
+    let single: Vec<(TrialStatus, Option<f64>, bool)> =
+        outcomes.iter().map(|&(s, a, _, f)| (s, a, f)).collect();
+    let mut h = history(space, seed, &single);
+    if directions.len() > 1 {
+        for (t, &(_, a, b, _)) in h.iter_mut().zip(outcomes) {
+            if let (Some(a), Some(b)) = (a, b) {
+                t.objectives = (0..directions.len())
+                    .map(|j| if j % 2 == 0 { a } else { b })
+                    .collect();
+            }
+        }
+    }
+    h
+}
+
+fn directions() -> impl Strategy<Value = Vec<ObjectiveType>> {
+    prop::collection::vec(
+        prop_oneof![Just(ObjectiveType::Minimize), Just(ObjectiveType::Maximize)],
+        1..4,
+    )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -324,6 +355,73 @@ proptest! {
         let objective = if maximize { ObjectiveType::Maximize } else { ObjectiveType::Minimize };
         let mut t = TpeSearch::new(space.clone(), objective, seed, settings).unwrap();
         let history = history(&space, seed, &outcomes);
+        let Suggestions::Assignments(batch) = t.suggest(&history, 4).unwrap() else {
+            panic!("tpe exhausted");
+        };
+        prop_assert_eq!(batch.len(), 4);
+        for a in &batch {
+            assert_valid(&space, a);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn nsga2_suggestions_are_in_the_space(
+        space in space(),
+        seed in any::<u64>(),
+        outcomes in prop::collection::vec(
+            (status(), objective(), objective(), prop::bool::weighted(0.1)),
+            0..60,
+        ),
+        population_size in 2usize..12,
+        mutation_prob in prop::option::of(0.0f64..=1.0),
+        crossover_prob in 0.0f64..=1.0,
+        swapping_prob in 0.0f64..=1.0,
+        directions in directions(),
+    ) {
+        let settings = Nsga2Settings {
+            population_size,
+            mutation_prob,
+            crossover_prob,
+            swapping_prob,
+        };
+        let mut s = Nsga2::new(space.clone(), directions.clone(), seed, settings).unwrap();
+        let history = history_multi(&space, seed, &outcomes, &directions);
+        // Enough to span several generations.
+        let Suggestions::Assignments(batch) = s.suggest(&history, 25).unwrap() else {
+            panic!("nsga2 exhausted");
+        };
+        prop_assert_eq!(batch.len(), 25);
+        for a in &batch {
+            assert_valid(&space, a);
+        }
+    }
+
+    #[test]
+    fn multi_objective_tpe_suggestions_are_in_the_space(
+        space in space(),
+        seed in any::<u64>(),
+        outcomes in prop::collection::vec(
+            (status(), objective(), objective(), prop::bool::weighted(0.1)),
+            0..40,
+        ),
+        n_startup_trials in 0usize..12,
+        gamma in prop::option::of(0.01f64..=1.0),
+        directions in directions(),
+    ) {
+        let settings = TpeSettings {
+            n_startup_trials,
+            n_ei_candidates: 8,
+            gamma,
+            multivariate: true,
+            ..TpeSettings::default()
+        };
+        let mut t = TpeSearch::with_objectives(space.clone(), directions.clone(), seed, settings)
+            .unwrap();
+        let history = history_multi(&space, seed, &outcomes, &directions);
         let Suggestions::Assignments(batch) = t.suggest(&history, 4).unwrap() else {
             panic!("tpe exhausted");
         };

@@ -599,3 +599,82 @@ fn sobol_tpe_cmaes_and_gp_sweeps_run_real_trials() {
         );
     }
 }
+
+#[test]
+fn multi_objective_example_reports_its_pareto_front() {
+    let sb = Sandbox::new();
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/multi-objective/experiment.yaml"
+    );
+    let out = sb.run(&["run", example, "--max-trials", "24"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Pareto front ("),
+        "the closing summary shows the front: {}",
+        stdout(&out)
+    );
+    let trials = sb.json(&["trials", "multi-objective", "--output", "json"]);
+    let all = trials.as_array().unwrap();
+    assert_eq!(count_status(&trials, "Succeeded"), 24);
+    let point = |t: &serde_json::Value| {
+        (
+            t["metrics"]["accuracy"].as_f64().unwrap(),
+            t["metrics"]["latency_ms"].as_f64().unwrap(),
+        )
+    };
+    // The front is exactly the trials that no other trial beats on both objectives.
+    let dominated = |a: (f64, f64)| {
+        all.iter()
+            .map(point)
+            .any(|b| b.0 >= a.0 && b.1 <= a.1 && (b.0 > a.0 || b.1 < a.1))
+    };
+    let mut on_front = Vec::new();
+    for t in all {
+        let expect = !dominated(point(t));
+        assert_eq!(t["paretoOptimal"].as_bool(), Some(expect), "{t}");
+        if expect {
+            on_front.push(t["name"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(
+        on_front.len() >= 2,
+        "a trade-off has several optima: {on_front:?}"
+    );
+
+    let front = sb.json(&["trials", "multi-objective", "--pareto", "--output", "json"]);
+    let mut names: Vec<String> = front
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    // Ordered by the first objective (accuracy, maximised).
+    let acc: Vec<f64> = front
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| point(t).0)
+        .collect();
+    assert!(acc.windows(2).all(|w| w[0] >= w[1]), "{acc:?}");
+    names.sort();
+    on_front.sort();
+    assert_eq!(names, on_front);
+
+    let show = sb.json(&["show", "multi-objective", "--output", "json"]);
+    assert!(show["currentOptimalTrial"].is_null());
+    assert_eq!(
+        show["paretoFront"].as_array().unwrap().len(),
+        on_front.len()
+    );
+    let table = sb.run(&["show", "multi-objective"]);
+    let text = stdout(&table);
+    assert!(
+        text.contains("objectives:  maximize accuracy, minimize latency_ms"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("pareto front: {} trials", on_front.len())),
+        "{text}"
+    );
+}
