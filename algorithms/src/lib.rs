@@ -15,6 +15,7 @@ mod parzen;
 pub mod random;
 pub mod registry;
 pub mod sobol;
+pub mod stopping;
 pub mod tpe;
 
 pub use bayesopt::BayesOpt;
@@ -23,7 +24,7 @@ pub use grid::GridSearch;
 pub use nsga2::{Nsga2, Nsga2Settings};
 pub use random::RandomSearch;
 pub use registry::{
-    IMPLEMENTED, KATIB_NOT_YET, MULTI_OBJECTIVE, build, seed_from_settings, validate,
+    IMPLEMENTED, KATIB_NOT_YET, MULTI_OBJECTIVE, build, notes, seed_from_settings, validate,
 };
 pub use sobol::SobolSearch;
 pub use tpe::{TpeSearch, TpeSettings};

@@ -135,6 +135,15 @@ fn name_problem(name: &str) -> String {
     }
 }
 
+/// What the user should know about valid settings (accepted but ignored, or taken as
+/// something close), to print once with the experiment.
+pub fn notes(name: &str, settings: &[(String, String)]) -> Vec<String> {
+    match name {
+        "bayesianoptimization" => bayesopt::settings_notes(settings),
+        _ => Vec::new(),
+    }
+}
+
 fn parse_seed(value: &str) -> Option<u64> {
     value.trim().parse().ok()
 }

@@ -297,6 +297,49 @@ fn pareto<'a>(exp: Option<&Experiment>, trials: &'a [TrialRecord]) -> Option<Vec
     Some(front.into_iter().map(|(t, _)| t).collect())
 }
 
+/// What early stopping saved: trials stopped, and the steps (objective reports) and seconds
+/// they did not spend, estimated against the longest completed trial at each stopped
+/// trial's own pace.
+#[derive(Debug, Default, PartialEq)]
+struct Savings {
+    stopped: usize,
+    steps: u64,
+    seconds: f64,
+}
+
+fn savings(exp: Option<&Experiment>, trials: &[TrialRecord]) -> Savings {
+    let metric = exp.map(|e| e.objective.metric.as_str());
+    let reports = |t: &TrialRecord| {
+        t.metrics
+            .iter()
+            .find(|m| metric.is_none_or(|n| m.name == n))
+            .map_or(0, |m| m.count)
+    };
+    let full = trials
+        .iter()
+        .filter(|t| t.status == TrialStatus::Succeeded)
+        .map(reports)
+        .max()
+        .unwrap_or(0);
+    let mut s = Savings::default();
+    for t in trials
+        .iter()
+        .filter(|t| t.status == TrialStatus::EarlyStopped)
+    {
+        s.stopped += 1;
+        let done = reports(t);
+        let left = full.saturating_sub(done);
+        s.steps += left;
+        if let (Some(a), Some(b)) = (t.start_time, t.completion_time)
+            && done > 0
+        {
+            let secs = (b - a).num_milliseconds().max(0) as f64 / 1000.0;
+            s.seconds += secs / done as f64 * left as f64;
+        }
+    }
+    s
+}
+
 /// One line about the result: the best trial, or the size of the Pareto front.
 fn best_text(exp: Option<&Experiment>, trials: &[TrialRecord]) -> String {
     if let Some(front) = pareto(exp, trials) {
@@ -494,6 +537,7 @@ pub fn show(
         Some(_) => None,
         None => ranked(exp, trials).first().map(|b| optimal_json(exp, b)),
     };
+    let saved = savings(exp, trials);
     if output == Output::Json {
         let v = serde_json::json!({
             "name": record.name, "namespace": record.namespace, "status": record.status.as_str(),
@@ -504,6 +548,17 @@ pub fn show(
             "trials": trials.iter().map(|t| trial_json(exp, t)).collect::<Vec<_>>(),
         });
         let mut v = v;
+        if let Some(o) = v.as_object_mut()
+            && exp.is_some_and(|e| e.early_stopping.is_some())
+        {
+            o.insert(
+                "earlyStopping".into(),
+                serde_json::json!({
+                    "stopped": saved.stopped, "stepsNotSpent": saved.steps,
+                    "secondsNotSpent": (saved.seconds * 10.0).round() / 10.0,
+                }),
+            );
+        }
         if let (Some(front), Some(o)) = (&front, v.as_object_mut()) {
             o.insert(
                 "paretoFront".into(),
@@ -549,6 +604,16 @@ pub fn show(
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
     println!("trials:      {} ({})", trials.len(), nonzero.join(", "));
+    if let Some(rule) = exp.and_then(|e| e.early_stopping.as_ref()) {
+        println!(
+            "early stop:  {}: {} trial{} stopped, about {} steps and {:.1} s not spent",
+            rule.name,
+            saved.stopped,
+            if saved.stopped == 1 { "" } else { "s" },
+            saved.steps,
+            saved.seconds
+        );
+    }
     println!("run dir:     {}", record.run_dir);
     if let Some(f) = &front {
         println!("pareto front: {} trials, marked ★ below", f.len());

@@ -110,6 +110,9 @@ pub async fn validate(files: &[PathBuf], db: &Path) -> Result<ExitCode> {
             match validate_document(doc) {
                 Ok(e) => {
                     println!("{label}: valid {}", describe(&e));
+                    for note in &e.notes {
+                        eprintln!("note: {note}");
+                    }
                     if taken.contains(&e.name) {
                         eprintln!(
                             "note: {} already holds an experiment named {:?}: `run` would refuse it (use --name), `ferrotune resume {}` continues it",

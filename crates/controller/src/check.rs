@@ -3,11 +3,8 @@
 
 use ferrotune_core::FieldError;
 use ferrotune_core::SearchSpace;
-use ferrotune_core::load::{LoadedDoc, did_you_mean};
+use ferrotune_core::load::LoadedDoc;
 use ferrotune_core::validate::{AlgorithmCheck, AlgorithmSpec, Experiment};
-
-/// Early-stopping rules ferrotune will accept (none are implemented yet).
-const EARLY_STOPPING_KNOWN: &[&str] = &["medianstop"];
 
 struct Registry;
 
@@ -21,28 +18,12 @@ impl AlgorithmCheck for Registry {
         ferrotune_algorithms::validate(&algorithm.name, &algorithm.settings, space, objectives)
     }
 
+    fn algorithm_notes(&self, algorithm: &AlgorithmSpec) -> Vec<String> {
+        ferrotune_algorithms::notes(&algorithm.name, &algorithm.settings)
+    }
+
     fn check_early_stopping(&self, rule: &AlgorithmSpec) -> Vec<FieldError> {
-        let path = "spec.earlyStopping.algorithmName";
-        if EARLY_STOPPING_KNOWN.contains(&rule.name.as_str()) {
-            vec![FieldError::new(
-                path,
-                format!(
-                    "early stopping {:?} is not supported yet by ferrotune; remove spec.earlyStopping to run without it",
-                    rule.name
-                ),
-            )]
-        } else {
-            let hint = did_you_mean(&rule.name, EARLY_STOPPING_KNOWN.iter().copied())
-                .map(|s| format!(", did you mean {s:?}?"))
-                .unwrap_or_default();
-            vec![FieldError::new(
-                path,
-                format!(
-                    "unknown early-stopping algorithm {:?} (Katib knows: medianstop){hint}",
-                    rule.name
-                ),
-            )]
-        }
+        ferrotune_algorithms::stopping::validate_rule(&rule.name, &rule.settings)
     }
 }
 

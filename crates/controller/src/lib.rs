@@ -14,6 +14,7 @@ pub use decide::{Completion, Counts, Decision, Limits, decide};
 pub use runner::{ExitKind, RunnerEvent, Started, TrialLaunch, TrialRunner};
 
 use chrono::Utc;
+use ferrotune_algorithms::stopping::{Resource, RuleContext, StoppingRule, build_rule};
 use ferrotune_algorithms::{AlgorithmContext, Suggester, Suggestions};
 use ferrotune_core::validate::Experiment;
 use ferrotune_core::{
@@ -22,7 +23,7 @@ use ferrotune_core::{
 use ferrotune_store::{
     ExperimentRecord, ExperimentStatus, Store, StoreError, TrialOutcome, TrialRecord,
 };
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,6 +106,10 @@ struct Live {
     summaries: HashMap<String, MetricSummary>,
     pending_obs: Vec<Observation>,
     stopping: Option<StopKind>,
+    /// Why the early-stopping rule stopped it.
+    early_stop: Option<String>,
+    /// The latest value of the rule's resource metric (see `Resource::Metric`).
+    resource: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +118,11 @@ enum StopKind {
     Kill,
     /// Ctrl-C: back to Created, re-run on resume.
     Requeue,
+    /// The early-stopping rule: EarlyStopped, its partial result kept.
+    EarlyStop,
+    /// The rule's budget for a trial is spent (ASHA's `max_t`): it ends as if it had
+    /// exited by itself.
+    BudgetSpent,
 }
 
 /// One experiment being driven.
@@ -123,6 +133,12 @@ pub struct Controller {
     record: ExperimentRecord,
     options: Options,
     suggester: Box<dyn Suggester>,
+    /// `spec.earlyStopping`, when given.
+    rule: Option<Box<dyn StoppingRule>>,
+    /// Whether `TrialView::intermediate` is kept (for the rule or the algorithm).
+    keep_curves: bool,
+    /// Live trials with new intermediate values since the rule last looked at them.
+    dirty: BTreeSet<String>,
     on_event: Arc<dyn Fn(Event) + Send + Sync>,
     // state
     views: Vec<TrialView>,
@@ -161,6 +177,19 @@ impl Controller {
                 .restore(state)
                 .map_err(|e| ControllerError::Algorithm(e.to_string()))?;
         }
+        let rule = match &exp.early_stopping {
+            None => None,
+            Some(r) => Some(
+                build_rule(RuleContext {
+                    rule: r.name.clone(),
+                    settings: r.settings.clone(),
+                    objective: exp.objective.type_,
+                    seed: record.seed,
+                })
+                .map_err(|e| ControllerError::Algorithm(format!("early stopping: {e}")))?,
+            ),
+        };
+        let keep_curves = rule.is_some() || suggester.needs_intermediate();
         let mut c = Controller {
             store,
             runner,
@@ -168,6 +197,9 @@ impl Controller {
             record,
             options,
             suggester,
+            rule,
+            keep_curves,
+            dirty: BTreeSet::new(),
             on_event,
             views: Vec::new(),
             index: HashMap::new(),
@@ -181,7 +213,21 @@ impl Controller {
         };
         let trials = c.store.list_trials(c.record.id).await?;
         for t in trials {
+            let (id, attempt, finished) = (t.id, t.attempt, t.status.is_finished());
+            let name = t.name.clone();
             c.adopt(t);
+            // Finished trials' curves are what rules compare running ones against.
+            if c.keep_curves && finished {
+                let obs: Vec<Observation> = c
+                    .store
+                    .observations(id, Some(attempt))
+                    .await?
+                    .into_iter()
+                    .map(|(_, o)| o)
+                    .collect();
+                let curve = c.curve(&obs);
+                c.views[c.index[&name]].intermediate = curve;
+            }
         }
         Ok(c)
     }
@@ -209,6 +255,25 @@ impl Controller {
         };
         self.consider_best(&view);
         self.views.push(view);
+    }
+
+    /// The objective's intermediate values in `obs` as `(resource, value)`, in order.
+    fn curve(&self, obs: &[Observation]) -> Vec<(i64, f64)> {
+        let resource = self.rule.as_ref().map(|r| r.resource());
+        let metric = &self.exp.objective.metric;
+        let mut latest = 0.0;
+        let mut out = Vec::new();
+        for o in obs {
+            if let Some(Resource::Metric(m)) = &resource
+                && &o.metric == m
+            {
+                latest = o.value;
+            }
+            if &o.metric == metric {
+                out.push((resource_at(resource.as_ref(), o.step, latest), o.value));
+            }
+        }
+        out
     }
 
     /// Every objective's value for a multi-objective experiment; empty for one objective
@@ -301,6 +366,7 @@ impl Controller {
                     while let Ok(ev) = rx.try_recv() {
                         self.on_runner_event(ev).await?;
                     }
+                    self.apply_rule().await;
                 }
                 _ = flush.tick() => self.flush().await?,
                 _ = poll.tick() => {
@@ -392,8 +458,12 @@ impl Controller {
                 summaries: HashMap::new(),
                 pending_obs: Vec::new(),
                 stopping: None,
+                early_stop: None,
+                resource: 0.0,
             },
         );
+        // A re-run attempt starts its curve again.
+        self.views[idx].intermediate.clear();
         let command = match self
             .exp
             .template
@@ -444,6 +514,26 @@ impl Controller {
                 observations,
             } => {
                 if let Some(l) = self.live.get_mut(&trial).filter(|l| l.attempt == attempt) {
+                    if self.keep_curves {
+                        let resource = self.rule.as_ref().map(|r| r.resource());
+                        let metric = &self.exp.objective.metric;
+                        let idx = self.index[&trial];
+                        let before = self.views[idx].intermediate.len();
+                        for o in &observations {
+                            if let Some(Resource::Metric(m)) = &resource
+                                && &o.metric == m
+                            {
+                                l.resource = o.value;
+                            }
+                            if &o.metric == metric {
+                                let at = resource_at(resource.as_ref(), o.step, l.resource);
+                                self.views[idx].intermediate.push((at, o.value));
+                            }
+                        }
+                        if self.views[idx].intermediate.len() > before && l.stopping.is_none() {
+                            self.dirty.insert(trial.clone());
+                        }
+                    }
                     for o in &observations {
                         match l.summaries.get_mut(&o.metric) {
                             Some(s) => s.push(o.value),
@@ -482,6 +572,32 @@ impl Controller {
             }
         }
         Ok(())
+    }
+
+    /// Asks the early-stopping rule about every trial with new values, and stops the ones
+    /// it gives up on (their slot frees when their process has ended).
+    async fn apply_rule(&mut self) {
+        let Some(rule) = self.rule.as_mut() else {
+            self.dirty.clear();
+            return;
+        };
+        for name in std::mem::take(&mut self.dirty) {
+            let Some(l) = self.live.get_mut(&name).filter(|l| l.stopping.is_none()) else {
+                continue;
+            };
+            let idx = self.index[&name];
+            let (kind, reason) = match rule.budget_spent(&self.views[idx]) {
+                Some(r) => (StopKind::BudgetSpent, r),
+                None => match rule.should_stop(&self.views[idx], &self.views) {
+                    Some(r) => (StopKind::EarlyStop, r),
+                    None => continue,
+                },
+            };
+            tracing::debug!(trial = %name, %reason, ?kind, "early stopping rule");
+            l.stopping = Some(kind);
+            l.early_stop = Some(reason);
+            self.runner.stop(&name, self.options.grace).await;
+        }
     }
 
     async fn finish(
@@ -526,7 +642,22 @@ impl Controller {
             .map(|(m, _)| m)
             .find(|m| !l.summaries.contains_key(m))
             .unwrap_or_else(|| metric.clone());
-        let (status, reason, message) = classify(&kind, stopped, complete, &missing, &log_tail);
+        let (status, reason, message) = match (l.stopping, &l.early_stop, stopped) {
+            // Stopped by the rule: its partial result stays, for the algorithm to see as such.
+            (Some(StopKind::EarlyStop), Some(why), true) => {
+                (TrialStatus::EarlyStopped, "TrialEarlyStopped", why.clone())
+            }
+            // Its budget spent: judged like a trial that exited 0 by itself.
+            (Some(StopKind::BudgetSpent), Some(why), true) => {
+                let done = ExitKind::Exited {
+                    code: Some(0),
+                    signal: None,
+                };
+                let (s, r, m) = classify(&done, false, complete, &missing, &log_tail);
+                (s, r, if m.is_empty() { why.clone() } else { m })
+            }
+            _ => classify(&kind, stopped, complete, &missing, &log_tail),
+        };
         let outcome = TrialOutcome {
             status,
             reason: reason.to_string(),
@@ -718,6 +849,16 @@ pub fn classify(
                 tail()
             ),
         ),
+    }
+}
+
+/// Where a report lies along the rule's resource: its step, or the resource metric's latest
+/// value (truncated to an integer).
+fn resource_at(resource: Option<&Resource>, step: i64, latest: f64) -> i64 {
+    match resource {
+        Some(Resource::Metric(_)) if latest.is_finite() => latest as i64,
+        Some(Resource::Metric(_)) => 0,
+        _ => step,
     }
 }
 

@@ -195,7 +195,7 @@ fn algorithm_rules() {
     ));
     has(
         &es,
-        "spec.earlyStopping.algorithmName: unknown early-stopping algorithm \"mediansotp\"",
+        "spec.earlyStopping.algorithmName: unknown early-stopping rule \"mediansotp\", did you mean \"medianstop\"?",
     );
 }
 
@@ -384,4 +384,49 @@ spec:
         &ps,
         "spec.objective.objectives: several objectives are a ferrotune extension; use apiVersion ferrotune.io/v1alpha1",
     );
+}
+
+#[test]
+fn ignored_algorithm_settings_are_noted() {
+    let gp = GOOD.replace(
+        "algorithm: {algorithmName: random}",
+        "algorithm: {algorithmName: bayesianoptimization, algorithmSettings: [{name: base_estimator, value: GP}, {name: acq_func, value: gp_hedge}]}",
+    );
+    let f = load_str(&gp).unwrap();
+    let e = validate_document(&f.experiments[0]).unwrap();
+    assert!(
+        e.notes.iter().any(|n| n
+            .contains("base_estimator (\"GP\") is accepted for Katib compatibility and ignored")),
+        "{:?}",
+        e.notes
+    );
+    assert!(
+        e.notes.iter().any(|n| n.contains("gp_hedge")),
+        "{:?}",
+        e.notes
+    );
+}
+
+#[test]
+fn early_stopping_rules_and_their_settings() {
+    let with = |rule: &str| {
+        GOOD.replace(
+            "  parallelTrialCount: 2\n",
+            &format!("  parallelTrialCount: 2\n  earlyStopping:\n{rule}"),
+        )
+    };
+    for ok in [
+        "    algorithmName: medianstop\n    algorithmSettings: [{name: min_trials_required, value: '2'}, {name: start_step, value: '3'}]\n",
+        "    algorithmName: asha\n    algorithmSettings: [{name: max_t, value: '27'}, {name: reduction_factor, value: '3'}]\n",
+        "    algorithmName: patient\n    algorithmSettings: [{name: patience, value: '3'}, {name: wrapped, value: median}]\n",
+        "    algorithmName: threshold\n    algorithmSettings: [{name: upper, value: '10'}]\n",
+    ] {
+        assert_eq!(problems(&with(ok)), Vec::<String>::new(), "{ok}");
+    }
+    let ps = problems(&with(
+        "    algorithmName: medianstop\n    algorithmSettings: [{name: start_step, value: '0'}]\n",
+    ));
+    has(&ps, "spec.earlyStopping.algorithmSettings[0].value");
+    let ps = problems(&with("    algorithmName: hyperband-stop\n"));
+    has(&ps, "spec.earlyStopping.algorithmName");
 }

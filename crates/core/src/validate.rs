@@ -145,6 +145,10 @@ pub trait AlgorithmCheck {
         space: &SearchSpace,
         objectives: usize,
     ) -> Vec<FieldError>;
+    /// What to tell the user about valid algorithm settings (e.g. accepted but ignored).
+    fn algorithm_notes(&self, _algorithm: &AlgorithmSpec) -> Vec<String> {
+        Vec::new()
+    }
     /// Problems with `spec.earlyStopping`.
     fn check_early_stopping(&self, rule: &AlgorithmSpec) -> Vec<FieldError>;
 }
@@ -275,6 +279,7 @@ impl Validator {
                     e
                 });
             self.errors.extend(errs.collect::<Vec<_>>());
+            self.notes.extend(check.algorithm_notes(a));
         }
         let early_stopping = s
             .early_stopping
