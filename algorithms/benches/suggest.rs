@@ -59,6 +59,8 @@ fn history(space: &SearchSpace, n: usize) -> Vec<TrialView> {
     let mut out: Vec<TrialView> = Vec::with_capacity(n);
     while out.len() < n {
         let batch = match random.suggest(&out, 50).expect("suggest") {
+            ferrotune_algorithms::Suggestions::Trials(_)
+            | ferrotune_algorithms::Suggestions::Wait => panic!("unexpected suggestion kind"),
             ferrotune_algorithms::Suggestions::Assignments(a) => a,
             ferrotune_algorithms::Suggestions::Exhausted => unreachable!("random never ends"),
         };
@@ -71,6 +73,7 @@ fn history(space: &SearchSpace, n: usize) -> Vec<TrialView> {
                 objective: Some(value),
                 objectives: Vec::new(),
                 intermediate: Vec::new(),
+                labels: Default::default(),
             });
         }
     }

@@ -478,6 +478,7 @@ impl Suggester for BayesOpt {
                     objective: None,
                     objectives: Vec::new(),
                     intermediate: Vec::new(),
+                    labels: Default::default(),
                 });
             }
             let more = self.model_picks(&pending, obs, n - picks.len());
@@ -525,6 +526,7 @@ mod tests {
 
     fn batch(s: &mut dyn Suggester, history: &[TrialView], n: usize) -> Vec<Assignment> {
         match s.suggest(history, n).unwrap() {
+            Suggestions::Trials(_) | Suggestions::Wait => panic!("unexpected suggestion kind"),
             Suggestions::Assignments(a) => a,
             Suggestions::Exhausted => panic!("exhausted"),
         }
@@ -538,6 +540,7 @@ mod tests {
             objective,
             objectives: Vec::new(),
             intermediate: Vec::new(),
+            labels: Default::default(),
         }
     }
 

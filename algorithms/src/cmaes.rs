@@ -679,6 +679,7 @@ mod tests {
 
     fn batch(c: &mut CmaEs, history: &[TrialView], n: usize) -> Vec<Assignment> {
         match c.suggest(history, n).unwrap() {
+            Suggestions::Trials(_) | Suggestions::Wait => panic!("unexpected suggestion kind"),
             Suggestions::Assignments(a) => {
                 assert_eq!(a.len(), n);
                 a
@@ -695,6 +696,7 @@ mod tests {
             objective: Some(objective),
             objectives: Vec::new(),
             intermediate: Vec::new(),
+            labels: Default::default(),
         }
     }
 

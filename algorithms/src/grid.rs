@@ -354,6 +354,7 @@ mod tests {
             objective: None,
             objectives: Vec::new(),
             intermediate: Vec::new(),
+            labels: Default::default(),
         }
     }
 
@@ -364,6 +365,7 @@ mod tests {
     /// Each assignment as "v1,v2,…".
     fn text(s: Suggestions) -> Vec<String> {
         match s {
+            Suggestions::Trials(_) | Suggestions::Wait => panic!("unexpected suggestion kind"),
             Suggestions::Assignments(a) => a
                 .iter()
                 .map(|a| {

@@ -29,13 +29,19 @@ pub use registry::{
 pub use sobol::SobolSearch;
 pub use tpe::{TpeSearch, TpeSettings};
 
-use ferrotune_core::{Assignment, FieldError, ObjectiveType, SearchSpace, TrialView};
+use ferrotune_core::{Assignment, FieldError, NewTrial, ObjectiveType, SearchSpace, TrialView};
 
 /// What an algorithm answers when asked for new trials.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Suggestions {
     /// Between 1 and `n` new assignments (fewer when fewer are left).
     Assignments(Vec<Assignment>),
+    /// As `Assignments`, with labels kept with each trial (e.g. PBT's parent, see
+    /// [`ferrotune_core::PARENT_LABEL`]); the history shows them in `TrialView::labels`.
+    Trials(Vec<NewTrial>),
+    /// Nothing now: ask again when a running trial has finished (e.g. Hyperband waiting for
+    /// a rung to complete). With nothing running, the controller takes it as `Exhausted`.
+    Wait,
     /// Nothing new will ever come: the experiment can end once running trials finish.
     Exhausted,
 }
@@ -85,6 +91,13 @@ pub trait Suggester: Send {
     /// algorithms that do not need them cost no memory.
     fn needs_intermediate(&self) -> bool {
         false
+    }
+
+    /// Whether `trial` has trained as long as the algorithm wants it to (e.g. one PBT
+    /// segment), so that the controller ends it as completed; asked as its intermediate
+    /// values arrive, when `needs_intermediate` is true. Default: the trial decides.
+    fn budget_spent(&self, _trial: &TrialView) -> Option<String> {
+        None
     }
 
     /// Opaque state to persist after each `suggest` (default `None`: the history is enough).

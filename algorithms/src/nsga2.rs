@@ -469,6 +469,7 @@ mod tests {
 
     fn batch(s: &mut dyn Suggester, history: &[TrialView], n: usize) -> Vec<Assignment> {
         match s.suggest(history, n).unwrap() {
+            Suggestions::Trials(_) | Suggestions::Wait => panic!("unexpected suggestion kind"),
             Suggestions::Assignments(a) => a,
             Suggestions::Exhausted => panic!("exhausted"),
         }
@@ -482,6 +483,7 @@ mod tests {
             objective: values.first().copied(),
             objectives: if values.len() > 1 { values } else { Vec::new() },
             intermediate: Vec::new(),
+            labels: Default::default(),
         }
     }
 

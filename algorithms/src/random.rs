@@ -158,11 +158,13 @@ mod tests {
             objective: Some(1.0),
             objectives: Vec::new(),
             intermediate: Vec::new(),
+            labels: Default::default(),
         }
     }
 
     fn batch(r: &mut RandomSearch, history: &[TrialView], n: usize) -> Vec<Assignment> {
         match r.suggest(history, n).unwrap() {
+            Suggestions::Trials(_) | Suggestions::Wait => panic!("unexpected suggestion kind"),
             Suggestions::Assignments(a) => a,
             Suggestions::Exhausted => panic!("random never exhausts"),
         }

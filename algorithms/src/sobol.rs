@@ -140,6 +140,7 @@ mod tests {
 
     fn batch(s: &mut dyn Suggester, history: &[TrialView], n: usize) -> Vec<Assignment> {
         match s.suggest(history, n).unwrap() {
+            Suggestions::Trials(_) | Suggestions::Wait => panic!("unexpected suggestion kind"),
             Suggestions::Assignments(a) => a,
             Suggestions::Exhausted => panic!("exhausted"),
         }
@@ -230,6 +231,7 @@ mod tests {
                 objective: None,
                 objectives: Vec::new(),
                 intermediate: Vec::new(),
+                labels: Default::default(),
             })
             .collect();
         let mut resumed = SobolSearch::new(mixed, 9).unwrap();

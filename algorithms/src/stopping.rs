@@ -195,6 +195,7 @@ pub(crate) mod tests {
             objective: None,
             objectives: Vec::new(),
             intermediate,
+            labels: Default::default(),
         }
     }
 

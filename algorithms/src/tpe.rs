@@ -490,6 +490,7 @@ mod tests {
 
     fn batch(s: &mut dyn Suggester, history: &[TrialView], n: usize) -> Vec<Assignment> {
         match s.suggest(history, n).unwrap() {
+            Suggestions::Trials(_) | Suggestions::Wait => panic!("unexpected suggestion kind"),
             Suggestions::Assignments(a) => a,
             Suggestions::Exhausted => panic!("exhausted"),
         }
@@ -503,6 +504,7 @@ mod tests {
             objective: Some(value),
             objectives: Vec::new(),
             intermediate: Vec::new(),
+            labels: Default::default(),
         }
     }
 

@@ -35,6 +35,7 @@ fn objective() -> impl Strategy<Value = Option<f64>> {
 
 fn points(s: &mut BayesOpt, history: &[TrialView], n: usize) -> Vec<Assignment> {
     match s.suggest(history, n).unwrap() {
+        Suggestions::Trials(_) | Suggestions::Wait => panic!("unexpected suggestion kind"),
         Suggestions::Assignments(a) => a,
         Suggestions::Exhausted => panic!("bayesianoptimization never exhausts"),
     }
@@ -80,6 +81,7 @@ proptest! {
                 objective,
                 objectives: Vec::new(),
                 intermediate: Vec::new(),
+                labels: Default::default(),
             });
         }
         let batch = points(&mut bo, &history, n);

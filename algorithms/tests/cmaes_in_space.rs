@@ -71,6 +71,7 @@ fn finish(t: &mut TrialView, rng: &mut u64) {
 
 fn ask(c: &mut CmaEs, history: &[TrialView], n: usize) -> Vec<Assignment> {
     match c.suggest(history, n).unwrap() {
+        Suggestions::Trials(_) | Suggestions::Wait => panic!("unexpected suggestion kind"),
         Suggestions::Assignments(a) => a,
         Suggestions::Exhausted => panic!("cmaes exhausted"),
     }
@@ -125,6 +126,7 @@ proptest! {
                     objective: None,
                     objectives: Vec::new(),
                     intermediate: Vec::new(),
+                    labels: Default::default(),
                 });
             }
         }

@@ -161,6 +161,7 @@ fn view(a: Assignment) -> TrialView {
         objective: Some(0.0),
         objectives: Vec::new(),
         intermediate: Vec::new(),
+        labels: Default::default(),
     }
 }
 
@@ -200,6 +201,7 @@ fn history(
             objective,
             objectives: Vec::new(),
             intermediate: Vec::new(),
+            labels: Default::default(),
         })
         .collect()
 }
@@ -281,6 +283,7 @@ proptest! {
         let mut history = Vec::new();
         loop {
             match g.suggest(&history, n).unwrap() {
+                Suggestions::Trials(_) | Suggestions::Wait => panic!("unexpected suggestion kind"),
                 Suggestions::Exhausted => break,
                 Suggestions::Assignments(batch) => {
                     prop_assert!(!batch.is_empty() && batch.len() <= n);

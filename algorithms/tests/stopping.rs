@@ -37,6 +37,7 @@ fn trial(name: &str) -> TrialView {
         objective: None,
         objectives: Vec::new(),
         intermediate: Vec::new(),
+        labels: Default::default(),
     }
 }
 
@@ -189,6 +190,7 @@ impl StoppingRule for Negate<'_> {
     fn should_stop(&mut self, trial: &TrialView, history: &[TrialView]) -> Option<String> {
         let flip = |t: &TrialView| TrialView {
             intermediate: t.intermediate.iter().map(|(s, v)| (*s, -v)).collect(),
+            labels: Default::default(),
             objective: t.objective.map(|v| -v),
             ..t.clone()
         };

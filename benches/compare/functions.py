@@ -2,9 +2,11 @@
 
 The same functions as src/functions.rs, term for term and in the same order of operations,
 with the same domains and known optima; parameters are x0, x1, ... in order, all minimised.
+MULTI_OBJECTIVE holds the multi-objective ones (ZDT1, ZDT2), whose value is a list.
 
-    python3 functions.py                 checks every function at its known optimum
-    compare --points | python3 functions.py --verify
+    python3 functions.py                 checks every function at its known optimum (and
+                                         the multi-objective ones on their Pareto fronts)
+    (compare --points; compare --points --multi-objective) | python3 functions.py --verify
                                          also checks that Python's values equal Rust's at the
                                          points the Rust side printed (run.sh does both)
 """
@@ -107,6 +109,36 @@ def styblinski_tang(x):
     return 0.5 * total
 
 
+# Variables of the ZDT functions (the standard 30).
+ZDT_VARIABLES = 30
+
+
+def zdt_g(x):
+    """ZDT's g = 1 + 9 (x1 + ... + x[n-1]) / (n - 1): 1 exactly on the Pareto set
+    (x1 = ... = x[n-1] = 0), at most 10 on [0, 1]^n. Summed in order, as Rust does."""
+    total = 0.0
+    for v in x[1:]:
+        total += v
+    return 1.0 + 9.0 * total / float(len(x) - 1)
+
+
+def zdt1(x):
+    """ZDT1 (Zitzler, Deb and Thiele 2000) on [0, 1]^n: f1 = x0, f2 = g (1 - sqrt(f1 / g)).
+    Convex Pareto front f2 = 1 - sqrt(f1), reached where g = 1."""
+    f1 = x[0]
+    g = zdt_g(x)
+    return [f1, g * (1.0 - math.sqrt(f1 / g))]
+
+
+def zdt2(x):
+    """ZDT2 (Zitzler, Deb and Thiele 2000) on [0, 1]^n: f1 = x0, f2 = g (1 - (f1 / g)^2).
+    Concave Pareto front f2 = 1 - f1^2, reached where g = 1."""
+    f1 = x[0]
+    g = zdt_g(x)
+    r = f1 / g
+    return [f1, g * (1.0 - r * r)]
+
+
 def real(lo, hi):
     return ("real", lo, hi)
 
@@ -170,6 +202,29 @@ FUNCTIONS = {
 }
 
 
+# name -> bounds, number of objectives, function (a list of values, all minimised) and its
+# Pareto front (f2 as a function of f1 in [0, 1]); in table order.
+MULTI_OBJECTIVE = {
+    "zdt1": dict(
+        bounds=[real(0.0, 1.0)] * ZDT_VARIABLES,
+        objectives=2,
+        f=zdt1,
+        front=lambda f1: 1.0 - math.sqrt(f1),
+    ),
+    "zdt2": dict(
+        bounds=[real(0.0, 1.0)] * ZDT_VARIABLES,
+        objectives=2,
+        f=zdt2,
+        front=lambda f1: 1.0 - f1 * f1,
+    ),
+}
+
+
+def pareto_point(spec, f1):
+    """The Pareto-optimal point whose first objective is f1: x0 = f1, the rest 0."""
+    return [f1] + [0.0] * (len(spec["bounds"]) - 1)
+
+
 def close(a, b, tol=1e-9):
     return abs(a - b) <= tol * (1.0 + abs(b))
 
@@ -195,17 +250,38 @@ def self_test():
         for x4 in MIXED_CHOICES
     )
     assert last == 25.0, last
+    for name, spec in MULTI_OBJECTIVE.items():
+        f, front = spec["f"], spec["front"]
+        for f1 in (0.0, 0.25, 0.5, 0.81, 1.0):
+            v = f(pareto_point(spec, f1))
+            assert len(v) == spec["objectives"] and v[0] == f1, f"{name} at f1 = {f1}: {v}"
+            assert close(v[1], front(f1)), f"{name} at f1 = {f1}: {v}, front {front(f1)}"
+        ones = f([1.0] * ZDT_VARIABLES)
+        assert ones[0] == 1.0 and 0.0 <= ones[1] <= 10.0, f"{name} at (1, ..., 1): {ones}"
 
 
 def verify(lines):
-    """Checks Python's value at each point `compare --points` printed against Rust's.
-    Returns the number of points checked."""
+    """Checks Python's value at each point `compare --points` (and `compare --points
+    --multi-objective`) printed against Rust's. Returns the number of points checked."""
     n = 0
     seen = set()
     for line in lines:
         if not line.strip():
             continue
         rec = json.loads(line)
+        if rec.get("kind") == "mo-point":
+            name = rec["function"]
+            if name not in MULTI_OBJECTIVE:
+                raise AssertionError(f"Rust has a function {name!r} that functions.py lacks")
+            seen.add(name)
+            ours = MULTI_OBJECTIVE[name]["f"](rec["x"])
+            theirs = rec["values"]
+            if len(ours) != len(theirs) or not all(
+                close(a, b, 1e-12) for a, b in zip(ours, theirs)
+            ):
+                raise AssertionError(f"{name} at {rec['x']}: Python {ours!r}, Rust {theirs!r}")
+            n += 1
+            continue
         if rec.get("kind") != "point":
             continue
         name = rec["function"]
@@ -217,7 +293,7 @@ def verify(lines):
         if not close(ours, theirs, 1e-12):
             raise AssertionError(f"{name} at {rec['x']}: Python {ours!r}, Rust {theirs!r}")
         n += 1
-    missing = set(FUNCTIONS) - seen
+    missing = (set(FUNCTIONS) | set(MULTI_OBJECTIVE)) - seen
     if missing:
         raise AssertionError(f"Rust printed no points for {sorted(missing)}")
     return n
@@ -227,6 +303,8 @@ if __name__ == "__main__":
     self_test()
     if "--verify" in sys.argv[1:]:
         n = verify(sys.stdin)
-        print(f"functions.py: Python and Rust agree at {n} points of {len(FUNCTIONS)} functions")
+        total = len(FUNCTIONS) + len(MULTI_OBJECTIVE)
+        print(f"functions.py: Python and Rust agree at {n} points of {total} functions")
     else:
-        print(f"functions.py: {len(FUNCTIONS)} functions reach their known optima")
+        print(f"functions.py: {len(FUNCTIONS)} functions reach their known optima, "
+              f"{len(MULTI_OBJECTIVE)} multi-objective ones their Pareto fronts")

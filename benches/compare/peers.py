@@ -13,6 +13,20 @@ Peers, all at their libraries' default settings:
   hyperopt-tpe   hyperopt.fmin(algo=tpe.suggest, trials=Trials(), rstate=default_rng(s))
   skopt-gp       skopt.gp_minimize(random_state=s)
 
+Multi-objective part (--multi-objective): the same sequential runs on ZDT1 and ZDT2
+(functions.MULTI_OBJECTIVE), both objectives minimised through
+optuna.create_study(directions=["minimize", "minimize"], sampler=...), recording every
+trial's objective vector (render.py computes the hypervolumes). Peers, at Optuna's defaults:
+  optuna-nsga2   optuna.samplers.NSGAIISampler(seed=s)    (population 50, uniform crossover
+                                                           with probability 0.9, each
+                                                           parameter resampled with
+                                                           probability 1/30)
+  optuna-tpe     optuna.samplers.TPESampler(seed=s)       (for several objectives Optuna 5's
+                                                           default is the independent TPE)
+  optuna-random  optuna.samplers.RandomSampler(seed=s)
+and, only when asked for with --algorithms, optuna-tpe-multivariate:
+TPESampler(seed=s, multivariate=True).
+
 Speed: how each library spends its time on a suggestion differs, so each is timed at the
 call that produces one:
   Optuna    study.ask() and the trial's suggest_* calls, after study.add_trials() of
@@ -51,6 +65,13 @@ LABELS = {
     "hyperopt-tpe": ("hyperopt", "hyperopt TPE"),
     "skopt-gp": ("skopt", "skopt gp_minimize"),
 }
+MO_LABELS = {
+    "optuna-nsga2": ("optuna", "Optuna NSGA-II"),
+    "optuna-tpe": ("optuna", "Optuna TPE (default)"),
+    "optuna-random": ("optuna", "Optuna random"),
+    "optuna-tpe-multivariate": ("optuna", "Optuna TPE (multivariate=True)"),
+}
+MO_DEFAULT = ["optuna-nsga2", "optuna-tpe", "optuna-random"]
 THREAD_VARS = ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"]
 
 
@@ -89,6 +110,10 @@ def optuna_sampler(peer, seed):
         return optuna.samplers.CmaEsSampler(seed=seed)
     if peer == "optuna-random":
         return optuna.samplers.RandomSampler(seed=seed)
+    if peer == "optuna-nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if peer == "optuna-tpe-multivariate":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
     raise ValueError(peer)
 
 
@@ -130,6 +155,17 @@ def optuna_quality(peer, spec, seed, trials):
     f, bounds = spec["f"], spec["bounds"]
     study.optimize(lambda t: f(optuna_point(t, bounds)), n_trials=trials)
     return [t.value for t in sorted(study.trials, key=lambda t: t.number)]
+
+
+def optuna_multi_objective(peer, spec, seed, trials):
+    """Every trial's objective vector, in trial order."""
+    import optuna
+
+    study = optuna.create_study(directions=["minimize"] * spec["objectives"],
+                                sampler=optuna_sampler(peer, seed))
+    f, bounds = spec["f"], spec["bounds"]
+    study.optimize(lambda t: f(optuna_point(t, bounds)), n_trials=trials)
+    return [list(t.values) for t in sorted(study.trials, key=lambda t: t.number)]
 
 
 def optuna_speed(peer, spec, size, calls, report):
@@ -321,6 +357,19 @@ def quality_run(peer, name, seed, trials):
                 seed=seed, trials=trials, checkpoints=marks, best=best, wall_s=wall)
 
 
+def multi_objective_run(peer, name, seed, trials):
+    quiet()
+    spec = functions.MULTI_OBJECTIVE[name]
+    start = time.perf_counter()
+    values = optuna_multi_objective(peer, spec, seed, trials)
+    wall = time.perf_counter() - start
+    if len(values) != trials:
+        raise RuntimeError(f"{peer} ran {len(values)} trials, not {trials}")
+    side, label = MO_LABELS[peer]
+    return dict(kind="multi-objective", side=side, algorithm=peer, label=label, function=name,
+                seed=seed, trials=trials, values=values, wall_s=wall)
+
+
 def speed_child(peer, name, size, calls, queue):
     quiet()
     spec = spec_of(name)
@@ -391,7 +440,7 @@ def speed_run(peer, name, size, calls, limit, setup_limit):
 
 
 def error_record(peer, name, phase, seed, message):
-    side, label = LABELS[peer]
+    side, label = (MO_LABELS if phase == "multi-objective" else LABELS)[peer]
     print(f"peers: {name} / {peer} ({phase}): {message}", file=sys.stderr)
     return dict(kind="error", side=side, algorithm=peer, label=label, function=name,
                 phase=phase, seed=seed, message=message)
@@ -402,6 +451,13 @@ def quality_task(peer, name, seed, trials):
         return quality_run(peer, name, seed, trials)
     except Exception as e:
         return error_record(peer, name, "quality", seed, f"{type(e).__name__}: {e}")
+
+
+def multi_objective_task(peer, name, seed, trials):
+    try:
+        return multi_objective_run(peer, name, seed, trials)
+    except Exception as e:
+        return error_record(peer, name, "multi-objective", seed, f"{type(e).__name__}: {e}")
 
 
 def single_thread():
@@ -427,6 +483,9 @@ class Output:
                     self.done.add(("quality", r["algorithm"], r["function"], r["seed"], r["trials"]))
                 elif r.get("kind") == "speed":
                     self.done.add(("speed", r["algorithm"], r["function"], r["history"]))
+                elif r.get("kind") == "multi-objective":
+                    self.done.add(("multi-objective", r["algorithm"], r["function"], r["seed"],
+                                   r["trials"]))
             self.file = open(path, "a")
             if text and not text.endswith("\n"):
                 self.file.write("\n")
@@ -457,9 +516,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=20, help="seeds 0, 1, ..., N-1")
     ap.add_argument("--trials", type=int, default=200)
-    ap.add_argument("--functions", type=csv, default=list(functions.FUNCTIONS))
-    ap.add_argument("--algorithms", type=csv, default=list(LABELS),
-                    help=f"peers, comma-separated (default: {','.join(LABELS)})")
+    ap.add_argument("--functions", type=csv,
+                    help=f"default: {','.join(functions.FUNCTIONS)}; with --multi-objective: "
+                         f"{','.join(functions.MULTI_OBJECTIVE)}")
+    ap.add_argument("--algorithms", type=csv,
+                    help=f"peers, comma-separated (default: {','.join(LABELS)}; with "
+                         f"--multi-objective: {','.join(MO_DEFAULT)}, or any of "
+                         f"{','.join(MO_LABELS)})")
+    ap.add_argument("--multi-objective", action="store_true",
+                    help="the multi-objective part instead (no speed part)")
     ap.add_argument("--out", help="write the JSON lines here instead of stdout")
     ap.add_argument("--resume", action="store_true",
                     help="keep the results already in --out and run only the missing ones")
@@ -481,12 +546,26 @@ def main():
     if args.versions:
         print(json.dumps(versions()))
         return
-    for name in args.functions + args.speed_functions:
-        if name not in functions.FUNCTIONS:
-            ap.error(f"unknown function {name!r} (known: {', '.join(functions.FUNCTIONS)})")
+    if args.multi_objective:
+        known_functions, labels, phase, task = (
+            functions.MULTI_OBJECTIVE, MO_LABELS, "multi-objective", multi_objective_task)
+        args.functions = args.functions or list(functions.MULTI_OBJECTIVE)
+        args.algorithms = args.algorithms or list(MO_DEFAULT)
+        args.skip_speed = True
+    else:
+        known_functions, labels, phase, task = (
+            functions.FUNCTIONS, LABELS, "quality", quality_task)
+        args.functions = args.functions or list(functions.FUNCTIONS)
+        args.algorithms = args.algorithms or list(LABELS)
+        for name in args.speed_functions:
+            if name not in functions.FUNCTIONS:
+                ap.error(f"unknown function {name!r} (known: {', '.join(functions.FUNCTIONS)})")
+    for name in args.functions:
+        if name not in known_functions:
+            ap.error(f"unknown function {name!r} (known: {', '.join(known_functions)})")
     for peer in args.algorithms:
-        if peer not in LABELS:
-            ap.error(f"unknown peer {peer!r} (known: {', '.join(LABELS)})")
+        if peer not in labels:
+            ap.error(f"unknown peer {peer!r} (known: {', '.join(labels)})")
     if args.resume and not args.out:
         ap.error("--resume needs --out")
     functions.self_test()
@@ -495,17 +574,17 @@ def main():
     if not args.skip_quality:
         tasks = [(p, n, s, args.trials) for n in args.functions for p in args.algorithms
                  for s in range(args.seeds)
-                 if ("quality", p, n, s, args.trials) not in out.done]
+                 if (phase, p, n, s, args.trials) not in out.done]
         start = time.perf_counter()
         if args.jobs <= 1:
-            for i, task in enumerate(tasks):
-                rec = quality_task(*task)
+            for i, t in enumerate(tasks):
+                rec = task(*t)
                 out.write(rec)
                 progress(i + 1, len(tasks), rec, start)
         else:
             ctx = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(args.jobs, mp_context=ctx, initializer=single_thread) as ex:
-                futures = [ex.submit(quality_task, *t) for t in tasks]
+                futures = [ex.submit(task, *t) for t in tasks]
                 for i, fut in enumerate(as_completed(futures)):
                     rec = fut.result()
                     out.write(rec)
@@ -531,6 +610,8 @@ def main():
 def progress(i, n, rec, start):
     if rec["kind"] == "quality":
         what = f"best {rec['best'][-1]:.6g} in {rec['wall_s']:.1f} s"
+    elif rec["kind"] == "multi-objective":
+        what = f"{len(rec['values'])} trials in {rec['wall_s']:.1f} s"
     else:
         what = "error"
     print(f"peers: [{i}/{n}, {time.perf_counter() - start:.0f} s] {rec['function']} / "

@@ -1,11 +1,15 @@
 """Renders the comparison's JSON lines as the Markdown section of benches/RESULTS.md.
 
-    render.py --meta META.json --list LIST.json [--results benches/RESULTS.md] FILE...
+    render.py --meta META.json --list LIST.json [--mo-list MO-LIST.json]
+              [--results benches/RESULTS.md] FILE...
 
-FILEs are the JSON lines of `compare` and `peers.py`. The section is printed; with
+FILEs are the JSON lines of `compare` and `peers.py` (and of their --multi-objective runs,
+whose hypervolumes are computed here, for both sides alike). The section is printed; with
 --results it also replaces the section `## Search algorithms: quality and speed` of that
 file (or is appended when the file has none), and the rest of the file is kept.
 Standard library only.
+
+    render.py --self-test     checks the hypervolume by hand and against the true fronts
 """
 
 import argparse
@@ -16,6 +20,31 @@ import sys
 
 HEADING = "## Search algorithms: quality and speed"
 PEER_ORDER = ["optuna-tpe", "optuna-cmaes", "optuna-random", "hyperopt-tpe", "skopt-gp"]
+MO_PEER_ORDER = ["optuna-nsga2", "optuna-tpe", "optuna-tpe-multivariate", "optuna-random"]
+# What each multi-objective peer is ({d}: the number of variables).
+MO_PEER_TEXT = {
+    "optuna-nsga2": "`NSGAIISampler(seed=s)` (its defaults: population 50, uniform crossover "
+                    "with probability 0.9, each parameter resampled with probability 1/{d})",
+    "optuna-tpe": "`TPESampler(seed=s)` (its defaults, which for several objectives are the "
+                  "independent TPE: Optuna 5 turns `multivariate` on by default for a single "
+                  "objective only)",
+    "optuna-tpe-multivariate": "`TPESampler(seed=s, multivariate=True)`",
+    "optuna-random": "`RandomSampler(seed=s)`",
+}
+# Hypervolume after these many trials (those within the run's trials, and its last).
+MO_CHECKPOINTS = [50, 100, 200]
+# The multi-objective functions: the reference point of their hypervolume (beyond every
+# point of the domain: f1 <= 1 and f2 <= 10 there, so every trial counts) and their Pareto
+# front, whose hypervolume r1 r2 - integral_0^1 front(f1) df1 is exact (the region it
+# dominates is r2 - front(f1) high over f1 in [0, 1], r2 high over [1, r1]).
+MO_FUNCTIONS = {
+    "zdt1": dict(title="ZDT1", reference=(1.1, 11.0), front_text="f2 = 1 − √f1 (convex)",
+                 front=lambda f1: 1.0 - math.sqrt(f1), front_integral=1.0 / 3.0,
+                 integral_text="1/3"),
+    "zdt2": dict(title="ZDT2", reference=(1.1, 11.0), front_text="f2 = 1 − f1² (concave)",
+                 front=lambda f1: 1.0 - f1 * f1, front_integral=2.0 / 3.0,
+                 integral_text="2/3"),
+}
 
 
 def sig(x, digits):
@@ -62,7 +91,7 @@ def read(paths):
     return records
 
 
-def row_order(records):
+def row_order(records, peer_order=PEER_ORDER):
     """ferrotune's algorithms as they first appear, then the peers in a fixed order."""
     ours, theirs = [], []
     for r in records:
@@ -70,7 +99,7 @@ def row_order(records):
         target = ours if r["side"] == "ferrotune" else theirs
         if key not in target:
             target.append(key)
-    rank = {p: i for i, p in enumerate(PEER_ORDER)}
+    rank = {p: i for i, p in enumerate(peer_order)}
     theirs.sort(key=lambda k: (rank.get(k[1], len(rank)), k[1]))
     return ours + theirs
 
@@ -165,6 +194,128 @@ def speed_table(records, meta):
     return out
 
 
+def hypervolume(points, reference):
+    """The area dominated by `points` (both coordinates minimised) and bounded by
+    `reference`; points not strictly better than it in both coordinates add nothing."""
+    r1, r2 = reference
+    inside = sorted((a, b) for a, b in points if a < r1 and b < r2)
+    total, level = 0.0, r2
+    for a, b in inside:  # by f1, then f2: each point that lowers f2 adds a slab
+        if b < level:
+            total += (r1 - a) * (level - b)
+            level = b
+    return total
+
+
+def true_front_hypervolume(name):
+    f = MO_FUNCTIONS[name]
+    r1, r2 = f["reference"]
+    return r1 * r2 - f["front_integral"]
+
+
+def mo_checkpoints(trials):
+    c = [k for k in MO_CHECKPOINTS if k <= trials]
+    if not c or c[-1] != trials:
+        c.append(trials)
+    return c
+
+
+def self_test():
+    """The hypervolume by hand, and that of a dense sample of each true front close below
+    the exact value (which also checks the front integrals)."""
+    assert hypervolume([(1.0, 2.0), (2.0, 1.0)], (3.0, 3.0)) == 3.0
+    assert hypervolume([(2.0, 1.0), (1.0, 2.0), (2.5, 2.5), (1.0, 2.0)], (3.0, 3.0)) == 3.0
+    assert hypervolume([(3.0, 0.0), (0.0, 3.0), (4.0, 4.0)], (3.0, 3.0)) == 0.0
+    assert hypervolume([], (3.0, 3.0)) == 0.0
+    n = 20000
+    for name, f in MO_FUNCTIONS.items():
+        sample = [(i / n, f["front"](i / n)) for i in range(n + 1)]
+        exact = true_front_hypervolume(name)
+        got = hypervolume(sample, f["reference"])
+        assert exact - 1e-3 < got <= exact, f"{name}: {got} vs {exact}"
+
+
+def and_list(items):
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+
+
+def mo_section(records, mo_listing, meta):
+    mo = [r for r in records if r["kind"] == "multi-objective"]
+    if not mo:
+        return []
+    names = [f["name"] for f in mo_listing["functions"]] if mo_listing else []
+    names += [n for n in dict.fromkeys(r["function"] for r in mo) if n not in names]
+    names = [n for n in names if any(r["function"] == n for r in mo)]
+    for n in names:
+        if n not in MO_FUNCTIONS:
+            raise SystemExit(f"render: no reference point for multi-objective function {n!r}")
+    seeds = meta.get("mo_seeds", meta["seeds"])
+    trials = meta.get("mo_trials", max(r["trials"] for r in mo))
+    dims = {f["name"]: len(f["bounds"]) for f in (mo_listing or {}).get("functions", [])}
+    d = dims.get(names[0], 30)
+    refs = sorted({MO_FUNCTIONS[n]["reference"] for n in names})
+    ref_text = " and ".join(f"({num(a)}, {num(b)})" for a, b in refs)
+    ours = (mo_listing or {}).get("algorithms") or [
+        a for side, a, _ in row_order(mo, MO_PEER_ORDER) if side == "ferrotune"]
+    theirs = [MO_PEER_TEXT.get(a, f"`{a}`").format(d=d)
+              for side, a, _ in row_order(mo, MO_PEER_ORDER) if side != "ferrotune"]
+    points = meta.get("mo_points")
+    checked = (f"; both definitions are checked by the run to give the same values at "
+               f"{points} points, Pareto-optimal ones among them" if points else "")
+    out = [
+        "### Multi-objective: " + " and ".join(MO_FUNCTIONS[n]["title"] for n in names)
+        + " (hypervolume, higher is better)",
+        "",
+        f"Each run minimises both objectives of a function sequentially (suggest one point, "
+        f"evaluate it, report both values) for {trials} trials, with seeds 0–{seeds - 1} for "
+        f"every algorithm. The functions are ZDT1 and ZDT2 (Zitzler, Deb and Thiele 2000) in "
+        f"their standard {d}-variable form on [0, 1]^{d}: f1 = x0, g = 1 + 9 (x1 + … + "
+        f"x{d - 1}) / {d - 1}, ZDT1 f2 = g (1 − √(f1/g)), ZDT2 f2 = g (1 − (f1/g)²); their "
+        f"Pareto fronts are where g = 1 (x1 = … = x{d - 1} = 0), f2 = 1 − √f1 and "
+        f"f2 = 1 − f1²{checked}. A cell is the mean ± standard error over the {seeds} seeds of "
+        f"the hypervolume dominated by the trials so far, with reference point {ref_text}: "
+        f"every point of the domain has f1 ≤ 1 and f2 ≤ 10, so every trial counts. Each run "
+        f"records every trial's (f1, f2), and `benches/compare/render.py` computes the "
+        f"hypervolumes of both sides alike; the true front's hypervolume for the same "
+        f"reference point (exact: r1 × r2 − ∫₀¹ front(f1) df1) is given with each table, to "
+        f"judge the gap. ferrotune: {and_list([f'`{a}`' for a in ours])} through `build` "
+        f"with `objectives: [Minimize, Minimize]`, each trial reported with both values "
+        f"(`TrialView::objectives`). Optuna: `create_study(directions=[\"minimize\", "
+        f"\"minimize\"])` with {and_list(theirs)}. *s per run* is the mean wall time of one "
+        f"run, function evaluations included.",
+        "",
+    ]
+    for name in names:
+        f = MO_FUNCTIONS[name]
+        rows = [r for r in mo if r["function"] == name]
+        marks = mo_checkpoints(trials)
+        expected = max(len({r["seed"] for r in rows if r["algorithm"] == a})
+                       for a in {r["algorithm"] for r in rows})
+        exact = true_front_hypervolume(name)
+        r1, r2 = f["reference"]
+        out.append(f"#### {name}: true front {f['front_text']}, hypervolume "
+                   f"{sig(exact, 6)} for reference point ({num(r1)}, {num(r2)}) "
+                   f"(exact: {num(r1)} × {num(r2)} − {f['integral_text']})")
+        out.append("")
+        out.append("| algorithm | " + " | ".join(f"HV after {m}" for m in marks)
+                   + " | s per run |")
+        out.append("|---" * (len(marks) + 2) + "|")
+        for side, alg, label in row_order(rows, MO_PEER_ORDER):
+            mine = [r for r in rows if r["algorithm"] == alg and r["side"] == side]
+            cells = []
+            for m in marks:
+                vals = [hypervolume(r["values"][:m], f["reference"]) for r in mine
+                        if len(r["values"]) >= m]
+                cell = mean_se(vals) if vals else "—"
+                if vals and len(vals) < expected:
+                    cell += f" (n={len(vals)})"
+                cells.append(cell)
+            wall = statistics.fmean(r["wall_s"] for r in mine)
+            out.append(f"| {label} | " + " | ".join(cells) + f" | {sig(wall, 3)} |")
+        out.append("")
+    return out
+
+
 def error_list(records):
     errors = [r for r in records if r["kind"] == "error"]
     if not errors:
@@ -183,14 +334,8 @@ def error_list(records):
     return out
 
 
-def section(records, listing, meta):
+def section(records, listing, meta, mo_listing=None):
     v = meta["versions"]
-    functions = listing["functions"]
-    speed = [r for r in records if r["kind"] == "speed"]
-    calls = max((r["calls_requested"] for r in speed), default=0)
-    limit = max((r["time_limit_s"] for r in speed), default=0)
-    speed_fns = sorted({r["function"] for r in speed})
-    seeds = meta["seeds"]
     lines = [
         HEADING,
         "",
@@ -199,6 +344,25 @@ def section(records, listing, meta):
         f"hyperopt {v['hyperopt']}, scikit-optimize {v['scikit-optimize']}, numpy {v['numpy']} "
         f"(scipy {v['scipy']}, scikit-learn {v['scikit-learn']}); {meta['machine']}).",
         "",
+    ]
+    single = [r for r in records if r["kind"] in ("quality", "speed")
+              or (r["kind"] == "error" and r["phase"] != "multi-objective")]
+    if single:
+        lines += single_objective(records, listing, meta)
+    lines += mo_section(records, mo_listing, meta)
+    lines += error_list(records)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def single_objective(records, listing, meta):
+    """The single-objective part: how it runs, its functions, its tables."""
+    functions = listing["functions"]
+    speed = [r for r in records if r["kind"] == "speed"]
+    calls = max((r["calls_requested"] for r in speed), default=0)
+    limit = max((r["time_limit_s"] for r in speed), default=0)
+    speed_fns = sorted({r["function"] for r in speed})
+    seeds = meta["seeds"]
+    lines = [
         f"- **Quality**: each run minimises one function sequentially (suggest one point, "
         f"evaluate it, report it) for {meta['trials']} trials, with seeds 0–{seeds - 1} for every "
         f"algorithm. A cell is the mean ± standard error over the {seeds} seeds of the best value "
@@ -236,8 +400,7 @@ def section(records, listing, meta):
     lines.append("")
     lines += quality_tables(records, functions, meta)
     lines += speed_table(records, meta)
-    lines += error_list(records)
-    return "\n".join(lines).rstrip() + "\n"
+    return lines
 
 
 def replace_section(text, new):
@@ -253,20 +416,36 @@ def replace_section(text, new):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--meta", required=True, help="JSON: command, date, versions, ...")
-    ap.add_argument("--list", required=True, help="output of `compare --list`")
+    ap.add_argument("--meta", help="JSON: command, date, versions, ... (required)")
+    ap.add_argument("--list", help="output of `compare --list`")
+    ap.add_argument("--mo-list", help="output of `compare --list --multi-objective`")
     ap.add_argument("--results", help="the Markdown file whose section to replace")
-    ap.add_argument("files", nargs="+")
+    ap.add_argument("--self-test", action="store_true", help="check the hypervolume and exit")
+    ap.add_argument("files", nargs="*")
     args = ap.parse_args()
+    self_test()
+    if args.self_test:
+        print("render: the hypervolume agrees with hand-computed values and the true fronts")
+        return
+    if not args.meta or not args.list or not args.files:
+        ap.error("--meta, --list and at least one FILE are required")
     with open(args.meta) as fh:
         meta = json.load(fh)
     with open(args.list) as fh:
         listing = json.load(fh)
+    mo_listing = None
+    if args.mo_list:
+        with open(args.mo_list) as fh:
+            mo_listing = json.load(fh)
     # Only this run's settings: with --resume, the files may hold runs of other ones.
+    mo_trials = meta.get("mo_trials", meta["trials"])
+    mo_seeds = meta.get("mo_seeds", meta["seeds"])
     records = [r for r in read(args.files)
-               if r["kind"] != "quality"
-               or (r["trials"] == meta["trials"] and r["seed"] < meta["seeds"])]
-    text = section(records, listing, meta)
+               if not (r["kind"] == "quality"
+                       and (r["trials"] != meta["trials"] or r["seed"] >= meta["seeds"]))
+               and not (r["kind"] == "multi-objective"
+                        and (r["trials"] != mo_trials or r["seed"] >= mo_seeds))]
+    text = section(records, listing, meta, mo_listing)
     sys.stdout.write(text)
     if args.results:
         with open(args.results) as fh:

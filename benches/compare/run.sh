@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Search algorithms, quality and speed: ferrotune's against Optuna, hyperopt and
-# scikit-optimize on the same functions, the same seeds and the same machine, in one run.
+# scikit-optimize on the same functions, the same seeds and the same machine, in one run;
+# and multi-objective: nsga2 and multi-objective TPE against Optuna's NSGA-II and TPE on
+# ZDT1 and ZDT2 (hypervolume).
 #
 #   benches/compare/run.sh                       the full comparison (20 seeds, 200 trials)
 #   benches/compare/run.sh --seeds 2 --trials 50 --functions branin,hartmann6   a quick one
+#   benches/compare/run.sh --only-multi-objective --no-write    the multi-objective part
 #
 # Options (all optional):
 #   --seeds N               seeds 0..N-1 for every algorithm (default 20)
@@ -18,6 +21,15 @@
 #   --speed-functions a,b   functions whose space the speed runs use (default hartmann6)
 #   --speed-time-limit S    seconds per speed case, after its history is built (default 120)
 #   --no-speed              quality only
+#   --no-multi-objective    leave out the multi-objective part (ZDT1, ZDT2)
+#   --only-multi-objective  only the multi-objective part (the section then has only it,
+#                           so add --no-write unless that is what RESULTS.md should say)
+#   --mo-seeds N            seeds of the multi-objective part (default: --seeds)
+#   --mo-trials N           its trials per run (default: --trials); hypervolume after
+#                           50/100/200
+#   --mo-algorithms a,b     its ferrotune algorithms (default nsga2,multivariate-tpe,random)
+#   --mo-peers a,b          its peers (default optuna-nsga2,optuna-tpe,optuna-random; also
+#                           optuna-tpe-multivariate)
 #   --out-dir DIR           where the JSON lines go (default target/compare)
 #   --resume                keep the results already in --out-dir, run only the missing ones
 #   --no-write              print the section, leave benches/RESULTS.md alone
@@ -27,7 +39,9 @@
 # checks that the Rust and Python definitions of the functions agree, runs both sides, and
 # writes the tables, the command, the date and the versions into the section
 # "## Search algorithms: quality and speed" of benches/RESULTS.md (the rest is kept).
-# The full run is long: skopt's gp_minimize takes minutes per 200-trial run.
+# The full run is long: skopt's gp_minimize takes minutes per 200-trial run. The
+# multi-objective part records every trial's objective vector; render.py computes the
+# hypervolumes of both sides from them.
 set -euo pipefail
 invocation="benches/compare/run.sh${*:+ $*}"
 cd "$(dirname "$0")/../.."
@@ -35,6 +49,7 @@ cd "$(dirname "$0")/../.."
 seeds=20 trials=200 functions="" algorithms="" peers="" jobs=1
 speed_sizes=100,500,1000 speed_calls=5 speed_functions=hartmann6 speed_limit=120
 speed=1 out=target/compare resume=0 write=1
+single=1 multi=1 mo_seeds="" mo_trials="" mo_algorithms="" mo_peers=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --seeds) seeds=$2; shift ;;
@@ -48,6 +63,12 @@ while [ $# -gt 0 ]; do
     --speed-functions) speed_functions=$2; shift ;;
     --speed-time-limit) speed_limit=$2; shift ;;
     --no-speed) speed=0 ;;
+    --no-multi-objective) multi=0 ;;
+    --only-multi-objective) single=0 ;;
+    --mo-seeds) mo_seeds=$2; shift ;;
+    --mo-trials) mo_trials=$2; shift ;;
+    --mo-algorithms) mo_algorithms=$2; shift ;;
+    --mo-peers) mo_peers=$2; shift ;;
     --out-dir) out=$2; shift ;;
     --resume) resume=1 ;;
     --no-write) write=0 ;;
@@ -56,6 +77,11 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+if [ "$single" = 0 ] && [ "$multi" = 0 ]; then
+  echo "run.sh: --only-multi-objective and --no-multi-objective leave nothing to run" >&2
+  exit 2
+fi
+mo_seeds=${mo_seeds:-$seeds} mo_trials=${mo_trials:-$trials}
 
 # The peers' venv, rebuilt when requirements.txt changes.
 venv=benches/compare/.venv
@@ -81,21 +107,44 @@ common=(--seeds "$seeds" --trials "$trials" --speed-sizes "$speed_sizes"
 ours=("${common[@]}"); [ -n "$algorithms" ] && ours+=(--algorithms "$algorithms")
 theirs=("${common[@]}"); [ -n "$peers" ] && theirs+=(--algorithms "$peers")
 again=(); [ "$resume" = 1 ] && again=(--resume)
+mo=(--multi-objective --seeds "$mo_seeds" --trials "$mo_trials")
+mo_ours=("${mo[@]}"); [ -n "$mo_algorithms" ] && mo_ours+=(--algorithms "$mo_algorithms")
+mo_theirs=("${mo[@]}"); [ -n "$mo_peers" ] && mo_theirs+=(--algorithms "$mo_peers")
 
-# The two definitions of the functions agree (and each reaches its known optimum).
+# The two definitions of the functions agree (and each reaches its known optimum, or for
+# the multi-objective ones, its Pareto front).
 "$bin" --points --out "$out/points.jsonl"
-points=$("$py" benches/compare/functions.py --verify < "$out/points.jsonl")
+"$bin" --points --multi-objective --out "$out/mo-points.jsonl"
+points=$(cat "$out/points.jsonl" "$out/mo-points.jsonl" | "$py" benches/compare/functions.py --verify)
 echo "run.sh: $points" >&2
 points=$(grep -c . "$out/points.jsonl")
+mo_points=$(grep -c . "$out/mo-points.jsonl")
+"$py" benches/compare/render.py --self-test >&2
 "$bin" --list "${ours[@]}" > "$out/list.json"
+"$bin" --list "${mo_ours[@]}" > "$out/mo-list.json"
 
-echo "run.sh: quality, ferrotune" >&2
-"$bin" "${ours[@]}" --skip-speed --out "$out/quality-ferrotune.jsonl" "${again[@]}"
-echo "run.sh: quality, peers" >&2
-"$py" benches/compare/peers.py "${theirs[@]}" --skip-speed --jobs "$jobs" \
-  --out "$out/quality-peers.jsonl" "${again[@]}"
-files=("$out/quality-ferrotune.jsonl" "$out/quality-peers.jsonl")
-if [ "$speed" = 1 ]; then
+files=()
+if [ "$single" = 1 ]; then
+  echo "run.sh: quality, ferrotune" >&2
+  "$bin" "${ours[@]}" --skip-speed --out "$out/quality-ferrotune.jsonl" "${again[@]}"
+  echo "run.sh: quality, peers" >&2
+  "$py" benches/compare/peers.py "${theirs[@]}" --skip-speed --jobs "$jobs" \
+    --out "$out/quality-peers.jsonl" "${again[@]}"
+  files+=("$out/quality-ferrotune.jsonl" "$out/quality-peers.jsonl")
+fi
+if [ "$multi" = 1 ]; then
+  echo "run.sh: multi-objective, ferrotune" >&2
+  start=$SECONDS
+  "$bin" "${mo_ours[@]}" --out "$out/mo-ferrotune.jsonl" "${again[@]}"
+  echo "run.sh: multi-objective, ferrotune: $((SECONDS - start)) s" >&2
+  echo "run.sh: multi-objective, peers" >&2
+  start=$SECONDS
+  "$py" benches/compare/peers.py "${mo_theirs[@]}" --jobs "$jobs" \
+    --out "$out/mo-peers.jsonl" "${again[@]}"
+  echo "run.sh: multi-objective, peers: $((SECONDS - start)) s" >&2
+  files+=("$out/mo-ferrotune.jsonl" "$out/mo-peers.jsonl")
+fi
+if [ "$speed" = 1 ] && [ "$single" = 1 ]; then
   echo "run.sh: speed, ferrotune" >&2
   "$bin" "${ours[@]}" --skip-quality --out "$out/speed-ferrotune.jsonl" "${again[@]}"
   echo "run.sh: speed, peers" >&2
@@ -111,6 +160,7 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 INVOCATION=$invocation DATE=$(date -u +%Y-%m-%d) FERROTUNE="$version at commit $commit" \
 RUSTC=$(rustc --version) MACHINE="$(nproc) cores, $mem" SEEDS=$seeds TRIALS=$trials POINTS=$points \
+MO_SEEDS=$mo_seeds MO_TRIALS=$mo_trials MO_POINTS=$mo_points \
 "$py" - "$out/meta.json" <<'PY'
 import json, os, subprocess, sys
 e = os.environ
@@ -118,9 +168,11 @@ versions = json.loads(subprocess.check_output(
     [sys.executable, "benches/compare/peers.py", "--versions"]))
 meta = {"command": e["INVOCATION"], "date": e["DATE"], "ferrotune": e["FERROTUNE"],
         "rustc": e["RUSTC"], "machine": e["MACHINE"], "seeds": int(e["SEEDS"]),
-        "trials": int(e["TRIALS"]), "points": int(e["POINTS"]), "versions": versions}
+        "trials": int(e["TRIALS"]), "points": int(e["POINTS"]), "versions": versions,
+        "mo_seeds": int(e["MO_SEEDS"]), "mo_trials": int(e["MO_TRIALS"]),
+        "mo_points": int(e["MO_POINTS"])}
 json.dump(meta, open(sys.argv[1], "w"), indent=1)
 PY
 results=(); [ "$write" = 1 ] && results=(--results benches/RESULTS.md)
 "$py" benches/compare/render.py --meta "$out/meta.json" --list "$out/list.json" \
-  "${results[@]}" "${files[@]}" | tee "$out/section.md"
+  --mo-list "$out/mo-list.json" "${results[@]}" "${files[@]}" | tee "$out/section.md"

@@ -6,6 +6,8 @@
 //! values, so the two definitions provably agree (run.sh does this before every run).
 //!
 //! Parameters are named `x0`, `x1`, … in order. All are minimised.
+//!
+//! [`MULTI`] holds the multi-objective functions (ZDT1, ZDT2), whose value is a vector.
 
 use ferrotune_core::{Assignment, Distribution, Domain, ParamValue, Parameter, SearchSpace};
 use std::f64::consts::{E, PI};
@@ -212,56 +214,149 @@ pub fn styblinski_tang(x: &[f64]) -> f64 {
     0.5 * total
 }
 
-impl TestFunction {
-    /// The domain as a ferrotune search space: `x0`, `x1`, … as doubles (uniform), ints and,
-    /// for categorical values, their decimal text.
-    pub fn space(&self) -> SearchSpace {
-        let parameters = self
-            .bounds
-            .iter()
-            .enumerate()
-            .map(|(i, b)| Parameter {
-                name: format!("x{i}"),
-                domain: match *b {
-                    Bound::Real(min, max) => Domain::Double {
-                        min,
-                        max,
-                        step: None,
-                        distribution: Distribution::Uniform,
-                    },
-                    Bound::Int(min, max) => Domain::Int {
-                        min,
-                        max,
-                        step: None,
-                        distribution: Distribution::Uniform,
-                    },
-                    Bound::Categorical(values) => Domain::Categorical {
-                        values: values.iter().map(|v| v.to_string()).collect(),
-                    },
+/// A multi-objective test function: every objective minimised, its domain and its
+/// Pareto front.
+#[derive(Debug, Clone, Copy)]
+pub struct MultiObjectiveFunction {
+    pub name: &'static str,
+    pub bounds: &'static [Bound],
+    /// The number of objectives (the length of `eval`'s answer).
+    pub objectives: usize,
+    pub eval: fn(&[f64]) -> Vec<f64>,
+    /// The Pareto front: the second objective as a function of the first, for `f1 ∈ [0, 1]`.
+    pub front: fn(f64) -> f64,
+}
+
+/// Variables of the ZDT functions (the standard 30).
+pub const ZDT_VARIABLES: usize = 30;
+
+/// The multi-objective functions of the comparison, in table order.
+pub static MULTI: &[MultiObjectiveFunction] = &[
+    MultiObjectiveFunction {
+        name: "zdt1",
+        bounds: &[Bound::Real(0.0, 1.0); ZDT_VARIABLES],
+        objectives: 2,
+        eval: zdt1,
+        front: |f1| 1.0 - f1.sqrt(),
+    },
+    MultiObjectiveFunction {
+        name: "zdt2",
+        bounds: &[Bound::Real(0.0, 1.0); ZDT_VARIABLES],
+        objectives: 2,
+        eval: zdt2,
+        front: |f1| 1.0 - f1 * f1,
+    },
+];
+
+/// The multi-objective function of this name.
+pub fn multi_by_name(name: &str) -> Option<&'static MultiObjectiveFunction> {
+    MULTI.iter().find(|f| f.name == name)
+}
+
+/// ZDT's `g = 1 + 9 (x1 + … + x(n−1)) / (n − 1)`: 1 exactly on the Pareto set
+/// (x1 = … = x(n−1) = 0), at most 10 on `[0, 1]ⁿ`.
+fn zdt_g(x: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for &v in &x[1..] {
+        total += v;
+    }
+    1.0 + 9.0 * total / (x.len() - 1) as f64
+}
+
+/// ZDT1 (Zitzler, Deb and Thiele 2000) on `[0, 1]ⁿ`: `f1 = x0`, `f2 = g (1 − √(f1 / g))`.
+/// Convex Pareto front `f2 = 1 − √f1`, reached where `g = 1`.
+pub fn zdt1(x: &[f64]) -> Vec<f64> {
+    let f1 = x[0];
+    let g = zdt_g(x);
+    vec![f1, g * (1.0 - (f1 / g).sqrt())]
+}
+
+/// ZDT2 (Zitzler, Deb and Thiele 2000) on `[0, 1]ⁿ`: `f1 = x0`, `f2 = g (1 − (f1 / g)²)`.
+/// Concave Pareto front `f2 = 1 − f1²`, reached where `g = 1`.
+pub fn zdt2(x: &[f64]) -> Vec<f64> {
+    let f1 = x[0];
+    let g = zdt_g(x);
+    let r = f1 / g;
+    vec![f1, g * (1.0 - r * r)]
+}
+
+/// The domain as a ferrotune search space: `x0`, `x1`, … as doubles (uniform), ints and,
+/// for categorical values, their decimal text.
+pub fn space_of(bounds: &[Bound]) -> SearchSpace {
+    let parameters = bounds
+        .iter()
+        .enumerate()
+        .map(|(i, b)| Parameter {
+            name: format!("x{i}"),
+            domain: match *b {
+                Bound::Real(min, max) => Domain::Double {
+                    min,
+                    max,
+                    step: None,
+                    distribution: Distribution::Uniform,
                 },
-            })
-            .collect();
-        SearchSpace { parameters }
+                Bound::Int(min, max) => Domain::Int {
+                    min,
+                    max,
+                    step: None,
+                    distribution: Distribution::Uniform,
+                },
+                Bound::Categorical(values) => Domain::Categorical {
+                    values: values.iter().map(|v| v.to_string()).collect(),
+                },
+            },
+        })
+        .collect();
+    SearchSpace { parameters }
+}
+
+/// The point an assignment of [`space_of`]`(bounds)` stands for.
+pub fn point_of(name: &str, bounds: &[Bound], a: &Assignment) -> anyhow::Result<Vec<f64>> {
+    anyhow::ensure!(
+        a.0.len() == bounds.len(),
+        "{name}: expected {} parameters, got {}",
+        bounds.len(),
+        a.0.len()
+    );
+    a.0.iter()
+        .map(|(param, v)| match v {
+            ParamValue::Float(x) => Ok(*x),
+            ParamValue::Int(i) => Ok(*i as f64),
+            ParamValue::Str(s) => s
+                .parse::<f64>()
+                .map_err(|e| anyhow::anyhow!("{name}: {param} = {s:?}: {e}")),
+        })
+        .collect()
+}
+
+impl MultiObjectiveFunction {
+    /// The domain as a ferrotune search space (see [`space_of`]).
+    pub fn space(&self) -> SearchSpace {
+        space_of(self.bounds)
+    }
+
+    /// The objectives' values at an assignment of [`space`](Self::space).
+    pub fn values(&self, a: &Assignment) -> anyhow::Result<Vec<f64>> {
+        Ok((self.eval)(&point_of(self.name, self.bounds, a)?))
+    }
+
+    /// The Pareto-optimal point whose first objective is `f1`: `x0 = f1`, the rest 0.
+    pub fn pareto_point(&self, f1: f64) -> Vec<f64> {
+        let mut x = vec![0.0; self.bounds.len()];
+        x[0] = f1;
+        x
+    }
+}
+
+impl TestFunction {
+    /// The domain as a ferrotune search space (see [`space_of`]).
+    pub fn space(&self) -> SearchSpace {
+        space_of(self.bounds)
     }
 
     /// The point an assignment of [`space`](Self::space) stands for.
     pub fn point(&self, a: &Assignment) -> anyhow::Result<Vec<f64>> {
-        anyhow::ensure!(
-            a.0.len() == self.bounds.len(),
-            "{}: expected {} parameters, got {}",
-            self.name,
-            self.bounds.len(),
-            a.0.len()
-        );
-        a.0.iter()
-            .map(|(name, v)| match v {
-                ParamValue::Float(x) => Ok(*x),
-                ParamValue::Int(i) => Ok(*i as f64),
-                ParamValue::Str(s) => s
-                    .parse::<f64>()
-                    .map_err(|e| anyhow::anyhow!("{}: {name} = {s:?}: {e}", self.name)),
-            })
-            .collect()
+        point_of(self.name, self.bounds, a)
     }
 
     /// The function's value at an assignment of [`space`](Self::space).
@@ -359,6 +454,58 @@ mod tests {
         for (i, f) in ALL.iter().enumerate() {
             assert!(ALL[..i].iter().all(|g| g.name != f.name));
             assert!(std::ptr::eq(by_name(f.name).unwrap(), f));
+        }
+        for (i, f) in MULTI.iter().enumerate() {
+            assert!(MULTI[..i].iter().all(|g| g.name != f.name));
+            assert!(ALL.iter().all(|g| g.name != f.name));
+            assert!(std::ptr::eq(multi_by_name(f.name).unwrap(), f));
+        }
+    }
+
+    /// `g = 1` on the Pareto set, so each Pareto-optimal point lies on the stated front.
+    #[test]
+    fn zdt_pareto_points_lie_on_the_front() {
+        for f in MULTI {
+            assert_eq!(f.bounds.len(), ZDT_VARIABLES);
+            for f1 in [0.0, 0.25, 0.5, 0.81, 1.0] {
+                let v = (f.eval)(&f.pareto_point(f1));
+                assert_eq!(v.len(), f.objectives);
+                assert_eq!(v[0], f1);
+                assert!(close(v[1], (f.front)(f1)), "{} at f1 = {f1}: {v:?}", f.name);
+            }
+        }
+        assert!(close(
+            zdt1(&[1.0; ZDT_VARIABLES])[1],
+            10.0 * (1.0 - 0.1f64.sqrt())
+        ));
+        assert!(close(zdt2(&[1.0; ZDT_VARIABLES])[1], 9.9));
+    }
+
+    /// Every point of the domain has `f1 ≤ 1` and `f2 ≤ 10` (so the comparison's reference
+    /// point (1.1, 11) is beyond all of them), and no point is below the front.
+    #[test]
+    fn zdt_values_are_bounded_and_above_the_front() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut uniform = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for f in MULTI {
+            for k in 0..1000 {
+                // Some points near the Pareto set, where g is close to 1.
+                let scale = if k % 2 == 0 { 1.0 } else { 1e-3 };
+                let mut x: Vec<f64> = (0..ZDT_VARIABLES).map(|_| scale * uniform()).collect();
+                x[0] = uniform();
+                let v = (f.eval)(&x);
+                assert!((0.0..=1.0).contains(&v[0]) && (0.0..=10.0).contains(&v[1]));
+                assert!(
+                    v[1] >= (f.front)(v[0]) - 1e-12,
+                    "{} at {x:?}: {v:?}",
+                    f.name
+                );
+            }
         }
     }
 }

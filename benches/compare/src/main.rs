@@ -3,17 +3,21 @@
 //! For every (function, algorithm, seed) it runs a sequential ask/tell loop through
 //! `ferrotune_algorithms::build` and `Suggester::suggest(&history, 1)` and records the best
 //! value after 25, 50, 100 and 200 trials; then, for every algorithm, the wall time of one
-//! `suggest` call with 100, 500 and 1000 trials of history. Each result is one JSON line,
-//! in the format `peers.py` writes for Optuna, hyperopt and scikit-optimize; `run.sh` runs
-//! both and renders the tables of benches/RESULTS.md.
+//! `suggest` call with 100, 500 and 1000 trials of history. With `--multi-objective` it runs
+//! the multi-objective functions (ZDT1, ZDT2) instead, with both objectives minimised, and
+//! records every trial's objective vector (`render.py` computes the hypervolumes). Each
+//! result is one JSON line, in the format `peers.py` writes for Optuna, hyperopt and
+//! scikit-optimize; `run.sh` runs both and renders the tables of benches/RESULTS.md.
 
 mod functions;
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::Parser;
-use ferrotune_algorithms::{AlgorithmContext, IMPLEMENTED, Suggester, Suggestions, build};
-use ferrotune_core::{Assignment, ObjectiveType, TrialStatus, TrialView};
-use functions::TestFunction;
+use ferrotune_algorithms::{
+    AlgorithmContext, IMPLEMENTED, MULTI_OBJECTIVE, Suggester, Suggestions, build,
+};
+use ferrotune_core::{Assignment, ObjectiveType, SearchSpace, TrialStatus, TrialView};
+use functions::{Bound, MultiObjectiveFunction, TestFunction};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -27,6 +31,11 @@ const CHECKPOINTS: [usize; 4] = [25, 50, 100, 200];
 
 /// Algorithms left out: grid search needs stepped doubles, which these functions are not.
 const SKIPPED: &[&str] = &["grid"];
+
+/// The multi-objective part's algorithms by default: NSGA-II, multi-objective TPE and
+/// random search as the baseline. A name `build` does not know yet (say, `nsga2` before it
+/// exists) gives one error record per run, which the section lists.
+const MULTI_OBJECTIVE_DEFAULT: &[&str] = &["nsga2", "multivariate-tpe", "random"];
 
 /// Seed of the random search that makes the synthetic histories of the speed runs, and of
 /// the points `--points` prints.
@@ -46,10 +55,12 @@ struct Args {
     /// this number) and after the last.
     #[arg(long, default_value_t = 200)]
     trials: usize,
-    /// Functions to run, comma-separated (default: all; see --list).
+    /// Functions to run, comma-separated (default: all; see --list). With
+    /// --multi-objective: multi-objective functions (default: zdt1, zdt2).
     #[arg(long, value_delimiter = ',')]
     functions: Vec<String>,
     /// ferrotune algorithms to run, comma-separated (default: every implemented one but grid).
+    /// With --multi-objective: default nsga2, multivariate-tpe, random.
     #[arg(long, value_delimiter = ',')]
     algorithms: Vec<String>,
     /// Write the JSON lines here instead of stdout.
@@ -83,27 +94,25 @@ struct Args {
     /// Print the functions and algorithms that would run, and exit.
     #[arg(long)]
     list: bool,
+    /// The multi-objective part instead: every objective of each multi-objective function
+    /// minimised, one JSON line per run with every trial's objective vector. --points and
+    /// --list then print the multi-objective functions; there is no speed part.
+    #[arg(long)]
+    multi_objective: bool,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if args.multi_objective {
+        return multi_objective_main(&args);
+    }
     let functions = pick_functions(&args.functions)?;
     let algorithms = pick_algorithms(&args.algorithms)?;
     let speed_functions = pick_functions(&args.speed_functions)?;
     if args.list {
         let describe = |f: &&TestFunction| {
-            let bounds: Vec<Value> = f
-                .bounds
-                .iter()
-                .map(|b| match *b {
-                    functions::Bound::Real(lo, hi) => {
-                        json!({"type": "real", "low": lo, "high": hi})
-                    }
-                    functions::Bound::Int(lo, hi) => json!({"type": "int", "low": lo, "high": hi}),
-                    functions::Bound::Categorical(v) => json!({"type": "categorical", "values": v}),
-                })
-                .collect();
-            json!({"name": f.name, "bounds": bounds, "optimum": f.optimum, "argmin": f.argmin})
+            json!({"name": f.name, "bounds": bounds_json(f.bounds), "optimum": f.optimum,
+                   "argmin": f.argmin})
         };
         let names = |fs: &[&TestFunction]| fs.iter().map(|f| f.name).collect::<Vec<_>>();
         println!(
@@ -195,6 +204,125 @@ fn median(xs: &[f64]) -> f64 {
     }
 }
 
+/// `--multi-objective`: the listing, the fixed points or the runs of the multi-objective
+/// part.
+fn multi_objective_main(args: &Args) -> Result<()> {
+    let functions = pick_multi_functions(&args.functions)?;
+    let algorithms = pick_multi_algorithms(&args.algorithms)?;
+    if args.list {
+        let described: Vec<Value> = functions
+            .iter()
+            .map(|f| {
+                json!({"name": f.name, "bounds": bounds_json(f.bounds),
+                       "objectives": f.objectives})
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({"functions": described, "algorithms": algorithms})
+        );
+        return Ok(());
+    }
+    let mut out = Output::open(args.out.as_ref(), args.resume)?;
+    if args.points {
+        for f in &functions {
+            for (x, values) in multi_fixed_points(f)? {
+                out.write(&json!({"kind": "mo-point", "function": f.name, "x": x,
+                                  "values": values}))?;
+            }
+        }
+        return Ok(());
+    }
+    ensure!(args.trials > 0, "--trials must be at least 1");
+    for f in &functions {
+        for alg in &algorithms {
+            let start = Instant::now();
+            let mut ran = 0;
+            for seed in 0..args.seeds {
+                if out
+                    .done
+                    .contains(&multi_key(alg, f.name, seed, args.trials))
+                {
+                    continue;
+                }
+                let record = match multi_objective_run(f, alg, seed, args.trials) {
+                    Ok(r) => r,
+                    Err(e) => error_record(alg, f.name, "multi-objective", Some(seed), &e),
+                };
+                out.write(&record)?;
+                ran += 1;
+            }
+            eprintln!(
+                "compare: {} / {alg}: {ran} multi-objective runs of {} trials in {:.1} s",
+                f.name,
+                args.trials,
+                start.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The domain of a function, as `--list` prints it for `render.py`.
+fn bounds_json(bounds: &[Bound]) -> Vec<Value> {
+    bounds
+        .iter()
+        .map(|b| match *b {
+            Bound::Real(lo, hi) => json!({"type": "real", "low": lo, "high": hi}),
+            Bound::Int(lo, hi) => json!({"type": "int", "low": lo, "high": hi}),
+            Bound::Categorical(v) => json!({"type": "categorical", "values": v}),
+        })
+        .collect()
+}
+
+fn pick_multi_functions(names: &[String]) -> Result<Vec<&'static MultiObjectiveFunction>> {
+    if names.is_empty() {
+        return Ok(functions::MULTI.iter().collect());
+    }
+    names
+        .iter()
+        .map(|n| {
+            functions::multi_by_name(n).with_context(|| {
+                let known: Vec<_> = functions::MULTI.iter().map(|f| f.name).collect();
+                format!(
+                    "unknown multi-objective function {n:?} (known: {})",
+                    known.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// The multi-objective part's algorithms: those `ferrotune_algorithms::MULTI_OBJECTIVE`
+/// lists (but grid) and the default ones, known to `build` yet or not.
+fn pick_multi_algorithms(names: &[String]) -> Result<Vec<String>> {
+    if names.is_empty() {
+        return Ok(MULTI_OBJECTIVE_DEFAULT
+            .iter()
+            .map(|s| s.to_string())
+            .collect());
+    }
+    let mut available: Vec<&str> = MULTI_OBJECTIVE
+        .iter()
+        .copied()
+        .filter(|a| !SKIPPED.contains(a))
+        .collect();
+    for a in MULTI_OBJECTIVE_DEFAULT {
+        if !available.contains(a) {
+            available.push(a);
+        }
+    }
+    for n in names {
+        if !available.contains(&n.as_str()) {
+            bail!(
+                "algorithm {n:?} is not one the multi-objective part runs (available: {})",
+                available.join(", ")
+            );
+        }
+    }
+    Ok(names.to_vec())
+}
+
 fn pick_functions(names: &[String]) -> Result<Vec<&'static TestFunction>> {
     if names.is_empty() {
         return Ok(functions::ALL.iter().collect());
@@ -231,25 +359,40 @@ fn pick_algorithms(names: &[String]) -> Result<Vec<String>> {
 }
 
 fn suggester(f: &TestFunction, algorithm: &str, seed: u64) -> Result<Box<dyn Suggester>> {
+    build_suggester(f.name, f.space(), 1, algorithm, seed)
+}
+
+/// `algorithm` on `space`, every one of the `objectives` minimised.
+fn build_suggester(
+    function: &str,
+    space: SearchSpace,
+    objectives: usize,
+    algorithm: &str,
+    seed: u64,
+) -> Result<Box<dyn Suggester>> {
     build(AlgorithmContext {
         algorithm: algorithm.to_string(),
-        space: f.space(),
-        objectives: vec![ObjectiveType::Minimize],
+        space,
+        objectives: vec![ObjectiveType::Minimize; objectives],
         seed,
         settings: vec![],
     })
-    .with_context(|| format!("building {algorithm:?} for {}", f.name))
+    .with_context(|| format!("building {algorithm:?} for {function}"))
 }
 
 /// The one new assignment of a `suggest(history, 1)` answer, checked against the space.
-fn one(answer: Suggestions, f: &TestFunction, history: &[TrialView]) -> Result<Assignment> {
+fn one(answer: Suggestions, space: &SearchSpace, history: &[TrialView]) -> Result<Assignment> {
     match answer {
+        Suggestions::Trials(mut v) if v.len() == 1 => {
+            let a = v.remove(0).parameters;
+            ensure!(space.contains(&a), "suggestion {a:?} is outside the space");
+            Ok(a)
+        }
+        Suggestions::Trials(v) => bail!("asked for 1 suggestion, got {}", v.len()),
+        Suggestions::Wait => bail!("the algorithm waits in a sequential run"),
         Suggestions::Assignments(mut v) if v.len() == 1 => {
             let a = v.remove(0);
-            ensure!(
-                f.space().contains(&a),
-                "suggestion {a:?} is outside the space"
-            );
+            ensure!(space.contains(&a), "suggestion {a:?} is outside the space");
             Ok(a)
         }
         Suggestions::Assignments(v) => bail!("asked for 1 suggestion, got {}", v.len()),
@@ -265,6 +408,7 @@ fn trial(a: Assignment, value: f64, i: usize) -> TrialView {
         objective: Some(value),
         objectives: Vec::new(),
         intermediate: vec![],
+        labels: Default::default(),
     }
 }
 
@@ -289,7 +433,7 @@ fn quality_run(f: &TestFunction, algorithm: &str, seed: u64, trials: usize) -> R
     let mut best_after = Vec::new();
     let marks = checkpoints(trials);
     for i in 0..trials {
-        let a = one(s.suggest(&history, 1)?, f, &history)?;
+        let a = one(s.suggest(&history, 1)?, &f.space(), &history)?;
         let y = f.value(&a)?;
         best = best.min(y);
         history.push(trial(a, y, i));
@@ -301,6 +445,41 @@ fn quality_run(f: &TestFunction, algorithm: &str, seed: u64, trials: usize) -> R
         "kind": "quality", "side": "ferrotune", "algorithm": algorithm, "label": label(algorithm),
         "function": f.name, "seed": seed, "trials": trials, "checkpoints": marks,
         "best": best_after, "wall_s": start.elapsed().as_secs_f64(),
+    }))
+}
+
+/// One sequential multi-objective run: `trials` times suggest one, evaluate every
+/// objective, add the trial (with all its values) to the history. The record holds every
+/// trial's objective vector in order; `render.py` computes the hypervolumes from them.
+fn multi_objective_run(
+    f: &MultiObjectiveFunction,
+    algorithm: &str,
+    seed: u64,
+    trials: usize,
+) -> Result<Value> {
+    let start = Instant::now();
+    let space = f.space();
+    let mut s = build_suggester(f.name, space.clone(), f.objectives, algorithm, seed)?;
+    let mut history = Vec::with_capacity(trials);
+    let mut values = Vec::with_capacity(trials);
+    for i in 0..trials {
+        let a = one(s.suggest(&history, 1)?, &space, &history)?;
+        let v = f.values(&a)?;
+        history.push(TrialView {
+            name: format!("t{i}"),
+            parameters: a,
+            status: TrialStatus::Succeeded,
+            objective: Some(v[0]),
+            objectives: v.clone(),
+            intermediate: vec![],
+            labels: Default::default(),
+        });
+        values.push(v);
+    }
+    Ok(json!({
+        "kind": "multi-objective", "side": "ferrotune", "algorithm": algorithm,
+        "label": label(algorithm), "function": f.name, "seed": seed, "trials": trials,
+        "values": values, "wall_s": start.elapsed().as_secs_f64(),
     }))
 }
 
@@ -322,7 +501,7 @@ fn speed_run(
         let t = Instant::now();
         let answer = s.suggest(&history, 1)?;
         times_ms.push(t.elapsed().as_secs_f64() * 1e3);
-        let a = one(answer, f, &history)?;
+        let a = one(answer, &f.space(), &history)?;
         let y = f.value(&a)?;
         let i = history.len();
         history.push(trial(a, y, i));
@@ -337,11 +516,7 @@ fn speed_run(
 
 /// `size` trials at points of ferrotune's random search, evaluated on `f`.
 fn synthetic_history(f: &TestFunction, size: usize) -> Result<Vec<TrialView>> {
-    let mut random = suggester(f, "random", SYNTHETIC_SEED)?;
-    let Suggestions::Assignments(points) = random.suggest(&[], size)? else {
-        bail!("random search exhausted");
-    };
-    points
+    random_points(f.name, f.space(), size)?
         .into_iter()
         .enumerate()
         .map(|(i, a)| {
@@ -349,6 +524,51 @@ fn synthetic_history(f: &TestFunction, size: usize) -> Result<Vec<TrialView>> {
             Ok(trial(a, y, i))
         })
         .collect()
+}
+
+/// `size` points of ferrotune's random search (seed [`SYNTHETIC_SEED`]) in `space`.
+fn random_points(function: &str, space: SearchSpace, size: usize) -> Result<Vec<Assignment>> {
+    let mut random = build_suggester(function, space, 1, "random", SYNTHETIC_SEED)?;
+    let Suggestions::Assignments(points) = random.suggest(&[], size)? else {
+        bail!("random search exhausted");
+    };
+    Ok(points)
+}
+
+/// Points where both sides must agree for a multi-objective function: Pareto-optimal
+/// points (`f1` = 0, 0.25, 0.5, 1, each checked to lie on the function's front), the
+/// domain's two corners and 16 random points.
+fn multi_fixed_points(f: &MultiObjectiveFunction) -> Result<Vec<(Vec<f64>, Vec<f64>)>> {
+    let mut xs = Vec::new();
+    for f1 in [0.0, 0.25, 0.5, 1.0] {
+        let x = f.pareto_point(f1);
+        let v = (f.eval)(&x);
+        let on_front = (f.front)(f1);
+        ensure!(
+            v[0] == f1 && (v[1] - on_front).abs() <= 1e-12,
+            "{}: the Pareto-optimal point with f1 = {f1} has values {v:?}, not on the front \
+             (f2 = {on_front})",
+            f.name
+        );
+        xs.push(x);
+    }
+    for low in [true, false] {
+        let corner = f.bounds.iter().map(|b| match *b {
+            Bound::Real(lo, hi) => Ok(if low { lo } else { hi }),
+            _ => bail!("{}: only real bounds are expected", f.name),
+        });
+        xs.push(corner.collect::<Result<_>>()?);
+    }
+    for a in random_points(f.name, f.space(), 16)? {
+        xs.push(functions::point_of(f.name, f.bounds, &a)?);
+    }
+    Ok(xs
+        .into_iter()
+        .map(|x| {
+            let v = (f.eval)(&x);
+            (x, v)
+        })
+        .collect())
 }
 
 /// Points where both sides must agree: every known minimiser, the domain's two corners
@@ -359,15 +579,15 @@ fn fixed_points(f: &TestFunction) -> Result<Vec<(Vec<f64>, f64)>> {
         f.bounds
             .iter()
             .map(|b| match *b {
-                functions::Bound::Real(lo, hi) => {
+                Bound::Real(lo, hi) => {
                     if low {
                         lo
                     } else {
                         hi
                     }
                 }
-                functions::Bound::Int(lo, hi) => (if low { lo } else { hi }) as f64,
-                functions::Bound::Categorical(v) => {
+                Bound::Int(lo, hi) => (if low { lo } else { hi }) as f64,
+                Bound::Categorical(v) => {
                     if low {
                         v[0]
                     } else {
@@ -413,6 +633,10 @@ fn speed_key(algorithm: &str, function: &str, size: usize) -> String {
     format!("speed/{algorithm}/{function}/{size}")
 }
 
+fn multi_key(algorithm: &str, function: &str, seed: u64, trials: usize) -> String {
+    format!("multi-objective/{algorithm}/{function}/{seed}/{trials}")
+}
+
 /// Where the JSON lines go, and (with --resume) the results already there.
 struct Output {
     sink: Box<dyn Write>,
@@ -447,6 +671,12 @@ impl Output {
                         &s("algorithm"),
                         &s("function"),
                         n("history") as usize,
+                    )),
+                    Some("multi-objective") => done.insert(multi_key(
+                        &s("algorithm"),
+                        &s("function"),
+                        n("seed"),
+                        n("trials") as usize,
                     )),
                     _ => false,
                 };
@@ -504,5 +734,30 @@ mod tests {
         let r = speed_run(&functions::ALL[0], "random", 20, 2, Duration::from_secs(60)).unwrap();
         assert_eq!(r["times_ms"].as_array().unwrap().len(), 2);
         assert!(pick_algorithms(&["grid".into()]).is_err());
+    }
+
+    /// Every implemented multi-objective algorithm runs on both ZDT functions, and its
+    /// record holds one vector of both objectives per trial, inside their bounds.
+    #[test]
+    fn multi_objective_runs_record_every_vector() {
+        let mut algorithms: Vec<&str> = MULTI_OBJECTIVE_DEFAULT.to_vec();
+        algorithms.extend(MULTI_OBJECTIVE);
+        algorithms.retain(|a| IMPLEMENTED.contains(a) && !SKIPPED.contains(a));
+        algorithms.dedup();
+        assert!(algorithms.contains(&"random"));
+        for f in functions::MULTI {
+            for alg in &algorithms {
+                let r = multi_objective_run(f, alg, 3, 30).unwrap();
+                let values: Vec<Vec<f64>> = serde_json::from_value(r["values"].clone()).unwrap();
+                assert_eq!(values.len(), 30, "{} / {alg}", f.name);
+                for v in values {
+                    assert_eq!(v.len(), 2);
+                    assert!((0.0..=1.0).contains(&v[0]) && (0.0..=10.0).contains(&v[1]));
+                }
+            }
+        }
+        assert_eq!(multi_fixed_points(&functions::MULTI[0]).unwrap().len(), 22);
+        assert!(pick_multi_algorithms(&["cmaes".into()]).is_err());
+        assert!(pick_multi_algorithms(&["nsga2".into()]).is_ok());
     }
 }

@@ -18,7 +18,7 @@ use ferrotune_algorithms::stopping::{Resource, RuleContext, StoppingRule, build_
 use ferrotune_algorithms::{AlgorithmContext, Suggester, Suggestions};
 use ferrotune_core::validate::Experiment;
 use ferrotune_core::{
-    Assignment, MetricSummary, ObjectiveType, Observation, TrialStatus, TrialView,
+    Assignment, MetricSummary, NewTrial, ObjectiveType, Observation, TrialStatus, TrialView,
 };
 use ferrotune_store::{
     ExperimentRecord, ExperimentStatus, Store, StoreError, TrialOutcome, TrialRecord,
@@ -252,6 +252,7 @@ impl Controller {
             objective: t.objective,
             objectives: self.multi_values(&t.metrics),
             intermediate: Vec::new(),
+            labels: t.labels,
         };
         self.consider_best(&view);
         self.views.push(view);
@@ -416,11 +417,23 @@ impl Controller {
                             .save_algorithm_state(self.record.id, &state)
                             .await?;
                     }
-                    match suggested {
-                        Suggestions::Exhausted => self.exhausted = true,
-                        Suggestions::Assignments(a) if a.is_empty() => self.exhausted = true,
-                        Suggestions::Assignments(a) => {
-                            let created = self.store.create_trials(self.record.id, a).await?;
+                    let new: Vec<NewTrial> = match suggested {
+                        Suggestions::Exhausted => Vec::new(),
+                        Suggestions::Wait if self.counts.running > 0 => return Ok(None),
+                        Suggestions::Wait => {
+                            tracing::warn!(
+                                "the search algorithm waits with no trial running; ending the experiment"
+                            );
+                            Vec::new()
+                        }
+                        Suggestions::Assignments(a) => a.into_iter().map(NewTrial::from).collect(),
+                        Suggestions::Trials(t) => t,
+                    };
+                    match new {
+                        a if a.is_empty() => self.exhausted = true,
+                        a => {
+                            let created =
+                                self.store.create_labelled_trials(self.record.id, a).await?;
                             for t in created {
                                 let name = t.name.clone();
                                 self.adopt(t);
@@ -577,21 +590,23 @@ impl Controller {
     /// Asks the early-stopping rule about every trial with new values, and stops the ones
     /// it gives up on (their slot frees when their process has ended).
     async fn apply_rule(&mut self) {
-        let Some(rule) = self.rule.as_mut() else {
-            self.dirty.clear();
-            return;
-        };
         for name in std::mem::take(&mut self.dirty) {
             let Some(l) = self.live.get_mut(&name).filter(|l| l.stopping.is_none()) else {
                 continue;
             };
             let idx = self.index[&name];
-            let (kind, reason) = match rule.budget_spent(&self.views[idx]) {
-                Some(r) => (StopKind::BudgetSpent, r),
-                None => match rule.should_stop(&self.views[idx], &self.views) {
+            let view = &self.views[idx];
+            let spent = self
+                .suggester
+                .budget_spent(view)
+                .or_else(|| self.rule.as_ref().and_then(|r| r.budget_spent(view)));
+            let (kind, reason) = match (spent, self.rule.as_mut()) {
+                (Some(r), _) => (StopKind::BudgetSpent, r),
+                (None, Some(rule)) => match rule.should_stop(view, &self.views) {
                     Some(r) => (StopKind::EarlyStop, r),
                     None => continue,
                 },
+                (None, None) => continue,
             };
             tracing::debug!(trial = %name, %reason, ?kind, "early stopping rule");
             l.stopping = Some(kind);

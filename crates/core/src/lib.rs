@@ -20,7 +20,8 @@ pub mod value;
 pub use error::{CoreError, FieldError};
 pub use space::{Distribution, Domain, Parameter, SearchSpace};
 pub use trial::{
-    MetricStrategy, MetricSummary, ObjectiveType, Observation, TrialStatus, TrialView,
+    Labels, MetricStrategy, MetricSummary, NewTrial, ObjectiveType, Observation, PARENT_LABEL,
+    TrialStatus, TrialView,
 };
 pub use validate::{Experiment, validate};
 pub use value::{Assignment, ParamValue};

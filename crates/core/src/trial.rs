@@ -2,6 +2,7 @@
 
 use crate::value::Assignment;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -188,6 +189,29 @@ impl MetricSummary {
     }
 }
 
+/// Katib-style labels an algorithm attaches to a trial it suggests (e.g. PBT's parent), kept
+/// with the trial so that the algorithm sees them again in the history.
+pub type Labels = BTreeMap<String, String>;
+
+/// The label that names the trial whose checkpoint a new trial starts from (PBT).
+pub const PARENT_LABEL: &str = "ferrotune.io/parent";
+
+/// A trial to create: its parameters and labels.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct NewTrial {
+    pub parameters: Assignment,
+    pub labels: Labels,
+}
+
+impl From<Assignment> for NewTrial {
+    fn from(parameters: Assignment) -> Self {
+        NewTrial {
+            parameters,
+            labels: Labels::new(),
+        }
+    }
+}
+
 /// What a search algorithm sees of one trial.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrialView {
@@ -202,6 +226,8 @@ pub struct TrialView {
     /// Intermediate objective values `(step, value)`, kept only for algorithms that ask for
     /// them (see `Suggester::needs_intermediate`), so that long sweeps stay small in memory.
     pub intermediate: Vec<(i64, f64)>,
+    /// The labels the algorithm gave the trial when it suggested it.
+    pub labels: Labels,
 }
 
 impl TrialView {

@@ -10,7 +10,7 @@ mod sqlite;
 pub use sqlite::SqliteStore;
 
 use chrono::{DateTime, Utc};
-use ferrotune_core::{Assignment, MetricSummary, Observation, TrialStatus};
+use ferrotune_core::{Assignment, Labels, MetricSummary, NewTrial, Observation, TrialStatus};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -146,6 +146,8 @@ pub struct TrialRecord {
     pub objective: Option<f64>,
     /// Every metric's summary over the final attempt.
     pub metrics: Vec<MetricSummary>,
+    /// The labels the algorithm gave the trial (e.g. PBT's parent).
+    pub labels: Labels,
     pub created_at: DateTime<Utc>,
     pub start_time: Option<DateTime<Utc>>,
     pub completion_time: Option<DateTime<Utc>>,
@@ -200,6 +202,15 @@ pub trait Store: Send + Sync {
         &self,
         experiment_id: i64,
         parameters: Vec<Assignment>,
+    ) -> Result<Vec<TrialRecord>, StoreError> {
+        let trials = parameters.into_iter().map(NewTrial::from).collect();
+        self.create_labelled_trials(experiment_id, trials).await
+    }
+    /// As `create_trials`, with the labels the algorithm gave each trial.
+    async fn create_labelled_trials(
+        &self,
+        experiment_id: i64,
+        trials: Vec<NewTrial>,
     ) -> Result<Vec<TrialRecord>, StoreError>;
     /// All trials of an experiment, in creation order.
     async fn list_trials(&self, experiment_id: i64) -> Result<Vec<TrialRecord>, StoreError>;

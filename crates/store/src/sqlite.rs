@@ -14,7 +14,7 @@ use crate::{
     ExperimentRecord, ExperimentStatus, NewExperiment, Store, StoreError, TrialOutcome, TrialRecord,
 };
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
-use ferrotune_core::{Assignment, MetricSummary, Observation, TrialStatus};
+use ferrotune_core::{Assignment, Labels, MetricSummary, NewTrial, Observation, TrialStatus};
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -181,7 +181,7 @@ macro_rules! experiment_columns {
 macro_rules! trial_columns {
     () => {
         "id, experiment_id, name, seq, parameters, status, reason, message, attempt, objective, \
-         metrics, created_at, start_time, completion_time, pgid"
+         metrics, created_at, start_time, completion_time, pgid, labels"
     };
 }
 
@@ -228,8 +228,12 @@ fn trial_from_row(row: &SqliteRow) -> Result<TrialRecord, StoreError> {
     let metrics: String = col(row, "metrics")?;
     let metrics = decode_metrics(&metrics)
         .map_err(|e| StoreError::Corrupt(format!("{}: {e}", what("metrics"))))?;
+    let labels: String = col(row, "labels")?;
+    let labels: Labels = serde_json::from_str(&labels)
+        .map_err(|e| StoreError::Corrupt(format!("{}: {e}", what("labels"))))?;
     let created_at: String = col(row, "created_at")?;
     Ok(TrialRecord {
+        labels,
         id: col(row, "id")?,
         experiment_id: col(row, "experiment_id")?,
         seq: col(row, "seq")?,
@@ -557,21 +561,26 @@ impl Store for SqliteStore {
         flag.map(|f| f != 0).ok_or_else(|| not_found_experiment(id))
     }
 
-    async fn create_trials(
+    async fn create_labelled_trials(
         &self,
         experiment_id: i64,
-        parameters: Vec<Assignment>,
+        trials: Vec<NewTrial>,
     ) -> Result<Vec<TrialRecord>, StoreError> {
-        if parameters.is_empty() {
+        if trials.is_empty() {
             return Ok(Vec::new());
         }
-        let count = parameters.len() as i64;
+        let count = trials.len() as i64;
         let created_at = now();
         let created_text = fmt_ts(&created_at);
         let status = TrialStatus::Created;
-        let encoded: Vec<String> = parameters
+        let encoded: Vec<(String, String)> = trials
             .iter()
-            .map(|p| serde_json::to_string(p).expect("assignments serialise"))
+            .map(|t| {
+                (
+                    serde_json::to_string(&t.parameters).expect("assignments serialise"),
+                    serde_json::to_string(&t.labels).expect("labels serialise"),
+                )
+            })
             .collect();
 
         let _w = self.write.lock().await;
@@ -590,13 +599,14 @@ impl Store for SqliteStore {
         let first_seq: i64 = col(&row, "first_seq")?;
         let experiment: String = col(&row, "name")?;
 
-        let mut records = Vec::with_capacity(parameters.len());
-        for (i, (parameters, encoded)) in parameters.into_iter().zip(encoded).enumerate() {
+        let mut records = Vec::with_capacity(trials.len());
+        for (i, (trial, (encoded, labels_text))) in trials.into_iter().zip(encoded).enumerate() {
+            let NewTrial { parameters, labels } = trial;
             let seq = first_seq + i as i64;
             let name = format!("{experiment}-{seq:04}");
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO trials (experiment_id, name, seq, parameters, status, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                "INSERT INTO trials (experiment_id, name, seq, parameters, status, created_at, labels) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
             )
             .bind(experiment_id)
             .bind(&name)
@@ -604,9 +614,11 @@ impl Store for SqliteStore {
             .bind(encoded)
             .bind(status.as_str())
             .bind(&created_text)
+            .bind(labels_text)
             .fetch_one(&mut *tx)
             .await?;
             records.push(TrialRecord {
+                labels,
                 id,
                 experiment_id,
                 name,
