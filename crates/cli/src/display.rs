@@ -206,14 +206,21 @@ fn trial_json(exp: Option<&Experiment>, t: &TrialRecord) -> serde_json::Value {
             .into_iter()
             .filter_map(|m| metric_value(exp, t, &m).map(|v| (m, serde_json::json!(v))))
             .collect();
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "name": t.name,
         "status": t.status.as_str(),
         "parameters": t.parameters.to_json(),
         "metrics": metrics,
         "startTime": t.start_time.map(|x| x.to_rfc3339()),
         "completionTime": t.completion_time.map(|x| x.to_rfc3339()),
-    })
+    });
+    // The algorithm's labels (PBT's parent, Hyperband's bracket and rung), when it set any.
+    if !t.labels.is_empty()
+        && let Some(o) = v.as_object_mut()
+    {
+        o.insert("labels".into(), serde_json::json!(t.labels));
+    }
+    v
 }
 
 /// Katib's `status.currentOptimalTrial` shape (`bestTrialName`, `parameterAssignments`,

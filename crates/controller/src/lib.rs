@@ -506,6 +506,7 @@ impl Controller {
             collector: self.exp.collector.clone(),
             metrics: self.exp.objective.all_metrics(),
             timeout: self.exp.template.timeout,
+            labels: self.views[idx].labels.clone(),
         };
         // The process group is not written back: a crashed run's leftovers are found by the
         // runner's own marker (see `TrialRunner::cleanup_orphans`), which saves a commit.

@@ -2,7 +2,7 @@
 
 use ferrotune_core::template::TrialCommand;
 use ferrotune_core::validate::Collector;
-use ferrotune_core::{Assignment, Observation};
+use ferrotune_core::{Assignment, Labels, Observation};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -25,6 +25,9 @@ pub struct TrialLaunch {
     /// Objective and additional metric names: only these are collected.
     pub metrics: Vec<String>,
     pub timeout: Option<Duration>,
+    /// The labels the algorithm gave the trial; `PARENT_LABEL` names the trial whose
+    /// checkpoint this one starts from.
+    pub labels: Labels,
 }
 
 /// Why an attempt ended, as the runner saw it.

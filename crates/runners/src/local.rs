@@ -4,9 +4,9 @@
 use async_trait::async_trait;
 use chrono::Utc;
 use ferrotune_controller::{ExitKind, RunnerEvent, Started, TrialLaunch, TrialRunner};
-use ferrotune_core::Observation;
 use ferrotune_core::metrics::{MetricParser, ObservationBuilder};
 use ferrotune_core::validate::CollectorKind;
+use ferrotune_core::{Observation, PARENT_LABEL};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::collections::{HashMap, VecDeque};
@@ -46,6 +46,12 @@ fn trial_dir(run_dir: &Path, trial: &str) -> PathBuf {
     run_dir.join("trials").join(trial)
 }
 
+/// Where a trial saves what a later trial may start from (PBT, Hyperband promotions):
+/// `FERROTUNE_CHECKPOINT_DIR`, kept across attempts.
+fn checkpoint_dir(run_dir: &Path, trial: &str) -> PathBuf {
+    trial_dir(run_dir, trial).join("checkpoint")
+}
+
 /// Moves an earlier attempt's file aside as `NAME.attempt-N.EXT`, so that partial logs
 /// of an interrupted attempt are kept apart from the new one.
 fn keep_apart(path: &Path, previous_attempt: i64) {
@@ -75,6 +81,8 @@ fn prepare(l: &TrialLaunch) -> std::io::Result<Prepared> {
     let log_path = dir.join("output.log");
     keep_apart(&log_path, l.attempt - 1);
     let log = std::fs::File::create(&log_path)?;
+    let checkpoint = checkpoint_dir(&l.run_dir, &l.trial);
+    std::fs::create_dir_all(&checkpoint)?;
 
     let mut argv = l.command.argv.clone();
     let mut env = l.command.env.clone();
@@ -114,6 +122,12 @@ fn prepare(l: &TrialLaunch) -> std::io::Result<Prepared> {
     };
     let (reader, writer) = std::io::pipe()?;
     let mut cmd = tokio::process::Command::new(program);
+    if let Some(parent) = l.labels.get(PARENT_LABEL) {
+        cmd.env(
+            "FERROTUNE_PARENT_CHECKPOINT_DIR",
+            checkpoint_dir(&l.run_dir, parent),
+        );
+    }
     cmd.args(args)
         .current_dir(&cwd)
         .stdin(Stdio::null())
@@ -126,6 +140,7 @@ fn prepare(l: &TrialLaunch) -> std::io::Result<Prepared> {
         .env("FERROTUNE_ATTEMPT", l.attempt.to_string())
         .env(ENV_TRIAL_DIR, &dir)
         .env("FERROTUNE_PARAMS", l.parameters.to_json().to_string())
+        .env("FERROTUNE_CHECKPOINT_DIR", &checkpoint)
         .process_group(0)
         .kill_on_drop(false);
     // SAFETY: prctl is async-signal-safe; the closure allocates nothing.

@@ -30,6 +30,7 @@ fn launch(dir: &std::path::Path, trial: &str, argv: &[&str]) -> TrialLaunch {
         },
         metrics: vec!["loss".into()],
         timeout: None,
+        labels: Default::default(),
     }
 }
 
@@ -98,6 +99,53 @@ print(' loss=0.125')";
     assert!(
         tail.last().unwrap().ends_with("x"),
         "long lines are cut in the tail, not in the log"
+    );
+}
+
+#[tokio::test]
+async fn checkpoint_directories_for_a_trial_and_its_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = LocalRunner::new();
+    let script = "import os, pathlib
+own = pathlib.Path(os.environ['FERROTUNE_CHECKPOINT_DIR'])
+parent = os.environ.get('FERROTUNE_PARENT_CHECKPOINT_DIR')
+if parent:
+    print('from', (pathlib.Path(parent) / 'state').read_text())
+(own / 'state').write_text(os.environ['FERROTUNE_TRIAL'])
+print('loss=1')";
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    runner
+        .start(launch(dir.path(), "a", &["python3", "-c", script]), tx)
+        .await;
+    let (_, kind, tail, _) = until_exit(&mut rx).await;
+    assert_eq!(
+        kind,
+        ExitKind::Exited {
+            code: Some(0),
+            signal: None
+        },
+        "{tail:?}"
+    );
+    let mut child = launch(dir.path(), "b", &["python3", "-c", script]);
+    child
+        .labels
+        .insert(ferrotune_core::PARENT_LABEL.into(), "a".into());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    runner.start(child, tx).await;
+    let (_, kind, tail, _) = until_exit(&mut rx).await;
+    assert_eq!(
+        kind,
+        ExitKind::Exited {
+            code: Some(0),
+            signal: None
+        },
+        "{tail:?}"
+    );
+    let log = std::fs::read_to_string(dir.path().join("trials/b/output.log")).unwrap();
+    assert!(log.starts_with("from a\n"), "{log}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("trials/b/checkpoint/state")).unwrap(),
+        "b"
     );
 }
 
