@@ -16,6 +16,8 @@ pub mod random;
 pub mod registry;
 pub mod sobol;
 pub mod stopping;
+#[cfg(test)]
+mod testing;
 pub mod tpe;
 
 pub use bayesopt::BayesOpt;

@@ -667,62 +667,7 @@ mod tests {
 
     #[test]
     fn every_kind_of_parameter_is_suggested_inside_the_space() {
-        let p = |name: &str, domain| Parameter {
-            name: name.into(),
-            domain,
-        };
-        let s = SearchSpace {
-            parameters: vec![
-                p(
-                    "lr",
-                    Domain::Double {
-                        min: 1e-5,
-                        max: 1.0,
-                        step: None,
-                        distribution: Distribution::LogUniform,
-                    },
-                ),
-                p(
-                    "m",
-                    Domain::Double {
-                        min: 0.0,
-                        max: 1.0,
-                        step: Some(0.1),
-                        distribution: Distribution::Normal,
-                    },
-                ),
-                p(
-                    "layers",
-                    Domain::Int {
-                        min: 1,
-                        max: 64,
-                        step: Some(3),
-                        distribution: Distribution::LogNormal,
-                    },
-                ),
-                p(
-                    "batch",
-                    Domain::Discrete {
-                        values: vec![ParamValue::Int(16), ParamValue::Float(32.5)],
-                    },
-                ),
-                p(
-                    "opt",
-                    Domain::Categorical {
-                        values: vec!["a".into(), "b".into(), "c".into()],
-                    },
-                ),
-                p(
-                    "fixed",
-                    Domain::Int {
-                        min: 3,
-                        max: 3,
-                        step: None,
-                        distribution: Distribution::Uniform,
-                    },
-                ),
-            ],
-        };
+        let s = crate::testing::every_kind(&["a", "b", "c"]);
         let f = |a: &Assignment| {
             let lr = a.get("lr").unwrap().as_f64().unwrap();
             let cat = match a.get("opt").unwrap() {

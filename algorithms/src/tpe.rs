@@ -757,56 +757,7 @@ mod tests {
 
     #[test]
     fn every_kind_of_parameter_is_suggested_inside_the_space() {
-        let s = space(vec![
-            (
-                "lr",
-                Domain::Double {
-                    min: 1e-5,
-                    max: 1.0,
-                    step: None,
-                    distribution: Distribution::LogUniform,
-                },
-            ),
-            (
-                "m",
-                Domain::Double {
-                    min: 0.0,
-                    max: 1.0,
-                    step: Some(0.1),
-                    distribution: Distribution::Normal,
-                },
-            ),
-            (
-                "layers",
-                Domain::Int {
-                    min: 1,
-                    max: 64,
-                    step: Some(3),
-                    distribution: Distribution::LogNormal,
-                },
-            ),
-            (
-                "batch",
-                Domain::Discrete {
-                    values: vec![ParamValue::Int(16), ParamValue::Float(32.5)],
-                },
-            ),
-            (
-                "opt",
-                Domain::Categorical {
-                    values: vec!["a".into(), "b".into()],
-                },
-            ),
-            (
-                "fixed",
-                Domain::Int {
-                    min: 3,
-                    max: 3,
-                    step: None,
-                    distribution: Distribution::Uniform,
-                },
-            ),
-        ]);
+        let s = crate::testing::every_kind(&["a", "b"]);
         let f = |a: &Assignment| a.get("lr").unwrap().as_f64().unwrap().ln().abs();
         for multivariate in [false, true] {
             let h = run(&mut tpe(s.clone(), 2, multivariate), 40, f);
@@ -1100,47 +1051,7 @@ mod tests {
 
     #[test]
     fn several_objectives_suggest_every_kind_inside_the_space() {
-        let s = space(vec![
-            (
-                "lr",
-                Domain::Double {
-                    min: 1e-5,
-                    max: 1.0,
-                    step: None,
-                    distribution: Distribution::LogUniform,
-                },
-            ),
-            (
-                "m",
-                Domain::Double {
-                    min: 0.0,
-                    max: 1.0,
-                    step: Some(0.1),
-                    distribution: Distribution::Normal,
-                },
-            ),
-            (
-                "layers",
-                Domain::Int {
-                    min: 1,
-                    max: 64,
-                    step: Some(3),
-                    distribution: Distribution::LogNormal,
-                },
-            ),
-            (
-                "batch",
-                Domain::Discrete {
-                    values: vec![ParamValue::Int(16), ParamValue::Float(32.5)],
-                },
-            ),
-            (
-                "opt",
-                Domain::Categorical {
-                    values: vec!["a".into(), "b".into()],
-                },
-            ),
-        ]);
+        let s = crate::testing::every_kind(&["a", "b"]);
         let f = |a: &Assignment| {
             let v = |n| a.get(n).unwrap().as_f64().unwrap_or(0.0);
             vec![v("lr").ln().abs() + v("m"), v("layers") - v("batch")]
