@@ -135,26 +135,14 @@ fn main() -> Result<()> {
         ensure!(args.trials > 0, "--trials must be at least 1");
         for f in &functions {
             for alg in &algorithms {
-                let start = Instant::now();
-                let mut ran = 0;
-                for seed in 0..args.seeds {
-                    let key = quality_key(alg, f.name, seed, args.trials);
-                    if out.done.contains(&key) {
-                        continue;
-                    }
-                    let record = match quality_run(f, alg, seed, args.trials) {
-                        Ok(r) => r,
-                        Err(e) => error_record(alg, f.name, "quality", Some(seed), &e),
-                    };
-                    out.write(&record)?;
-                    ran += 1;
-                }
-                eprintln!(
-                    "compare: {} / {alg}: {ran} runs of {} trials in {:.1} s",
-                    f.name,
-                    args.trials,
-                    start.elapsed().as_secs_f64()
-                );
+                every_seed(
+                    &mut out,
+                    &args,
+                    "quality",
+                    (f.name, alg),
+                    |seed| quality_key(alg, f.name, seed, args.trials),
+                    |seed| quality_run(f, alg, seed, args.trials),
+                )?;
             }
         }
     }
@@ -236,28 +224,14 @@ fn multi_objective_main(args: &Args) -> Result<()> {
     ensure!(args.trials > 0, "--trials must be at least 1");
     for f in &functions {
         for alg in &algorithms {
-            let start = Instant::now();
-            let mut ran = 0;
-            for seed in 0..args.seeds {
-                if out
-                    .done
-                    .contains(&multi_key(alg, f.name, seed, args.trials))
-                {
-                    continue;
-                }
-                let record = match multi_objective_run(f, alg, seed, args.trials) {
-                    Ok(r) => r,
-                    Err(e) => error_record(alg, f.name, "multi-objective", Some(seed), &e),
-                };
-                out.write(&record)?;
-                ran += 1;
-            }
-            eprintln!(
-                "compare: {} / {alg}: {ran} multi-objective runs of {} trials in {:.1} s",
-                f.name,
-                args.trials,
-                start.elapsed().as_secs_f64()
-            );
+            every_seed(
+                &mut out,
+                args,
+                "multi-objective",
+                (f.name, alg),
+                |seed| multi_key(alg, f.name, seed, args.trials),
+                |seed| multi_objective_run(f, alg, seed, args.trials),
+            )?;
         }
     }
     Ok(())
@@ -623,6 +597,35 @@ fn error_record(
         "kind": "error", "side": "ferrotune", "algorithm": algorithm, "label": label(algorithm),
         "function": function, "phase": phase, "seed": seed, "message": format!("{e:#}"),
     })
+}
+
+/// Runs one (function, algorithm) for every seed whose result `out` does not hold yet,
+/// writing a result or an error record per seed, and says how long it took.
+fn every_seed(
+    out: &mut Output,
+    args: &Args,
+    phase: &str,
+    (function, algorithm): (&str, &str),
+    key: impl Fn(u64) -> String,
+    run: impl Fn(u64) -> Result<Value>,
+) -> Result<()> {
+    let start = Instant::now();
+    let mut ran = 0;
+    let todo: Vec<u64> = (0..args.seeds)
+        .filter(|s| !out.done.contains(&key(*s)))
+        .collect();
+    for seed in todo {
+        let record =
+            run(seed).unwrap_or_else(|e| error_record(algorithm, function, phase, Some(seed), &e));
+        out.write(&record)?;
+        ran += 1;
+    }
+    eprintln!(
+        "compare: {function} / {algorithm}: {ran} {phase} runs of {} trials in {:.1} s",
+        args.trials,
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn quality_key(algorithm: &str, function: &str, seed: u64, trials: usize) -> String {
