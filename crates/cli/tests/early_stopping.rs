@@ -95,3 +95,37 @@ fn an_unknown_rule_or_setting_is_refused_with_its_field() {
     assert!(err.contains("spec.earlyStopping.algorithmName"), "{err}");
     assert!(err.contains("medianstop"), "{err}");
 }
+
+#[test]
+fn a_resumed_experiment_judges_new_trials_against_the_curves_it_stored() {
+    let sb = Sandbox::new();
+    // Grid search: x = 0, 0.1, 0.2, ... one at a time, so every trial is worse than the
+    // ones before it; trials 1-3 complete, the 4th is stopped.
+    let spec = experiment(
+        "again",
+        "    algorithmName: medianstop\n    algorithmSettings:\n    - {name: min_trials_required, value: '3'}\n    - {name: start_step, value: '2'}\n",
+    )
+    .replace("algorithmName: random", "algorithmName: grid")
+    .replace("min: '0', max: '1'}", "min: '0', max: '1', step: '0.1'}")
+    .replace("parallelTrialCount: 3", "parallelTrialCount: 1");
+    let file = sb.write("again.yaml", &spec);
+    let out = sb.run(&["run", file.to_str().unwrap(), "--max-trials", "4"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let statuses = |sb: &Sandbox| -> Vec<String> {
+        sb.json(&["trials", "again", "--output", "json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        statuses(&sb),
+        ["Succeeded", "Succeeded", "Succeeded", "EarlyStopped"]
+    );
+    // A new controller process: only the stored observation logs tell it what the
+    // completed trials' curves looked like, and the 5th trial is judged against them.
+    let out = sb.run(&["resume", "again", "--max-trials", "5"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(statuses(&sb)[4], "EarlyStopped");
+}
