@@ -316,6 +316,24 @@ def mo_section(records, mo_listing, meta):
     return out
 
 
+def coverage(records, functions, meta):
+    """Says which algorithms ran fewer runs than the full grid (a partial, resumed run)."""
+    quality = [r for r in records if r["kind"] == "quality"]
+    want = meta["seeds"]
+    names = [fn["name"] for fn in functions]
+    out = []
+    for side, alg, label in row_order(quality):
+        mine = [r for r in quality if r["algorithm"] == alg and r["side"] == side]
+        per = {n: len({r["seed"] for r in mine if r["function"] == n}) for n in names}
+        done = sum(per.values())
+        if done < want * len(names):
+            parts = ", ".join(f"{n} {k}" for n, k in per.items() if k)
+            out.append(f"- **{label} is partial**: {done} of {want * len(names)} runs "
+                       f"({parts or 'none'}); its cells say how many seeds they average (n=…), "
+                       f"and functions without a run have no row for it.")
+    return out
+
+
 def error_list(records):
     errors = [r for r in records if r["kind"] == "error"]
     if not errors:
@@ -391,6 +409,7 @@ def single_objective(records, listing, meta):
             f"Optuna CmaEs's, which is a run of its own since its state lives in its trials. A "
             f"case stops {num(limit)} s after its history is ready, and says so in its cell."
         )
+    lines += coverage(records, functions, meta)
     lines.append("")
     lines.append("| function | dimensions | domain | optimum |")
     lines.append("|---|---|---|---|")
