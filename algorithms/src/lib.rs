@@ -5,13 +5,16 @@
 //! same sequence. [`build`] and [`validate`] are the only ways in that know algorithm names.
 
 pub mod bayesopt;
+pub mod bohb;
 pub mod cmaes;
 mod domain;
 pub mod grid;
+pub mod hyperband;
 mod ladder;
 mod normal;
 pub mod nsga2;
 mod parzen;
+pub mod pbt;
 pub mod random;
 pub mod registry;
 pub mod sobol;
@@ -21,9 +24,12 @@ mod testing;
 pub mod tpe;
 
 pub use bayesopt::BayesOpt;
+pub use bohb::{Bohb, BohbSettings};
 pub use cmaes::CmaEs;
 pub use grid::GridSearch;
+pub use hyperband::{Hyperband, HyperbandSettings};
 pub use nsga2::{Nsga2, Nsga2Settings};
+pub use pbt::{Pbt, PbtSettings};
 pub use random::RandomSearch;
 pub use registry::{
     IMPLEMENTED, KATIB_NOT_YET, MULTI_OBJECTIVE, build, notes, seed_from_settings, validate,

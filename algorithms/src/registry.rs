@@ -20,11 +20,14 @@ pub const IMPLEMENTED: &[&str] = &[
     "cmaes",
     "bayesianoptimization",
     "nsga2",
+    "pbt",
+    "hyperband",
+    "bohb",
 ];
 
 /// Katib's other algorithm names: recognised, so that the message says "not yet" rather
 /// than "unknown".
-pub const KATIB_NOT_YET: &[&str] = &["hyperband", "pbt", "enas", "darts"];
+pub const KATIB_NOT_YET: &[&str] = &["enas", "darts"];
 
 /// Algorithms that take several objectives at once (the rest optimise one). Random, grid
 /// and sobol ignore the objective, so they take any number.
@@ -51,6 +54,9 @@ pub fn validate(
         "cmaes" => cmaes::SETTINGS,
         "bayesianoptimization" => bayesopt::SETTINGS,
         "nsga2" => nsga2::SETTINGS,
+        "hyperband" => crate::hyperband::SETTINGS,
+        "bohb" => crate::bohb::SETTINGS,
+        "pbt" => crate::pbt::SETTINGS,
         _ => return vec![FieldError::new(NAME_PATH, name_problem(name))],
     };
     let mut errors = Vec::new();
@@ -94,6 +100,8 @@ pub fn validate(
         }
         "cmaes" => errors.extend(cmaes::settings_problems(settings, space)),
         "bayesianoptimization" => errors.extend(bayesopt::settings_problems(settings, space)),
+        "hyperband" => errors.extend(crate::hyperband::settings_problems(settings, space)),
+        "bohb" => errors.extend(crate::bohb::settings_problems(settings, space)),
         _ => errors.extend(crate::domain::space_problems(space)),
     }
     errors
@@ -109,6 +117,7 @@ fn value_problem(algorithm: &str, key: &str, value: &str) -> Option<String> {
     match algorithm {
         "tpe" | "multivariate-tpe" => tpe::setting_problem(key, value),
         "nsga2" => nsga2::setting_problem(key, value),
+        "pbt" => crate::pbt::setting_problem(key, value),
         _ => None,
     }
 }
@@ -140,6 +149,9 @@ fn name_problem(name: &str) -> String {
 pub fn notes(name: &str, settings: &[(String, String)]) -> Vec<String> {
     match name {
         "bayesianoptimization" => bayesopt::settings_notes(settings),
+        "hyperband" => crate::hyperband::settings_notes("hyperband", settings),
+        "bohb" => crate::bohb::settings_notes(settings),
+        "pbt" => crate::pbt::settings_notes(settings),
         _ => Vec::new(),
     }
 }
@@ -195,6 +207,16 @@ pub fn build(ctx: AlgorithmContext) -> Result<Box<dyn Suggester>, AlgorithmError
                 settings,
             )?))
         }
+        "pbt" => {
+            let settings = crate::pbt::PbtSettings::from_settings(&ctx.settings)
+                .map_err(AlgorithmError::Settings)?;
+            let direction = ctx.objective();
+            Ok(Box::new(crate::pbt::Pbt::new(
+                ctx.space, direction, ctx.seed, settings,
+            )?))
+        }
+        "hyperband" => Ok(Box::new(crate::Hyperband::new(&ctx)?)),
+        "bohb" => Ok(Box::new(crate::Bohb::new(&ctx)?)),
         other => Err(AlgorithmError::Internal(format!(
             "algorithm {other:?} passed validation but has no implementation"
         ))),
@@ -276,11 +298,6 @@ mod tests {
 
     #[test]
     fn katib_names_are_not_supported_yet() {
-        for name in ["hyperband", "pbt"] {
-            let e = only(validate(name, &[], &space(), 1));
-            assert_eq!(e.path, "spec.algorithm.algorithmName");
-            assert!(e.message.contains("not supported yet by ferrotune"), "{e}");
-        }
         for name in ["enas", "darts"] {
             let e = only(validate(name, &[], &space(), 1));
             assert!(
@@ -585,5 +602,120 @@ mod tests {
                 .contains("use multivariate-tpe or nsga2 (or random, grid, sobol)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn hyperband_and_bohb_are_built_with_their_settings_and_notes() {
+        let mut s = space();
+        s.parameters.push(Parameter {
+            name: "epochs".into(),
+            domain: Domain::Int {
+                min: 1,
+                max: 27,
+                step: None,
+                distribution: Distribution::Uniform,
+            },
+        });
+        let good = settings(&[
+            ("resource_name", "epochs"),
+            ("eta", "3"),
+            ("r_l", "9"),
+            ("random_state", "4"),
+        ]);
+        for name in ["hyperband", "bohb"] {
+            assert!(validate(name, &good, &s, 1).is_empty(), "{name}");
+            let notes = notes(name, &good);
+            assert!(notes[0].contains("22 trials per cycle"), "{notes:?}");
+            let mut a = build(ctx(name, s.clone(), good.clone())).unwrap();
+            assert!(!a.needs_intermediate() && a.state().is_none());
+            let Suggestions::Trials(t) = a.suggest(&[], 20).unwrap() else {
+                panic!("{name} gives labelled trials");
+            };
+            // The cycle's first rungs: 9 at 1 epoch, 5 at 3, 3 at 9.
+            assert_eq!(t.len(), 17, "{name}");
+            assert!(t.iter().all(|t| s.contains(&t.parameters)));
+            let e = only(validate(name, &good, &s, 2));
+            assert!(e.message.contains("optimises a single objective"), "{e}");
+            // The resource must be a parameter, and the required settings present.
+            let e = only(validate(name, &good, &space(), 1));
+            assert_eq!(e.path, "spec.algorithm.algorithmSettings[0].value");
+            assert!(
+                e.message.contains("not a parameter of the search space"),
+                "{e}"
+            );
+            let errors = validate(name, &settings(&[("etta", "3")]), &s, 1);
+            let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+            assert_eq!(
+                paths,
+                [
+                    "spec.algorithm.algorithmSettings[0].name",
+                    "spec.algorithm.algorithmSettings",
+                    "spec.algorithm.algorithmSettings",
+                ],
+                "{errors:?}"
+            );
+            assert!(
+                errors[0].message.contains("did you mean \"eta\"?"),
+                "{}",
+                errors[0]
+            );
+            assert!(build(ctx(name, s.clone(), vec![])).is_err());
+        }
+        let e = only(validate(
+            "hyperband",
+            &settings(&[
+                ("resource_name", "epochs"),
+                ("r_l", "9"),
+                ("top_n_percent", "10"),
+            ]),
+            &s,
+            1,
+        ));
+        assert!(
+            e.message.contains("unknown setting \"top_n_percent\""),
+            "{e}"
+        );
+        assert_eq!(
+            notes("bohb", &settings(&[("bandwidth_factor", "3")])).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn pbt_is_built_with_its_settings_and_notes() {
+        let good = settings(&[
+            ("n_population", "5"),
+            ("truncation_threshold", "0.2"),
+            ("resample_probability", "None"),
+            ("perturbation_interval", "3"),
+            ("suggestion_trial_dir", "/var/log/katib/checkpoints/"),
+            ("random_state", "1"),
+        ]);
+        assert!(validate("pbt", &good, &space(), 1).is_empty());
+        let notes = notes("pbt", &good);
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("suggestion_trial_dir"), "{notes:?}");
+        let mut p = build(ctx("pbt", space(), good)).unwrap();
+        assert!(p.needs_intermediate() && p.state().is_none());
+        let Suggestions::Trials(t) = p.suggest(&[], 9).unwrap() else {
+            panic!("pbt gives labelled trials");
+        };
+        assert_eq!(t.len(), 5);
+        assert!(t.iter().all(|t| space().contains(&t.parameters)));
+        let s = settings(&[("n_population", "1"), ("truncaton_threshold", "0.2")]);
+        let paths: Vec<String> = validate("pbt", &s, &space(), 1)
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.algorithm.algorithmSettings[0].value",
+                "spec.algorithm.algorithmSettings[1].name",
+            ]
+        );
+        assert!(build(ctx("pbt", space(), s)).is_err());
+        let e = only(validate("pbt", &[], &space(), 2));
+        assert!(e.message.contains("optimises a single objective"), "{e}");
     }
 }

@@ -386,7 +386,9 @@ def single_objective(records, listing, meta):
         f"algorithm. A cell is the mean ± standard error over the {seeds} seeds of the best value "
         f"found after that many trials (lower is better); *s per run* is the mean wall time of "
         f"one run, function evaluations included.",
-        "- **ferrotune**: every algorithm in `ferrotune_algorithms::IMPLEMENTED` but `grid`, "
+        "- **ferrotune**: every algorithm in `ferrotune_algorithms::IMPLEMENTED` but `grid` (it "
+        "needs stepped doubles) and the schedulers of training runs `hyperband`, `bohb` and `pbt` "
+        "(see the early-stopping section), "
         "in-process through `build` and `Suggester::suggest(&history, 1)` "
         "(`benches/compare/src/main.rs`).",
         "- **Peers** (`benches/compare/peers.py`), at their libraries' defaults: Optuna "

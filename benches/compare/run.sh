@@ -12,7 +12,7 @@
 #   --seeds N               seeds 0..N-1 for every algorithm (default 20)
 #   --trials N              trials per run (default 200); best-so-far after 25/50/100/200
 #   --functions a,b         test functions (default all: `target/release/compare --list`)
-#   --algorithms a,b        ferrotune algorithms (default: every implemented one but grid)
+#   --algorithms a,b        ferrotune algorithms (default: every implemented one but grid, hyperband, bohb, pbt)
 #   --peers a,b             optuna-tpe,optuna-cmaes,optuna-random,hyperopt-tpe,skopt-gp (default all)
 #   --jobs N                peers' quality runs in parallel, one BLAS thread each (default 1;
 #                           speed runs are always one at a time, after every quality run)

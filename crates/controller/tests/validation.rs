@@ -171,8 +171,8 @@ fn algorithm_rules() {
     let nas = problems(&GOOD.replace("algorithmName: random", "algorithmName: darts"));
     has(&nas, "spec.algorithm.algorithmName");
     has(&nas, "not supported");
-    let later = problems(&GOOD.replace("algorithmName: random", "algorithmName: hyperband"));
-    has(&later, "not supported yet");
+    let hb = problems(&GOOD.replace("algorithmName: random", "algorithmName: hyperband"));
+    has(&hb, "needs the setting resource_name");
     let bad_setting = problems(&GOOD.replace(
         "{algorithmName: random}",
         "{algorithmName: random, algorithmSettings: [{name: random_state, value: abc}]}",
