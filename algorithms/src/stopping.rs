@@ -165,6 +165,19 @@ pub fn build_rule(ctx: RuleContext) -> Result<Box<dyn StoppingRule>, AlgorithmEr
     Ok(config.build(ctx.objective, ctx.seed))
 }
 
+/// `medianstop` itself (not behind the trait), for Katib's EarlyStopping API, which asks
+/// for its threshold; `None` when `name` is another rule.
+pub fn katib_median_stop(
+    name: &str,
+    settings: &[(String, String)],
+    objective: ObjectiveType,
+) -> Result<Option<MedianStop>, AlgorithmError> {
+    match checked(name, settings).map_err(AlgorithmError::Settings)? {
+        Config::MedianStop(s) => Ok(Some(MedianStop::new(objective, s))),
+        _ => Ok(None),
+    }
+}
+
 /// [`parse_rule`] with the errors in file order (those about a missing setting last).
 fn checked(name: &str, settings: &[(String, String)]) -> Result<Config, Vec<FieldError>> {
     parse_rule(name, &indexed(settings)).map_err(|mut errors| {

@@ -129,6 +129,16 @@ enum Command {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Serve the gRPC API: Katib's Suggestion and EarlyStopping services (so Katib's
+    /// controller can use ferrotune's algorithms), health checking and reflection.
+    Server {
+        /// Address to listen on; loopback unless told otherwise.
+        #[arg(long, default_value = "127.0.0.1:7700")]
+        listen: std::net::SocketAddr,
+        /// Allow a non-loopback address without authentication.
+        #[arg(long)]
+        insecure: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -202,6 +212,7 @@ fn main() -> ExitCode {
                 db,
             } => ops::trials(&db.db, &name, output, pareto).await,
             Command::Stop { name, db } => ops::stop(&db.db, &name).await,
+            Command::Server { listen, insecure } => ops::server(listen, insecure).await,
         }
     });
     match result {

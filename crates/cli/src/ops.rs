@@ -481,3 +481,33 @@ pub fn print_stats() {
         );
     }
 }
+
+/// `ferrotune server`: serves until Ctrl-C or SIGTERM.
+pub async fn server(listen: std::net::SocketAddr, insecure: bool) -> Result<ExitCode> {
+    if !ferrotune_server::is_loopback(&listen) && !insecure {
+        eprintln!(
+            "error: --listen {listen} is not a loopback address; ferrotune's server has no \
+             authentication yet, so it listens on another address only with --insecure"
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr()?;
+    // The handlers exist before the address is announced: a stop right after start is clean.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    eprintln!(
+        "ferrotune server listening on {local} (gRPC: Katib Suggestion and EarlyStopping, health, reflection)"
+    );
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    };
+    ferrotune_server::serve(listener, shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -31,3 +31,11 @@ impl AlgorithmCheck for Registry {
 pub fn validate_document(doc: &LoadedDoc) -> Result<Experiment, Vec<FieldError>> {
     ferrotune_core::validate(doc, &Registry)
 }
+
+/// Validates what a search algorithm needs of a Katib spec (for the stateless Suggestion
+/// service), with the same rules and field paths as [`validate_document`].
+pub fn validate_search_spec(
+    spec: &ferrotune_core::spec::SpecDoc,
+) -> Result<ferrotune_core::validate::SearchPart, Vec<FieldError>> {
+    ferrotune_core::validate::validate_search(spec, &Registry)
+}

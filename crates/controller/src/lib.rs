@@ -9,7 +9,7 @@ pub mod check;
 pub mod decide;
 pub mod runner;
 
-pub use check::validate_document;
+pub use check::{validate_document, validate_search_spec};
 pub use decide::{Completion, Counts, Decision, Limits, decide};
 pub use runner::{ExitKind, RunnerEvent, Started, TrialLaunch, TrialRunner};
 

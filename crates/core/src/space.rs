@@ -97,6 +97,27 @@ impl Domain {
         }
     }
 
+    /// The value `text` stands for in this domain (as Katib sends values: strings), or
+    /// `None` when it is not one of the domain's values.
+    pub fn parse(&self, text: &str) -> Option<ParamValue> {
+        let t = text.trim();
+        let v = match self {
+            Domain::Double { .. } => ParamValue::Float(t.parse::<f64>().ok()?),
+            Domain::Int { .. } => ParamValue::Int(t.parse::<i64>().ok().or_else(|| {
+                t.parse::<f64>()
+                    .ok()
+                    .filter(|x| x.fract() == 0.0 && x.abs() < 9.0e15)
+                    .map(|x| x as i64)
+            })?),
+            Domain::Discrete { values } => {
+                let x = t.parse::<f64>().ok()?;
+                values.iter().find(|v| v.as_f64() == Some(x))?.clone()
+            }
+            Domain::Categorical { .. } => ParamValue::Str(text.to_string()),
+        };
+        self.contains(&v).then_some(v)
+    }
+
     /// The values of a grid over this domain, or `None` when the domain is continuous
     /// (a `double` with no `step`).
     pub fn grid_values(&self) -> Option<Vec<ParamValue>> {
@@ -170,6 +191,38 @@ pub fn round_to(x: f64, decimals: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_parse_from_katib_strings() {
+        let d = Domain::Double {
+            min: 0.0,
+            max: 1.0,
+            step: None,
+            distribution: Distribution::Uniform,
+        };
+        assert_eq!(d.parse("0.25"), Some(ParamValue::Float(0.25)));
+        assert_eq!(d.parse("1.5"), None, "outside the bounds");
+        assert_eq!(d.parse("abc"), None);
+        let i = Domain::Int {
+            min: 1,
+            max: 9,
+            step: Some(2),
+            distribution: Distribution::Uniform,
+        };
+        assert_eq!(i.parse("5"), Some(ParamValue::Int(5)));
+        assert_eq!(i.parse("5.0"), Some(ParamValue::Int(5)));
+        assert_eq!(i.parse("4"), None, "off the step");
+        let l = Domain::Discrete {
+            values: vec![ParamValue::Int(16), ParamValue::Float(32.5)],
+        };
+        assert_eq!(l.parse("16"), Some(ParamValue::Int(16)));
+        assert_eq!(l.parse("32.50"), Some(ParamValue::Float(32.5)));
+        let c = Domain::Categorical {
+            values: vec!["adam".into()],
+        };
+        assert_eq!(c.parse("adam"), Some(ParamValue::Str("adam".into())));
+        assert_eq!(c.parse("sgd"), None);
+    }
 
     #[test]
     fn stepped_double_grid_prints_cleanly() {

@@ -173,6 +173,37 @@ pub fn validate(
     }
 }
 
+/// What a search algorithm needs of an experiment, without the trial template: what
+/// Katib's stateless Suggestion service receives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchPart {
+    pub objective: Objective,
+    pub space: SearchSpace,
+    pub algorithm: AlgorithmSpec,
+    pub early_stopping: Option<AlgorithmSpec>,
+    pub notes: Vec<String>,
+}
+
+/// Validates the objective, parameters, algorithm and early-stopping rule of a Katib spec,
+/// with the same rules and field paths as [`validate`].
+pub fn validate_search(
+    spec: &spec::SpecDoc,
+    check: &dyn AlgorithmCheck,
+) -> Result<SearchPart, Vec<FieldError>> {
+    let mut v = Validator {
+        errors: Vec::new(),
+        notes: Vec::new(),
+    };
+    let (_, part) = v.search(Flavor::Katib, spec, check);
+    match part {
+        Some(p) if v.errors.is_empty() => Ok(SearchPart {
+            notes: v.notes,
+            ..p
+        }),
+        _ => Err(v.errors),
+    }
+}
+
 struct Validator {
     errors: Vec<FieldError>,
     notes: Vec<String>,
@@ -254,41 +285,7 @@ impl Validator {
         }
         let s = &doc.spec;
 
-        let objective = self.objective(flavor, s.objective.as_ref());
-        let (space, file_index) = self.parameters(&s.parameters);
-        let algorithm = match &s.algorithm {
-            None => {
-                self.err("spec.algorithm", "is required (e.g. algorithmName: random)");
-                None
-            }
-            Some(a) => self.algorithm("spec.algorithm", a),
-        };
-        if let Some(a) = &algorithm {
-            // Algorithms number parameters within the valid space; point back to the file.
-            let n = objective.as_ref().map_or(1, |o| 1 + o.more.len());
-            let errs = check
-                .check_algorithm(a, &space, n)
-                .into_iter()
-                .map(|mut e| {
-                    if let Some(rest) = e.path.strip_prefix("spec.parameters[")
-                        && let Some((j, tail)) = rest.split_once(']')
-                        && let Some(i) = j.parse::<usize>().ok().and_then(|j| file_index.get(j))
-                    {
-                        e.path = format!("spec.parameters[{i}]{tail}");
-                    }
-                    e
-                });
-            self.errors.extend(errs.collect::<Vec<_>>());
-            self.notes.extend(check.algorithm_notes(a));
-        }
-        let early_stopping = s
-            .early_stopping
-            .as_ref()
-            .and_then(|a| self.algorithm("spec.earlyStopping", a));
-        if let Some(r) = &early_stopping {
-            self.errors.extend(check.check_early_stopping(r));
-        }
-
+        let (space, search) = self.search(flavor, s, check);
         let parallel = self.count("spec.parallelTrialCount", s.parallel_trial_count);
         let max = self.count("spec.maxTrialCount", s.max_trial_count);
         let max_failed = self.count("spec.maxFailedTrialCount", s.max_failed_trial_count);
@@ -324,14 +321,23 @@ impl Validator {
             );
         }
         let template = self.template(flavor, doc, &space);
-        let collector = self.collector(s.metrics_collector_spec.as_ref(), objective.as_ref());
+        let collector = self.collector(
+            s.metrics_collector_spec.as_ref(),
+            search.as_ref().map(|p| &p.objective),
+        );
+        let SearchPart {
+            objective,
+            algorithm,
+            early_stopping,
+            ..
+        } = search?;
 
         Some(Experiment {
             flavor,
             name,
             namespace,
-            objective: objective?,
-            algorithm: algorithm?,
+            objective,
+            algorithm,
             early_stopping,
             parallel_trial_count: parallel,
             max_trial_count: max,
@@ -341,6 +347,61 @@ impl Validator {
             collector: collector?,
             notes: Vec::new(),
         })
+    }
+
+    /// The objective, parameters, algorithm and early-stopping rule.
+    fn search(
+        &mut self,
+        flavor: Flavor,
+        s: &spec::SpecDoc,
+        check: &dyn AlgorithmCheck,
+    ) -> (SearchSpace, Option<SearchPart>) {
+        let objective = self.objective(flavor, s.objective.as_ref());
+        let (space, file_index) = self.parameters(&s.parameters);
+        let algorithm = match &s.algorithm {
+            None => {
+                self.err("spec.algorithm", "is required (e.g. algorithmName: random)");
+                None
+            }
+            Some(a) => self.algorithm("spec.algorithm", a),
+        };
+        if let Some(a) = &algorithm {
+            // Algorithms number parameters within the valid space; point back to the file.
+            let n = objective.as_ref().map_or(1, |o| 1 + o.more.len());
+            let errs = check
+                .check_algorithm(a, &space, n)
+                .into_iter()
+                .map(|mut e| {
+                    if let Some(rest) = e.path.strip_prefix("spec.parameters[")
+                        && let Some((j, tail)) = rest.split_once(']')
+                        && let Some(i) = j.parse::<usize>().ok().and_then(|j| file_index.get(j))
+                    {
+                        e.path = format!("spec.parameters[{i}]{tail}");
+                    }
+                    e
+                });
+            self.errors.extend(errs.collect::<Vec<_>>());
+            self.notes.extend(check.algorithm_notes(a));
+        }
+        let early_stopping = s
+            .early_stopping
+            .as_ref()
+            .and_then(|a| self.algorithm("spec.earlyStopping", a));
+        if let Some(r) = &early_stopping {
+            self.errors.extend(check.check_early_stopping(r));
+        }
+
+        let part = match (objective, algorithm) {
+            (Some(objective), Some(algorithm)) => Some(SearchPart {
+                objective,
+                space: space.clone(),
+                algorithm,
+                early_stopping,
+                notes: Vec::new(),
+            }),
+            _ => None,
+        };
+        (space, part)
     }
 
     fn count(&mut self, path: &str, v: Option<i64>) -> Option<u32> {

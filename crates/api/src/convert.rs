@@ -1,0 +1,265 @@
+//! Protobuf messages to domain types and back, in one place, so that the services deal in
+//! the core's types only. Katib sends every value as a string; a value that does not parse
+//! is an error naming its field, never a guess.
+
+use crate::katib as pb;
+use ferrotune_core::spec::{
+    AlgorithmDoc, FeasibleSpaceDoc, NameValue, ObjectiveDoc, ParameterDoc, Scalar, SpecDoc,
+};
+use ferrotune_core::{
+    Assignment, Labels, NewTrial, ObjectiveType, SearchSpace, TrialStatus, TrialView,
+};
+
+/// A request field that cannot become a domain value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ConvertError {
+    /// The request field, e.g. `trials[3].spec.parameterAssignments.assignments[0].value`.
+    pub field: String,
+    pub message: String,
+}
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> ConvertError {
+    ConvertError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn non_empty(s: &str) -> Option<Scalar> {
+    (!s.is_empty()).then(|| Scalar(s.to_string()))
+}
+
+/// Katib's `ExperimentSpec` as the core's document, so that the same validation (with the
+/// same field paths, `spec.parameters[i]…`) applies to files and to gRPC requests.
+pub fn spec_doc(spec: &pb::ExperimentSpec) -> SpecDoc {
+    let parameters = spec
+        .parameter_specs
+        .as_ref()
+        .map(|p| p.parameters.iter().map(parameter_doc).collect())
+        .unwrap_or_default();
+    let objective = spec.objective.as_ref().map(|o| ObjectiveDoc {
+        type_: match pb::ObjectiveType::try_from(o.r#type) {
+            Ok(pb::ObjectiveType::Minimize) => Some("minimize".into()),
+            Ok(pb::ObjectiveType::Maximize) => Some("maximize".into()),
+            _ => None,
+        },
+        // proto3 cannot tell an unset goal from 0; a suggestion service needs no goal.
+        goal: None,
+        objective_metric_name: non_empty(&o.objective_metric_name).map(|s| s.0),
+        additional_metric_names: o.additional_metric_names.clone(),
+        metric_strategies: Vec::new(),
+        objectives: Vec::new(),
+    });
+    let algorithm = spec.algorithm.as_ref().map(|a| AlgorithmDoc {
+        algorithm_name: non_empty(&a.algorithm_name).map(|s| s.0),
+        algorithm_settings: a
+            .algorithm_settings
+            .iter()
+            .filter(|s| s.name != STATE_SETTING)
+            .map(|s| NameValue {
+                name: s.name.clone(),
+                value: Scalar(s.value.clone()),
+            })
+            .collect(),
+    });
+    let early_stopping = spec.early_stopping.as_ref().map(early_stopping_doc);
+    SpecDoc {
+        parameters,
+        objective,
+        algorithm,
+        early_stopping,
+        nas_config: spec.nas_config.as_ref().map(|_| serde_json::json!({})),
+        ..SpecDoc::default()
+    }
+}
+
+/// Katib's `EarlyStoppingSpec` as the core's algorithm document.
+pub fn early_stopping_doc(e: &pb::EarlyStoppingSpec) -> AlgorithmDoc {
+    AlgorithmDoc {
+        algorithm_name: non_empty(&e.algorithm_name).map(|s| s.0),
+        algorithm_settings: e
+            .algorithm_settings
+            .iter()
+            .map(|s| NameValue {
+                name: s.name.clone(),
+                value: Scalar(s.value.clone()),
+            })
+            .collect(),
+    }
+}
+
+fn parameter_doc(p: &pb::ParameterSpec) -> ParameterDoc {
+    let parameter_type = match pb::ParameterType::try_from(p.parameter_type) {
+        Ok(pb::ParameterType::Double) => Some("double"),
+        Ok(pb::ParameterType::Int) => Some("int"),
+        Ok(pb::ParameterType::Discrete) => Some("discrete"),
+        Ok(pb::ParameterType::Categorical) => Some("categorical"),
+        _ => None,
+    };
+    ParameterDoc {
+        name: non_empty(&p.name).map(|s| s.0),
+        parameter_type: parameter_type.map(str::to_string),
+        feasible_space: p.feasible_space.as_ref().map(|f| FeasibleSpaceDoc {
+            min: non_empty(&f.min),
+            max: non_empty(&f.max),
+            step: non_empty(&f.step),
+            list: (!f.list.is_empty()).then(|| f.list.iter().map(|v| Scalar(v.clone())).collect()),
+            distribution: match pb::Distribution::try_from(f.distribution) {
+                Ok(pb::Distribution::Uniform) => Some("uniform".into()),
+                Ok(pb::Distribution::LogUniform) => Some("logUniform".into()),
+                Ok(pb::Distribution::Normal) => Some("normal".into()),
+                Ok(pb::Distribution::LogNormal) => Some("logNormal".into()),
+                _ => None,
+            },
+        }),
+    }
+}
+
+/// The setting under which a stateful algorithm (CMA-ES) keeps its state in Katib's
+/// experiment: Katib stores the settings a reply returns and sends them back next time.
+pub const STATE_SETTING: &str = "ferrotune.io/state";
+
+/// The state a previous reply asked Katib to keep, if the request carries it.
+pub fn saved_state(spec: &pb::ExperimentSpec) -> Option<&str> {
+    spec.algorithm
+        .as_ref()?
+        .algorithm_settings
+        .iter()
+        .find(|s| s.name == STATE_SETTING)
+        .map(|s| s.value.as_str())
+}
+
+/// Katib's trial condition as ferrotune's status (UNKNOWN counts as still running).
+pub fn trial_status(c: i32) -> TrialStatus {
+    use pb::trial_status::TrialConditionType as C;
+    match C::try_from(c) {
+        Ok(C::Created) => TrialStatus::Created,
+        Ok(C::Running) | Ok(C::Unknown) | Err(_) => TrialStatus::Running,
+        Ok(C::Succeeded) => TrialStatus::Succeeded,
+        Ok(C::Killed) => TrialStatus::Killed,
+        Ok(C::Failed) => TrialStatus::Failed,
+        Ok(C::Metricsunavailable) => TrialStatus::MetricsUnavailable,
+        Ok(C::Earlystopped) => TrialStatus::EarlyStopped,
+    }
+}
+
+/// Katib's trials as the history algorithms learn from: values parsed in the space,
+/// the objective read from each trial's observation.
+pub fn trial_views(
+    trials: &[pb::Trial],
+    space: &SearchSpace,
+    objective_metric: &str,
+) -> Result<Vec<TrialView>, ConvertError> {
+    trials
+        .iter()
+        .enumerate()
+        .map(|(i, t)| trial_view(i, t, space, objective_metric))
+        .collect()
+}
+
+fn trial_view(
+    i: usize,
+    t: &pb::Trial,
+    space: &SearchSpace,
+    objective_metric: &str,
+) -> Result<TrialView, ConvertError> {
+    let at = format!("trials[{i}]");
+    let assignments = t
+        .spec
+        .as_ref()
+        .and_then(|s| s.parameter_assignments.as_ref())
+        .map(|a| a.assignments.as_slice())
+        .unwrap_or_default();
+    let mut parameters = Vec::with_capacity(space.parameters.len());
+    for p in &space.parameters {
+        let Some((j, a)) = assignments
+            .iter()
+            .enumerate()
+            .find(|(_, a)| a.name == p.name)
+        else {
+            return Err(err(
+                format!("{at}.spec.parameterAssignments"),
+                format!("has no value for parameter {:?}", p.name),
+            ));
+        };
+        let v = p.domain.parse(&a.value).ok_or_else(|| {
+            err(
+                format!("{at}.spec.parameterAssignments.assignments[{j}].value"),
+                format!(
+                    "{:?} is not a value of parameter {:?}'s feasible space",
+                    a.value, p.name
+                ),
+            )
+        })?;
+        parameters.push((p.name.clone(), v));
+    }
+    let status = t
+        .status
+        .as_ref()
+        .map_or(TrialStatus::Created, |s| trial_status(s.condition));
+    let mut objective = None;
+    if let Some(obs) = t.status.as_ref().and_then(|s| s.observation.as_ref()) {
+        for (j, m) in obs.metrics.iter().enumerate() {
+            if m.name == objective_metric {
+                let v = m.value.trim().parse::<f64>().map_err(|_| {
+                    err(
+                        format!("{at}.status.observation.metrics[{j}].value"),
+                        format!("{:?} is not a number", m.value),
+                    )
+                })?;
+                objective = Some(v);
+            }
+        }
+    }
+    let labels: Labels = t
+        .spec
+        .as_ref()
+        .map(|s| {
+            s.labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(TrialView {
+        name: t.name.clone(),
+        parameters: Assignment(parameters),
+        status,
+        objective,
+        objectives: Vec::new(),
+        intermediate: Vec::new(),
+        labels,
+    })
+}
+
+/// New trials as Katib's reply entries: values as strings, labels kept.
+pub fn assignments_reply(
+    trials: Vec<NewTrial>,
+) -> Vec<pb::get_suggestions_reply::ParameterAssignments> {
+    trials
+        .into_iter()
+        .map(|t| pb::get_suggestions_reply::ParameterAssignments {
+            assignments: t
+                .parameters
+                .0
+                .into_iter()
+                .map(|(name, v)| pb::ParameterAssignment {
+                    name,
+                    value: v.to_string(),
+                })
+                .collect(),
+            trial_name: String::new(),
+            labels: t.labels.into_iter().collect(),
+        })
+        .collect()
+}
+
+/// The objective direction as Katib's comparison that stops a trial below (maximising) or
+/// above (minimising) a threshold.
+pub fn stopping_comparison(t: ObjectiveType) -> pb::ComparisonType {
+    match t {
+        ObjectiveType::Minimize => pb::ComparisonType::Greater,
+        ObjectiveType::Maximize => pb::ComparisonType::Less,
+    }
+}

@@ -1,0 +1,14 @@
+//! ferrotune's gRPC API: the generated Katib-compatible `api.v1.beta1` services and the one
+//! module ([`convert`]) where protobuf messages become domain types and back.
+
+/// Katib's `api.v1.beta1` package (see `proto/katib/api.proto`).
+#[allow(clippy::all, missing_docs)]
+pub mod katib {
+    tonic::include_proto!("api.v1.beta1");
+}
+
+pub mod convert;
+
+/// Every compiled .proto file, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/ferrotune_descriptor.bin"));

@@ -1,0 +1,303 @@
+//! Katib's Suggestion and EarlyStopping services, so that Katib's own controller can use
+//! ferrotune's algorithms: each request carries the experiment and its whole trial history,
+//! and ferrotune answers from them alone (stateless, like Katib's services), in
+//! milliseconds where Katib's Python services take seconds.
+
+use crate::error::ServerError;
+use ferrotune_algorithms::stopping::katib_median_stop;
+use ferrotune_algorithms::{AlgorithmContext, Suggestions, build, seed_from_settings};
+use ferrotune_api::convert::{
+    STATE_SETTING, assignments_reply, early_stopping_doc, saved_state, spec_doc,
+    stopping_comparison, trial_views,
+};
+use ferrotune_api::katib as pb;
+use ferrotune_api::katib::db_manager_client::DbManagerClient;
+use ferrotune_controller::validate_search_spec;
+use ferrotune_core::validate::SearchPart;
+use ferrotune_core::{NewTrial, TrialStatus};
+use tonic::{Request, Response, Status};
+
+/// Katib's `Suggestion` service.
+#[derive(Debug, Default, Clone)]
+pub struct KatibSuggestion;
+
+/// Katib's `EarlyStopping` service.
+#[derive(Debug, Default, Clone)]
+pub struct KatibEarlyStopping;
+
+fn search_part(
+    experiment: Option<&pb::Experiment>,
+) -> Result<(SearchPart, &pb::ExperimentSpec), ServerError> {
+    let spec = experiment
+        .ok_or_else(|| ServerError::field("experiment", "is required"))?
+        .spec
+        .as_ref()
+        .ok_or_else(|| ServerError::field("experiment.spec", "is required"))?;
+    let part = validate_search_spec(&spec_doc(spec)).map_err(ServerError::Invalid)?;
+    Ok((part, spec))
+}
+
+/// A stable seed from the experiment's name when `random_state` does not give one, so
+/// that every call of the same experiment draws from the same sequence.
+fn name_seed(name: &str) -> u64 {
+    // FNV-1a: stable across processes and versions, unlike std's hasher.
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The whole GetSuggestions computation, on a blocking thread.
+pub fn suggest(r: &pb::GetSuggestionsRequest) -> Result<pb::GetSuggestionsReply, ServerError> {
+    let (part, spec) = search_part(r.experiment.as_ref())?;
+    let n = usize::try_from(r.current_request_number).map_err(|_| {
+        ServerError::field(
+            "current_request_number",
+            format!("{} must not be negative", r.current_request_number),
+        )
+    })?;
+    let history = trial_views(&r.trials, &part.space, &part.objective.metric)?;
+    let name = r.experiment.as_ref().map_or("", |e| e.name.as_str());
+    let seed = seed_from_settings(&part.algorithm.settings).unwrap_or_else(|| name_seed(name));
+    let mut algorithm = build(AlgorithmContext {
+        algorithm: part.algorithm.name.clone(),
+        space: part.space.clone(),
+        objectives: part.objective.directions(),
+        seed,
+        settings: part.algorithm.settings.clone(),
+    })?;
+    if let Some(state) = saved_state(spec) {
+        let value = serde_json::from_str(state).map_err(|e| {
+            ServerError::field(
+                &format!("experiment.spec.algorithm.algorithm_settings[{STATE_SETTING}]"),
+                format!("is not the state ferrotune saved: {e}"),
+            )
+        })?;
+        algorithm.restore(value)?;
+    }
+    let trials: Vec<NewTrial> = if n == 0 {
+        Vec::new()
+    } else {
+        match algorithm.suggest(&history, n)? {
+            Suggestions::Assignments(a) => a.into_iter().map(NewTrial::from).collect(),
+            Suggestions::Trials(t) => t,
+            // Katib asks again when it needs more; an empty answer is how its services say
+            // "nothing now" (grid's end included).
+            Suggestions::Wait | Suggestions::Exhausted => Vec::new(),
+        }
+    };
+    // A stateful algorithm's state goes back to Katib, which stores the settings a reply
+    // returns and sends them with the next request.
+    let algorithm_spec = algorithm.state().map(|state| {
+        let mut settings: Vec<pb::AlgorithmSetting> = spec
+            .algorithm
+            .as_ref()
+            .map(|a| {
+                a.algorithm_settings
+                    .iter()
+                    .filter(|s| s.name != STATE_SETTING)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        settings.push(pb::AlgorithmSetting {
+            name: STATE_SETTING.to_string(),
+            value: state.to_string(),
+        });
+        pb::AlgorithmSpec {
+            algorithm_name: part.algorithm.name.clone(),
+            algorithm_settings: settings,
+        }
+    });
+    Ok(pb::GetSuggestionsReply {
+        parameter_assignments: assignments_reply(trials),
+        algorithm: algorithm_spec,
+        early_stopping_rules: Vec::new(),
+    })
+}
+
+/// Runs CPU work off the async threads, so one long suggestion never stalls other calls.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ServerError> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Status::internal(format!("the computation failed: {e}")))?
+        .map_err(Status::from)
+}
+
+#[tonic::async_trait]
+impl pb::suggestion_server::Suggestion for KatibSuggestion {
+    async fn get_suggestions(
+        &self,
+        request: Request<pb::GetSuggestionsRequest>,
+    ) -> Result<Response<pb::GetSuggestionsReply>, Status> {
+        let r = request.into_inner();
+        let started = std::time::Instant::now();
+        let reply = blocking(move || suggest(&r)).await?;
+        tracing::debug!(
+            n = reply.parameter_assignments.len(),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "GetSuggestions"
+        );
+        Ok(Response::new(reply))
+    }
+
+    async fn validate_algorithm_settings(
+        &self,
+        request: Request<pb::ValidateAlgorithmSettingsRequest>,
+    ) -> Result<Response<pb::ValidateAlgorithmSettingsReply>, Status> {
+        let r = request.into_inner();
+        search_part(r.experiment.as_ref()).map_err(Status::from)?;
+        Ok(Response::new(pb::ValidateAlgorithmSettingsReply {}))
+    }
+}
+
+/// The rule's name and settings, validated; only `medianstop` has Katib's static-threshold
+/// form.
+fn median_rule(
+    e: Option<&pb::EarlyStoppingSpec>,
+    path: &str,
+    objective: ferrotune_core::ObjectiveType,
+) -> Result<ferrotune_algorithms::stopping::MedianStop, ServerError> {
+    let e = e.ok_or_else(|| ServerError::field(path, "is required"))?;
+    let doc = early_stopping_doc(e);
+    let name = doc.algorithm_name.unwrap_or_default();
+    let settings: Vec<(String, String)> = doc
+        .algorithm_settings
+        .into_iter()
+        .map(|s| (s.name, s.value.0))
+        .collect();
+    let errors = ferrotune_algorithms::stopping::validate_rule(&name, &settings);
+    if !errors.is_empty() {
+        return Err(ServerError::Invalid(errors));
+    }
+    katib_median_stop(&name, &settings, objective)?.ok_or_else(|| {
+        ServerError::field(
+            &format!("{path}.algorithm_name"),
+            format!(
+                "{name:?} runs in ferrotune's own controller; Katib's EarlyStopping API carries \
+                 a static threshold rule, which only medianstop gives"
+            ),
+        )
+    })
+}
+
+#[tonic::async_trait]
+impl pb::early_stopping_server::EarlyStopping for KatibEarlyStopping {
+    async fn get_early_stopping_rules(
+        &self,
+        request: Request<pb::GetEarlyStoppingRulesRequest>,
+    ) -> Result<Response<pb::GetEarlyStoppingRulesReply>, Status> {
+        let r = request.into_inner();
+        let (part, spec) = search_part(r.experiment.as_ref()).map_err(Status::from)?;
+        let direction = part.objective.type_;
+        let rule = median_rule(
+            spec.early_stopping.as_ref(),
+            "experiment.spec.early_stopping",
+            direction,
+        )
+        .map_err(Status::from)?;
+        let metric = part.objective.metric.clone();
+        let mut history = trial_views(&r.trials, &part.space, &metric)
+            .map_err(|e| Status::from(ServerError::from(e)))?;
+        // Katib keeps observation logs in its DB manager; the completed trials' curves come
+        // from there, as Katib's own medianstop service fetches them.
+        let completed: Vec<usize> = (0..history.len())
+            .filter(|&i| history[i].status == TrialStatus::Succeeded)
+            .collect();
+        if !completed.is_empty() {
+            if r.db_manager_address.is_empty() {
+                return Err(ServerError::field(
+                    "db_manager_address",
+                    "is required to read the completed trials' observation logs",
+                )
+                .into());
+            }
+            let address = if r.db_manager_address.contains("://") {
+                r.db_manager_address.clone()
+            } else {
+                format!("http://{}", r.db_manager_address)
+            };
+            let mut db = DbManagerClient::connect(address.clone())
+                .await
+                .map_err(|e| {
+                    Status::from(ServerError::Unavailable(format!(
+                        "Katib's DB manager at {address}: {e}"
+                    )))
+                })?;
+            for i in completed {
+                let log = db
+                    .get_observation_log(pb::GetObservationLogRequest {
+                        trial_name: history[i].name.clone(),
+                        metric_name: metric.clone(),
+                        start_time: String::new(),
+                        end_time: String::new(),
+                    })
+                    .await?
+                    .into_inner();
+                history[i].intermediate = log
+                    .observation_log
+                    .map(|l| l.metric_logs)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|m| m.metric.as_ref())
+                    .filter(|m| m.name == metric)
+                    .filter_map(|m| m.value.trim().parse::<f64>().ok())
+                    .enumerate()
+                    .map(|(step, v)| (step as i64, v))
+                    .collect();
+            }
+        }
+        let rules = rule
+            .threshold(&history)
+            .map(|value| pb::EarlyStoppingRule {
+                name: metric,
+                value: value.to_string(),
+                comparison: stopping_comparison(direction) as i32,
+                start_step: rule.settings().start_step as i32,
+            })
+            .into_iter()
+            .collect();
+        Ok(Response::new(pb::GetEarlyStoppingRulesReply {
+            early_stopping_rules: rules,
+        }))
+    }
+
+    async fn set_trial_status(
+        &self,
+        _request: Request<pb::SetTrialStatusRequest>,
+    ) -> Result<Response<pb::SetTrialStatusReply>, Status> {
+        Err(ServerError::FailedPrecondition(
+            "SetTrialStatus marks a Katib Trial object EarlyStopped through the Kubernetes API; \
+             ferrotune's server has no Kubernetes client yet (it comes with the operator)"
+                .into(),
+        )
+        .into())
+    }
+
+    async fn validate_early_stopping_settings(
+        &self,
+        request: Request<pb::ValidateEarlyStoppingSettingsRequest>,
+    ) -> Result<Response<pb::ValidateEarlyStoppingSettingsReply>, Status> {
+        let r = request.into_inner();
+        median_rule(
+            r.early_stopping.as_ref(),
+            "early_stopping",
+            ferrotune_core::ObjectiveType::Minimize,
+        )
+        .map_err(Status::from)?;
+        Ok(Response::new(pb::ValidateEarlyStoppingSettingsReply {}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_seeds_are_stable() {
+        assert_eq!(name_seed(""), 0xcbf2_9ce4_8422_2325);
+        assert_ne!(name_seed("a"), name_seed("b"));
+        assert_eq!(name_seed("exp"), name_seed("exp"));
+    }
+}

@@ -1,0 +1,57 @@
+//! ferrotune's gRPC server. Today it serves Katib's `Suggestion` and `EarlyStopping`
+//! services (so Katib's controller can use ferrotune's algorithms), gRPC health checking and
+//! server reflection; the native `ferrotune.v1` services and server-side experiments come
+//! next (see the issue on the server mode).
+
+pub mod error;
+pub mod katib;
+
+pub use error::ServerError;
+
+use ferrotune_api::katib::early_stopping_server::EarlyStoppingServer;
+use ferrotune_api::katib::suggestion_server::SuggestionServer;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+/// Largest request accepted: a Katib GetSuggestions call carries the whole trial history
+/// (about 200 bytes a trial), so 64 MiB is room for hundreds of thousands of trials.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Whether `addr` listens on loopback only: anything else needs tokens (or `--insecure`).
+pub fn is_loopback(addr: &SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}
+
+/// Serves every service on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_serving::<SuggestionServer<katib::KatibSuggestion>>()
+        .await;
+    reporter
+        .set_serving::<EarlyStoppingServer<katib::KatibEarlyStopping>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(ferrotune_api::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServerError::Internal(format!("reflection: {e}")))?;
+    tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(
+            SuggestionServer::new(katib::KatibSuggestion)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            EarlyStoppingServer::new(katib::KatibEarlyStopping)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+        .map_err(|e| ServerError::Internal(format!("serving: {e}")))
+}
