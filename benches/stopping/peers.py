@@ -45,8 +45,40 @@ PRUNERS = {
 }
 
 
+# Optuna's pruners at their defaults, and successive halving with the same gentler schedule
+# as ferrotune's second ASHA row (rungs at 10, 30, 90).
+DEFAULT_PRUNERS = list(PRUNERS) + ["successive-halving@min_resource=10+reduction_factor=3"]
+
+
+def split_pruner(name):
+    """`successive-halving@min_resource=10+reduction_factor=3`: a pruner and its arguments."""
+    base, _, preset = name.partition("@")
+    kwargs = {}
+    for pair in filter(None, preset.split("+")):
+        k, _, v = pair.partition("=")
+        kwargs[k] = int(v) if v.lstrip("-").isdigit() else v
+    return base, kwargs
+
+
+def pruner_text(name, steps):
+    base, kwargs = split_pruner(name)
+    if not kwargs:
+        return PRUNERS[base].format(steps=steps)
+    cls = PRUNERS[base].split("(")[0]
+    args = ([f"max_resource={steps}"] if base == "hyperband" else []) + [
+        f"{k}={v!r}" for k, v in kwargs.items()]
+    return f"{cls}({', '.join(args)})"
+
+
 def make_pruner(name, steps):
     import optuna
+
+    name, kwargs = split_pruner(name)
+    if kwargs:
+        cls = getattr(optuna.pruners, PRUNERS[name].split("(")[0])
+        if name == "hyperband":
+            kwargs = {"max_resource": steps, **kwargs}
+        return cls(**kwargs)
 
     if name == "nop":
         return optuna.pruners.NopPruner()
@@ -145,7 +177,7 @@ def run_one(args, problem, pruner, seed):
     best, best_config = out["best"] if out["best"] else (None, None)
     return {
         "kind": "run", "side": "optuna", "strategy": pruner,
-        "settings": PRUNERS[pruner].format(steps=curves["steps"]), "problem": problem,
+        "settings": pruner_text(pruner, curves["steps"]), "problem": problem,
         "seed": seed, "configs": len(curves["trials"]), "steps_per_trial": curves["steps"],
         "workers": args.workers, "steps": out["steps"], "makespan": out["makespan"],
         "time_unit": curves["time_unit"], "cpu_s": cpu, "best_final": best,
@@ -191,7 +223,7 @@ def main():
     ap.add_argument("--curves-dir")
     ap.add_argument("--out")
     ap.add_argument("--problems", default="synthetic,sgd")
-    ap.add_argument("--pruners", default=",".join(PRUNERS))
+    ap.add_argument("--pruners", default=",".join(DEFAULT_PRUNERS))
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--configs", type=int, default=64)
     ap.add_argument("--workers", type=int, default=4)
@@ -205,7 +237,7 @@ def main():
         ap.error("--curves-dir and --out are required")
     pruners = [p for p in args.pruners.split(",") if p]
     for p in pruners:
-        if p not in PRUNERS:
+        if split_pruner(p)[0] not in PRUNERS:
             ap.error(f"unknown pruner {p!r} (known: {', '.join(PRUNERS)})")
     warnings.simplefilter("ignore")
     import optuna

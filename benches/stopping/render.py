@@ -24,7 +24,10 @@ HEADING = "## Early stopping: steps saved and results kept"
 # Row order: each ferrotune rule next to the Optuna pruner it mirrors.
 ORDER = [("ferrotune", "none"), ("optuna", "nop"), ("ferrotune", "medianstop"),
          ("ferrotune", "median"), ("optuna", "median"), ("ferrotune", "asha"),
-         ("optuna", "successive-halving"), ("ferrotune", "hyperband"),
+         ("optuna", "successive-halving"),
+         ("ferrotune", "asha@grace_period=10+reduction_factor=3"),
+         ("optuna", "successive-halving@min_resource=10+reduction_factor=3"),
+         ("ferrotune", "hyperband"),
          ("optuna", "hyperband"), ("ferrotune", "bohb")]
 PROBLEM_TITLES = {
     "synthetic": "(a) synthetic learning curves",
@@ -76,7 +79,7 @@ def label(side, strategy, settings):
         return f"Optuna {settings}" if settings else f"Optuna {strategy}"
     if strategy == "none":
         return "no stopping (ferrotune's driver)"
-    text = f"ferrotune {strategy}"
+    text = f"ferrotune {strategy.split('@')[0]}"
     shown = [(k, v) for k, v in settings or [] if k != "resource_name"]
     if shown:
         text += " (" + ", ".join(f"{k} {v}" for k, v in shown) + ")"

@@ -13,10 +13,12 @@
 #   --seeds N          seeds 0..N-1 (default 20)
 #   --configs N        configurations per seed, the fixed budget (default 64)
 #   --problems a,b     synthetic, sgd (default both)
-#   --strategies a,b   ferrotune's (default none,medianstop,median,asha,hyperband,bohb;
-#                      hyperband and bohb print "not implemented yet" rows until
-#                      ferrotune_algorithms::IMPLEMENTED has them)
-#   --pruners a,b      Optuna's (default nop,median,successive-halving,hyperband)
+#   --strategies a,b   ferrotune's (default none, medianstop, median, asha,
+#                      asha@grace_period=10+reduction_factor=3, hyperband, bohb; NAME@k=v+k=v
+#                      is a second row of NAME with those settings)
+#   --pruners a,b      Optuna's (default nop, median, successive-halving, hyperband,
+#                      successive-halving@min_resource=10+reduction_factor=3; NAME@k=v+k=v
+#                      passes those arguments)
 #   --workers N        simulated workers (default 4)
 #   --steps N          steps of the synthetic curves (default 100)
 #   --sgd-epochs N     epochs of the real model's curves (default 100)

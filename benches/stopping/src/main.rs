@@ -29,7 +29,17 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 /// The strategies run by default, in the tables' order.
-const DEFAULT_STRATEGIES: &[&str] = &["none", "medianstop", "median", "asha", "hyperband", "bohb"];
+const DEFAULT_STRATEGIES: &[&str] = &[
+    "none",
+    "medianstop",
+    "median",
+    "asha",
+    // ASHA with a gentler schedule (rungs at 10, 30, 90), matched on the Optuna side by
+    // SuccessiveHalvingPruner(min_resource=10, reduction_factor=3).
+    "asha@grace_period=10+reduction_factor=3",
+    "hyperband",
+    "bohb",
+];
 
 /// Search algorithms that propose (configuration, budget) pairs, run through
 /// [`SearchSource`].
@@ -148,7 +158,14 @@ fn main() -> Result<()> {
     }
 }
 
+/// A strategy's rule or algorithm name: `asha@grace_period=10+reduction_factor=3` is
+/// `asha` with those settings (a second row of the same rule).
+fn base(strategy: &str) -> &str {
+    strategy.split_once('@').map_or(strategy, |(b, _)| b)
+}
+
 fn kind(strategy: &str) -> &'static str {
+    let strategy = base(strategy);
     if strategy == "none" {
         "none"
     } else if SEARCH_STRATEGIES.contains(&strategy) {
@@ -162,7 +179,7 @@ fn kind(strategy: &str) -> &'static str {
 /// `ferrotune_algorithms::IMPLEMENTED`).
 fn available(strategy: &str) -> bool {
     match kind(strategy) {
-        "search" => IMPLEMENTED.contains(&strategy),
+        "search" => IMPLEMENTED.contains(&base(strategy)),
         _ => true,
     }
 }
@@ -172,7 +189,8 @@ fn pick_strategies(names: &[String]) -> Result<Vec<String>> {
         return Ok(DEFAULT_STRATEGIES.iter().map(|s| s.to_string()).collect());
     }
     for n in names {
-        if n != "none" && !RULES.contains(&n.as_str()) && !SEARCH_STRATEGIES.contains(&n.as_str()) {
+        let n = base(n);
+        if n != "none" && !RULES.contains(&n) && !SEARCH_STRATEGIES.contains(&n) {
             bail!(
                 "unknown strategy {n:?} (known: none, {}, {})",
                 RULES.join(", "),
@@ -190,7 +208,8 @@ fn settings_for(
     steps: usize,
     overrides: &[String],
 ) -> Result<Vec<(String, String)>> {
-    let mut settings: Vec<(String, String)> = match strategy {
+    let (name, preset) = strategy.split_once('@').unwrap_or((strategy, ""));
+    let mut settings: Vec<(String, String)> = match name {
         // Ray's defaults (grace_period 1, reduction_factor 4), max_t the curves' length.
         "asha" => vec![("max_t".into(), steps.to_string())],
         // Katib's Hyperband settings; eta 4 so that the first bracket is 64
@@ -202,7 +221,8 @@ fn settings_for(
         ],
         _ => vec![],
     };
-    for o in overrides {
+    let preset = (!preset.is_empty()).then(|| format!("{strategy}:{}", preset.replace('+', ",")));
+    for o in preset.iter().chain(overrides) {
         let Some((name, pairs)) = o.split_once(':') else {
             bail!("--settings {o:?}: expected NAME:key=value,key=value");
         };
@@ -293,7 +313,7 @@ fn run_one(args: &RunArgs, problem: &str, strategy: &str, seed: u64) -> Result<V
         "none" => simulate(&curves, args.workers, &mut FixedOrder::new(&curves)?, None)?,
         "rule" => {
             let mut rule = build_rule(RuleContext {
-                rule: strategy.to_string(),
+                rule: base(strategy).to_string(),
                 settings: settings.clone(),
                 objective: ObjectiveType::Minimize,
                 seed,
@@ -325,7 +345,7 @@ fn run_one(args: &RunArgs, problem: &str, strategy: &str, seed: u64) -> Result<V
                 },
             });
             let suggester = build(AlgorithmContext {
-                algorithm: strategy.to_string(),
+                algorithm: base(strategy).to_string(),
                 space: with_resource,
                 objectives: vec![ObjectiveType::Minimize],
                 seed,
