@@ -6,12 +6,16 @@ mod common;
 use common::*;
 
 /// Loss falls like 2/step towards a floor of 10·x: the larger x, the worse the trial.
+/// Each trial records its pid first and writes `done` after its last step.
 const CURVE: &str = r#"
 import json, os, time
 x = float(json.loads(os.environ["FERROTUNE_PARAMS"])["x"])
+d = os.environ["FERROTUNE_TRIAL_DIR"]
+open(os.path.join(d, "pid"), "w").write(str(os.getpid()))
 for step in range(1, 21):
     print(f"step={step} loss={10 * x + 2.0 / step:.5f}", flush=True)
     time.sleep(0.04)
+open(os.path.join(d, "done"), "w").write("finished")
 "#;
 
 fn experiment(name: &str, rule: &str) -> String {
@@ -55,6 +59,32 @@ fn medianstop_stops_bad_trials_while_they_run_and_keeps_their_partial_results() 
         .unwrap();
         let lines = log.lines().filter(|l| l.contains("loss=")).count();
         assert!((3..20).contains(&lines), "{name} printed {lines} lines");
+        // It never got to the end of its full run, and its process is gone.
+        let dir = sb.path(&format!("ferrotune-runs/median/trials/{name}"));
+        assert!(!dir.join("done").exists(), "{name} ran to the end");
+        let pid: i32 = std::fs::read_to_string(dir.join("pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s
+                    .rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')),
+            "{name}'s process {pid} still runs"
+        );
+    }
+    for t in all.iter().filter(|t| t["status"] == "Succeeded") {
+        let name = t["name"].as_str().unwrap();
+        assert!(
+            sb.path(&format!("ferrotune-runs/median/trials/{name}/done"))
+                .exists(),
+            "{name} succeeded, so it ran to the end"
+        );
     }
 
     let show = sb.json(&["show", "median", "--output", "json"]);
