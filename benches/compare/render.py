@@ -317,8 +317,12 @@ def mo_section(records, mo_listing, meta):
 
 
 def coverage(records, functions, meta):
-    """Says which algorithms ran fewer runs than the full grid (a partial, resumed run)."""
+    """Says which algorithms ran fewer runs than the full grid (a partial, resumed run), and
+    which have speed figures only."""
     quality = [r for r in records if r["kind"] == "quality"]
+    speed_only = [(side, alg, label) for side, alg, label in
+                  row_order([r for r in records if r["kind"] == "speed"])
+                  if not any(q["algorithm"] == alg and q["side"] == side for q in quality)]
     want = meta["seeds"]
     names = [fn["name"] for fn in functions]
     out = []
@@ -331,6 +335,10 @@ def coverage(records, functions, meta):
             out.append(f"- **{label} is partial**: {done} of {want * len(names)} runs "
                        f"({parts or 'none'}); its cells say how many seeds they average (n=…), "
                        f"and functions without a run have no row for it.")
+    for _, _, label in speed_only:
+        out.append(f"- **{label} has speed figures only**: the files of this run hold its speed "
+                   f"runs (from `peers.py --skip-quality --resume` into the same `--out-dir`) "
+                   f"but none of its quality runs.")
     return out
 
 
