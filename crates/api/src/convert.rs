@@ -263,3 +263,59 @@ pub fn stopping_comparison(t: ObjectiveType) -> pb::ComparisonType {
         ObjectiveType::Maximize => pb::ComparisonType::Less,
     }
 }
+
+/// One observation-log entry as Katib sends it: metric, time, value (text, kept as given).
+pub type LogEntry = (String, chrono::DateTime<chrono::Utc>, String);
+
+/// A `ReportObservationLog` body: every entry needs a metric name and an RFC 3339 time.
+pub fn log_entries(log: Option<&pb::ObservationLog>) -> Result<Vec<LogEntry>, ConvertError> {
+    let Some(log) = log else {
+        return Ok(Vec::new());
+    };
+    log.metric_logs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let at = format!("observation_log.metric_logs[{i}]");
+            let metric = m
+                .metric
+                .as_ref()
+                .filter(|m| !m.name.is_empty())
+                .ok_or_else(|| err(format!("{at}.metric.name"), "is required"))?;
+            let time = time(&m.time_stamp, &format!("{at}.time_stamp"))?;
+            Ok((metric.name.clone(), time, metric.value.clone()))
+        })
+        .collect()
+}
+
+/// An RFC 3339 time from a request field.
+pub fn time(text: &str, field: &str) -> Result<chrono::DateTime<chrono::Utc>, ConvertError> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| err(field, format!("{text:?} is not an RFC 3339 time: {e}")))
+}
+
+/// An optional RFC 3339 bound (Katib sends "" for none).
+pub fn optional_time(
+    text: &str,
+    field: &str,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ConvertError> {
+    if text.trim().is_empty() {
+        Ok(None)
+    } else {
+        time(text, field).map(Some)
+    }
+}
+
+/// Stored entries as Katib's observation log.
+pub fn observation_log(entries: Vec<LogEntry>) -> pb::ObservationLog {
+    pb::ObservationLog {
+        metric_logs: entries
+            .into_iter()
+            .map(|(name, time, value)| pb::MetricLog {
+                time_stamp: time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                metric: Some(pb::Metric { name, value }),
+            })
+            .collect(),
+    }
+}

@@ -129,8 +129,8 @@ enum Command {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Serve the gRPC API: Katib's Suggestion and EarlyStopping services (so Katib's
-    /// controller can use ferrotune's algorithms), health checking and reflection.
+    /// Serve the gRPC API: Katib's Suggestion, EarlyStopping and DBManager services (so
+    /// Katib's controller can use ferrotune's algorithms), health checking and reflection.
     Server {
         /// Address to listen on; loopback unless told otherwise.
         #[arg(long, default_value = "127.0.0.1:7700")]
@@ -138,6 +138,8 @@ enum Command {
         /// Allow a non-loopback address without authentication.
         #[arg(long)]
         insecure: bool,
+        #[command(flatten)]
+        db: DbArg,
     },
 }
 
@@ -212,7 +214,11 @@ fn main() -> ExitCode {
                 db,
             } => ops::trials(&db.db, &name, output, pareto).await,
             Command::Stop { name, db } => ops::stop(&db.db, &name).await,
-            Command::Server { listen, insecure } => ops::server(listen, insecure).await,
+            Command::Server {
+                listen,
+                insecure,
+                db,
+            } => ops::server(listen, insecure, &db.db).await,
         }
     });
     match result {

@@ -483,7 +483,7 @@ pub fn print_stats() {
 }
 
 /// `ferrotune server`: serves until Ctrl-C or SIGTERM.
-pub async fn server(listen: std::net::SocketAddr, insecure: bool) -> Result<ExitCode> {
+pub async fn server(listen: std::net::SocketAddr, insecure: bool, db: &Path) -> Result<ExitCode> {
     if !ferrotune_server::is_loopback(&listen) && !insecure {
         eprintln!(
             "error: --listen {listen} is not a loopback address; ferrotune's server has no \
@@ -494,13 +494,15 @@ pub async fn server(listen: std::net::SocketAddr, insecure: bool) -> Result<Exit
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    let store = open_store(db).await?;
     let local = listener.local_addr()?;
     // The handlers exist before the address is announced: a stop right after start is clean.
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     eprintln!(
-        "ferrotune server listening on {local} (gRPC: Katib Suggestion and EarlyStopping, health, reflection)"
+        "ferrotune server listening on {local} (gRPC: Katib Suggestion, EarlyStopping and DBManager, health, reflection; database {})",
+        db.display()
     );
     let shutdown = async move {
         tokio::select! {
@@ -508,6 +510,6 @@ pub async fn server(listen: std::net::SocketAddr, insecure: bool) -> Result<Exit
             _ = interrupt.recv() => {}
         }
     };
-    ferrotune_server::serve(listener, shutdown).await?;
+    ferrotune_server::serve(listener, store, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,16 +1,20 @@
-//! ferrotune's gRPC server. Today it serves Katib's `Suggestion` and `EarlyStopping`
-//! services (so Katib's controller can use ferrotune's algorithms), gRPC health checking and
-//! server reflection; the native `ferrotune.v1` services and server-side experiments come
+//! ferrotune's gRPC server. Today it serves Katib's `Suggestion`, `EarlyStopping` and
+//! `DBManager` services (so Katib's controller can use ferrotune's algorithms, and Katib's
+//! metrics collectors its database), gRPC health checking and server reflection; the native `ferrotune.v1` services and server-side experiments come
 //! next (see the issue on the server mode).
 
+pub mod dbmanager;
 pub mod error;
 pub mod katib;
 
 pub use error::ServerError;
 
+use ferrotune_api::katib::db_manager_server::DbManagerServer;
 use ferrotune_api::katib::early_stopping_server::EarlyStoppingServer;
 use ferrotune_api::katib::suggestion_server::SuggestionServer;
+use ferrotune_store::Store;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
@@ -23,9 +27,11 @@ pub fn is_loopback(addr: &SocketAddr) -> bool {
     addr.ip().is_loopback()
 }
 
-/// Serves every service on `listener` until `shutdown` completes.
+/// Serves every service on `listener`, with `store` behind the DB manager, until
+/// `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
+    store: Arc<dyn Store>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -34,6 +40,9 @@ pub async fn serve(
         .await;
     reporter
         .set_serving::<EarlyStoppingServer<katib::KatibEarlyStopping>>()
+        .await;
+    reporter
+        .set_serving::<DbManagerServer<dbmanager::KatibDbManager>>()
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(ferrotune_api::FILE_DESCRIPTOR_SET)
@@ -49,6 +58,10 @@ pub async fn serve(
         )
         .add_service(
             EarlyStoppingServer::new(katib::KatibEarlyStopping)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            DbManagerServer::new(dbmanager::KatibDbManager::new(store))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)

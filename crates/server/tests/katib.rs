@@ -10,10 +10,19 @@ use tokio::net::TcpListener;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
+/// The server on a loopback port with a fresh SQLite store (kept alive by the leaked dir).
 async fn start() -> String {
+    let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    let store = ferrotune_store::SqliteStore::open(&dir.path().join("server.db"))
+        .await
+        .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(ferrotune_server::serve(listener, std::future::pending()));
+    tokio::spawn(ferrotune_server::serve(
+        listener,
+        std::sync::Arc::new(store),
+        std::future::pending(),
+    ));
     format!("http://{addr}")
 }
 
@@ -505,8 +514,143 @@ async fn health_and_reflection_answer() {
     for want in [
         "api.v1.beta1.Suggestion",
         "api.v1.beta1.EarlyStopping",
+        "api.v1.beta1.DBManager",
         "grpc.health.v1.Health",
     ] {
         assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
     }
+}
+
+#[tokio::test]
+async fn the_db_manager_keeps_katib_observation_logs_and_medianstop_reads_them() {
+    use ferrotune_api::katib::db_manager_client::DbManagerClient;
+    let url = start().await;
+    let mut db = DbManagerClient::connect(url.clone()).await.unwrap();
+    let log = |values: &[(&str, u32, &str)]| pb::ObservationLog {
+        metric_logs: values
+            .iter()
+            .map(|(m, s, v)| pb::MetricLog {
+                time_stamp: format!("2026-11-24T00:00:{s:02}Z"),
+                metric: Some(pb::Metric {
+                    name: m.to_string(),
+                    value: v.to_string(),
+                }),
+            })
+            .collect(),
+    };
+    // Katib's metrics collector reports each completed trial's curve.
+    for (trial, curve) in [
+        ("t0", [4.0, 3.0, 2.0, 1.0, 0.5]),
+        ("t1", [2.0, 2.0, 2.0, 2.0, 2.0]),
+        ("t2", [9.0, 8.0, 7.0, 6.0, 5.0]),
+    ] {
+        let entries: Vec<(&str, u32, String)> = curve
+            .iter()
+            .enumerate()
+            .map(|(i, v)| ("loss", i as u32, v.to_string()))
+            .collect();
+        let as_ref: Vec<(&str, u32, &str)> = entries
+            .iter()
+            .map(|(m, s, v)| (*m, *s, v.as_str()))
+            .collect();
+        db.report_observation_log(pb::ReportObservationLogRequest {
+            trial_name: trial.into(),
+            observation_log: Some(log(&as_ref)),
+        })
+        .await
+        .unwrap();
+    }
+    db.report_observation_log(pb::ReportObservationLogRequest {
+        trial_name: "t0".into(),
+        observation_log: Some(log(&[("accuracy", 9, "0.9")])),
+    })
+    .await
+    .unwrap();
+    let got = db
+        .get_observation_log(pb::GetObservationLogRequest {
+            trial_name: "t0".into(),
+            metric_name: "loss".into(),
+            start_time: "2026-11-24T00:00:03Z".into(),
+            end_time: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .observation_log
+        .unwrap();
+    let values: Vec<&str> = got
+        .metric_logs
+        .iter()
+        .map(|m| m.metric.as_ref().unwrap().value.as_str())
+        .collect();
+    assert_eq!(
+        values,
+        ["1", "0.5"],
+        "one metric, from start_time on, in time order"
+    );
+
+    // The medianstop service reads those logs back from this same server.
+    let mut exp = experiment("random", &[]);
+    exp.spec.as_mut().unwrap().early_stopping = Some(pb::EarlyStoppingSpec {
+        algorithm_name: "medianstop".into(),
+        algorithm_settings: vec![],
+    });
+    let mut es = EarlyStoppingClient::connect(url.clone()).await.unwrap();
+    let rules = es
+        .get_early_stopping_rules(pb::GetEarlyStoppingRulesRequest {
+            experiment: Some(exp),
+            trials: vec![
+                trial("t0", "0.01", "1", "sgd", 0.5),
+                trial("t1", "0.02", "2", "adam", 2.0),
+                trial("t2", "0.03", "3", "sgd", 5.0),
+            ],
+            db_manager_address: url.trim_start_matches("http://").to_string(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rules.early_stopping_rules[0].value, "2.5");
+
+    let bad = db
+        .report_observation_log(pb::ReportObservationLogRequest {
+            trial_name: "t9".into(),
+            observation_log: Some(pb::ObservationLog {
+                metric_logs: vec![pb::MetricLog {
+                    time_stamp: "yesterday".into(),
+                    metric: Some(pb::Metric {
+                        name: "loss".into(),
+                        value: "1".into(),
+                    }),
+                }],
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(
+        bad.message()
+            .contains("observation_log.metric_logs[0].time_stamp"),
+        "{}",
+        bad.message()
+    );
+    let missing = db
+        .get_observation_log(pb::GetObservationLogRequest::default())
+        .await
+        .unwrap_err();
+    assert!(missing.message().contains("trial_name: is required"));
+
+    db.delete_observation_log(pb::DeleteObservationLogRequest {
+        trial_name: "t0".into(),
+    })
+    .await
+    .unwrap();
+    let gone = db
+        .get_observation_log(pb::GetObservationLogRequest {
+            trial_name: "t0".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(gone.observation_log.unwrap().metric_logs.is_empty());
 }

@@ -166,6 +166,14 @@ pub struct TrialOutcome {
     pub completion_time: DateTime<Utc>,
 }
 
+/// One entry of a Katib observation log: the metric, when, and its value as Katib's text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KatibLogEntry {
+    pub metric: String,
+    pub time: DateTime<Utc>,
+    pub value: String,
+}
+
 /// Durable state for experiments. Every call commits before it returns.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
@@ -247,6 +255,25 @@ pub trait Store: Send + Sync {
         trial_id: i64,
         attempt: Option<i64>,
     ) -> Result<Vec<(i64, Observation)>, StoreError>;
+
+    /// Appends to a Katib trial's observation log (Katib's `ReportObservationLog`), in one
+    /// transaction.
+    async fn report_katib_log(
+        &self,
+        trial_name: &str,
+        entries: &[KatibLogEntry],
+    ) -> Result<(), StoreError>;
+    /// A Katib trial's observation log in time order, optionally one metric's and within
+    /// `[start, end]` (Katib's `GetObservationLog`); empty for an unknown trial.
+    async fn katib_log(
+        &self,
+        trial_name: &str,
+        metric: Option<&str>,
+        start: Option<DateTime<Utc>>,
+        end: Option<DateTime<Utc>>,
+    ) -> Result<Vec<KatibLogEntry>, StoreError>;
+    /// Deletes a Katib trial's observation log; returns how many entries went.
+    async fn delete_katib_log(&self, trial_name: &str) -> Result<u64, StoreError>;
 
     async fn save_algorithm_state(
         &self,

@@ -11,7 +11,8 @@
 //! half-way with `SQLITE_BUSY` against another process.
 
 use crate::{
-    ExperimentRecord, ExperimentStatus, NewExperiment, Store, StoreError, TrialOutcome, TrialRecord,
+    ExperimentRecord, ExperimentStatus, KatibLogEntry, NewExperiment, Store, StoreError,
+    TrialOutcome, TrialRecord,
 };
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use ferrotune_core::{Assignment, Labels, MetricSummary, NewTrial, Observation, TrialStatus};
@@ -774,6 +775,69 @@ impl Store for SqliteStore {
             return Err(StoreError::TrialNotFound(trial_id));
         }
         rows.iter().map(observation_from_row).collect()
+    }
+
+    async fn report_katib_log(
+        &self,
+        trial_name: &str,
+        entries: &[KatibLogEntry],
+    ) -> Result<(), StoreError> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await?;
+        for e in entries {
+            sqlx::query(
+                "INSERT INTO katib_observation_logs (trial_name, metric_name, time_stamp, value) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .bind(trial_name)
+            .bind(&e.metric)
+            .bind(fmt_ts(&e.time))
+            .bind(&e.value)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn katib_log(
+        &self,
+        trial_name: &str,
+        metric: Option<&str>,
+        start: Option<DateTime<Utc>>,
+        end: Option<DateTime<Utc>>,
+    ) -> Result<Vec<KatibLogEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT metric_name, time_stamp, value FROM katib_observation_logs \
+             WHERE trial_name = ?1 AND (?2 IS NULL OR metric_name = ?2) \
+             AND (?3 IS NULL OR time_stamp >= ?3) AND (?4 IS NULL OR time_stamp <= ?4) \
+             ORDER BY time_stamp, id",
+        )
+        .bind(trial_name)
+        .bind(metric)
+        .bind(start.map(|t| fmt_ts(&t)))
+        .bind(end.map(|t| fmt_ts(&t)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let time: String = col(r, "time_stamp")?;
+                Ok(KatibLogEntry {
+                    metric: col(r, "metric_name")?,
+                    time: parse_ts(&time, &format!("katib log of {trial_name:?}"))?,
+                    value: col(r, "value")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_katib_log(&self, trial_name: &str) -> Result<u64, StoreError> {
+        let _w = self.write.lock().await;
+        let done = sqlx::query("DELETE FROM katib_observation_logs WHERE trial_name = ?1")
+            .bind(trial_name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn save_algorithm_state(

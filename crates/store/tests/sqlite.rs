@@ -799,3 +799,72 @@ async fn many_short_trials_keep_every_transition() {
         assert_eq!(store.observations(t.id, Some(1)).await.unwrap().len(), 101);
     }
 }
+
+#[tokio::test]
+async fn katib_observation_logs_by_trial_metric_and_time() {
+    let (dir, store, _) = fresh("katib-logs").await;
+    let t = |s: u32| Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, s).unwrap();
+    let e = |m: &str, s: u32, v: &str| ferrotune_store::KatibLogEntry {
+        metric: m.into(),
+        time: t(s),
+        value: v.into(),
+    };
+    store
+        .report_katib_log("trial-a", &[e("loss", 2, "0.5"), e("acc", 1, "0.7")])
+        .await
+        .unwrap();
+    store
+        .report_katib_log("trial-a", &[e("loss", 3, "unavailable")])
+        .await
+        .unwrap();
+    store
+        .report_katib_log("trial-b", &[e("loss", 1, "9")])
+        .await
+        .unwrap();
+    let all = store.katib_log("trial-a", None, None, None).await.unwrap();
+    assert_eq!(
+        all,
+        vec![
+            e("acc", 1, "0.7"),
+            e("loss", 2, "0.5"),
+            e("loss", 3, "unavailable")
+        ],
+        "time order, text kept"
+    );
+    let loss = store
+        .katib_log("trial-a", Some("loss"), Some(t(3)), None)
+        .await
+        .unwrap();
+    assert_eq!(loss, vec![e("loss", 3, "unavailable")]);
+    let early = store
+        .katib_log("trial-a", None, None, Some(t(2)))
+        .await
+        .unwrap();
+    assert_eq!(early.len(), 2);
+    assert!(
+        store
+            .katib_log("nobody", None, None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Kept across a reopen; deleted per trial.
+    store.close().await;
+    let store = SqliteStore::open(&db(&dir)).await.unwrap();
+    assert_eq!(store.delete_katib_log("trial-a").await.unwrap(), 3);
+    assert!(
+        store
+            .katib_log("trial-a", None, None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .katib_log("trial-b", None, None, None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
