@@ -17,6 +17,7 @@ mod parzen;
 pub mod pbt;
 pub mod random;
 pub mod registry;
+mod settings;
 pub mod sobol;
 pub mod stopping;
 #[cfg(test)]

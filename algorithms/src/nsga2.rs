@@ -86,21 +86,8 @@ impl Nsga2Settings {
     /// The settings of `spec.algorithm.algorithmSettings` (`random_state` is the seed's
     /// business, see `seed_from_settings`); every problem is reported with its path.
     pub fn from_settings(settings: &[(String, String)]) -> Result<Self, Vec<FieldError>> {
-        let mut s = Nsga2Settings::default();
-        let mut errors = Vec::new();
-        for (i, (key, value)) in settings.iter().enumerate() {
-            if !s.set(key, value.trim()) {
-                errors.push(FieldError::new(
-                    format!("spec.algorithm.algorithmSettings[{i}].value"),
-                    format!("{}, got {value:?}", expectation(key)),
-                ));
-            }
-        }
-        if errors.is_empty() {
-            Ok(s)
-        } else {
-            Err(errors)
-        }
+        let s = Nsga2Settings::default();
+        crate::settings::apply(s, settings, Nsga2Settings::set, expectation)
     }
 
     /// Applies one setting; false when its value is not acceptable. Other names are left

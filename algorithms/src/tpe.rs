@@ -91,24 +91,11 @@ impl TpeSettings {
         settings: &[(String, String)],
         multivariate: bool,
     ) -> Result<Self, Vec<FieldError>> {
-        let mut s = TpeSettings {
+        let s = TpeSettings {
             multivariate,
             ..TpeSettings::default()
         };
-        let mut errors = Vec::new();
-        for (i, (key, value)) in settings.iter().enumerate() {
-            if !s.set(key, value.trim()) {
-                errors.push(FieldError::new(
-                    format!("spec.algorithm.algorithmSettings[{i}].value"),
-                    format!("{}, got {value:?}", expectation(key)),
-                ));
-            }
-        }
-        if errors.is_empty() {
-            Ok(s)
-        } else {
-            Err(errors)
-        }
+        crate::settings::apply(s, settings, TpeSettings::set, expectation)
     }
 
     /// Applies one setting; false when its value is not acceptable. Other names (such as
