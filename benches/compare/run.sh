@@ -84,16 +84,8 @@ fi
 mo_seeds=${mo_seeds:-$seeds} mo_trials=${mo_trials:-$trials}
 
 # The peers' venv, rebuilt when requirements.txt changes.
-venv=benches/compare/.venv
-req=benches/compare/requirements.txt
-py=$venv/bin/python
-want=$(sha256sum < "$req")
-if [ ! -x "$py" ] || [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
-  echo "run.sh: installing $req into $venv" >&2
-  [ -x "$py" ] || "${PYTHON:-python3}" -m venv "$venv"
-  "$py" -m pip install --quiet --disable-pip-version-check -r "$req"
-  echo "$want" > "$venv/.requirements.sha256"
-fi
+. benches/venv.sh
+bench_venv benches/compare
 
 cargo build --release --quiet -p ferrotune-bench
 bin=${CARGO_TARGET_DIR:-target}/release/compare

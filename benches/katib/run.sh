@@ -44,16 +44,8 @@ while [ $# -gt 0 ]; do
 done
 
 # The client's venv, rebuilt when requirements.txt changes.
-venv=benches/katib/.venv
-req=benches/katib/requirements.txt
-py=$venv/bin/python
-want=$(sha256sum < "$req")
-if [ ! -x "$py" ] || [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
-  echo "run.sh: installing $req into $venv" >&2
-  [ -x "$py" ] || "${PYTHON:-python3}" -m venv "$venv"
-  "$py" -m pip install --quiet --disable-pip-version-check -r "$req"
-  echo "$want" > "$venv/.requirements.sha256"
-fi
+. benches/venv.sh
+bench_venv benches/katib
 "$py" benches/katib/bench.py --self-test >&2
 
 cargo build --release --quiet -p ferrotune-cli

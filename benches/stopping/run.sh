@@ -64,16 +64,8 @@ done
 has() { case ",$problems," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 # The Optuna side's venv, rebuilt when requirements.txt changes.
-venv=benches/stopping/.venv
-req=benches/stopping/requirements.txt
-py=$venv/bin/python
-want=$(sha256sum < "$req")
-if [ ! -x "$py" ] || [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
-  echo "run.sh: installing $req into $venv" >&2
-  [ -x "$py" ] || "${PYTHON:-python3}" -m venv "$venv"
-  "$py" -m pip install --quiet --disable-pip-version-check -r "$req"
-  echo "$want" > "$venv/.requirements.sha256"
-fi
+. benches/venv.sh
+bench_venv benches/stopping
 "$py" benches/stopping/render.py --self-test >&2
 
 cargo build --release --quiet -p ferrotune-stopping-bench
