@@ -17,6 +17,10 @@ import json
 import math
 import statistics
 import sys
+import os
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import mean_se, read, sig  # noqa: E402
+from benchlib import replace_section as replace_named  # noqa: E402
 
 HEADING = "## Search algorithms: quality and speed"
 PEER_ORDER = ["optuna-tpe", "optuna-cmaes", "optuna-random", "hyperopt-tpe", "skopt-gp"]
@@ -47,20 +51,6 @@ MO_FUNCTIONS = {
 }
 
 
-def sig(x, digits):
-    """x with `digits` significant digits, without an exponent between 1e-3 and 1e7."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    if x == 0:
-        return "0"
-    if math.isinf(x):
-        return "∞" if x > 0 else "−∞"
-    e = math.floor(math.log10(abs(x)))
-    if e < -3 or e >= 7:
-        return f"{x:.{digits - 1}e}"
-    if digits - 1 - e < 0:
-        return f"{round(x, digits - 1 - e):.0f}"
-    return f"{x:.{digits - 1 - e}f}"
 
 
 def num(x):
@@ -68,27 +58,8 @@ def num(x):
     return f"{x:.10g}"
 
 
-def mean_se(values):
-    m = statistics.fmean(values)
-    if len(values) < 2:
-        return f"{sig(m, 4)}"
-    se = statistics.stdev(values) / math.sqrt(len(values))
-    return f"{sig(m, 4)} ± {sig(se, 2)}"
 
 
-def read(paths):
-    records = []
-    for p in paths:
-        with open(p) as fh:
-            for line in fh:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    records.append(json.loads(line))
-                except ValueError:
-                    print(f"render: skipping a line cut short in {p}", file=sys.stderr)
-    return records
 
 
 def row_order(records, peer_order=PEER_ORDER):
@@ -432,15 +403,10 @@ def single_objective(records, listing, meta):
     return lines
 
 
+
+
 def replace_section(text, new):
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, l in enumerate(lines) if l.rstrip("\n") == HEADING), None)
-    if start is None:
-        return text.rstrip("\n") + "\n\n" + new
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
-               len(lines))
-    tail = "".join(lines[end:])
-    return "".join(lines[:start]) + new + ("\n" + tail if tail else "")
+    return replace_named(text, new, HEADING)
 
 
 def main():

@@ -39,6 +39,8 @@ HEADING = "## Katib GetSuggestions latency"
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benches" / "compare"))
 from functions import hartmann6  # noqa: E402  (the definition the comparison checks)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchlib import replace_section as replace_named  # noqa: E402
 
 DIMS = 6
 # ferrotune's algorithm: Optuna's counterpart (its code, a note) and how to make it.
@@ -242,15 +244,10 @@ def section(results, meta):
     return "\n".join(lines).rstrip() + "\n"
 
 
+
+
 def replace_section(text, new):
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, l in enumerate(lines) if l.rstrip("\n") == HEADING), None)
-    if start is None:
-        return text.rstrip("\n") + "\n\n" + new
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
-               len(lines))
-    tail = "".join(lines[end:])
-    return "".join(lines[:start]) + new + ("\n" + tail if tail else "")
+    return replace_named(text, new, HEADING)
 
 
 def self_test():

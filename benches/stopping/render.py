@@ -19,6 +19,9 @@ import math
 import os
 import statistics
 import sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import mean_se, read, sig  # noqa: E402
+from benchlib import replace_section as replace_named  # noqa: E402
 
 HEADING = "## Early stopping: steps saved and results kept"
 # Row order: each ferrotune rule next to the Optuna pruner it mirrors.
@@ -37,41 +40,10 @@ PROBLEM_TITLES = {
 EARLY_STEP = 10
 
 
-def sig(x, digits):
-    """x with `digits` significant digits, without an exponent between 1e-3 and 1e7."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    if x == 0:
-        return "0"
-    e = math.floor(math.log10(abs(x)))
-    if e < -3 or e >= 7:
-        return f"{x:.{digits - 1}e}"
-    if digits - 1 - e < 0:
-        return f"{round(x, digits - 1 - e):.0f}"
-    return f"{x:.{digits - 1 - e}f}"
 
 
-def mean_se(values, digits=4):
-    m = statistics.fmean(values)
-    if len(values) < 2:
-        return sig(m, digits)
-    se = statistics.stdev(values) / math.sqrt(len(values))
-    return f"{sig(m, digits)} ± {sig(se, 2)}"
 
 
-def read(paths):
-    records = []
-    for p in paths:
-        with open(p) as fh:
-            for line in fh:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    records.append(json.loads(line))
-                except ValueError:
-                    print(f"render: skipping a line cut short in {p}", file=sys.stderr)
-    return records
 
 
 def label(side, strategy, settings):
@@ -367,15 +339,6 @@ def section(records, meta, curves_dir):
     return "\n".join(lines).rstrip() + "\n"
 
 
-def replace_section(text, new):
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, l in enumerate(lines) if l.rstrip("\n") == HEADING), None)
-    if start is None:
-        return text.rstrip("\n") + "\n\n" + new
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
-               len(lines))
-    tail = "".join(lines[end:])
-    return "".join(lines[:start]) + new + ("\n" + tail if tail else "")
 
 
 def self_test():
@@ -387,6 +350,10 @@ def self_test():
     assert replace_section(replace_section("# R\n", new), new) == "# R\n\n" + new
     assert sig(0.0001234, 3) == "1.23e-04" and sig(1234.5, 3) == "1230" and sig(0.5, 2) == "0.50"
     assert mean_se([1.0, 3.0]) == "2.000 ± 1.0"
+
+
+def replace_section(text, new):
+    return replace_named(text, new, HEADING)
 
 
 def main():
