@@ -5,8 +5,10 @@
 //! Every method commits before it returns, so whatever the controller does next is backed
 //! by durable state: a `ferrotune run` killed at any point can be resumed.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use chrono::{DateTime, Utc};

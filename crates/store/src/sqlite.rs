@@ -116,7 +116,7 @@ impl SqliteStore {
 // Conversions between records and rows.
 
 /// Now, truncated to what is stored, so that a returned record equals the one read back.
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
@@ -160,7 +160,7 @@ fn is_busy(e: &StoreError) -> bool {
     }
 }
 
-fn not_found_experiment(id: i64) -> StoreError {
+pub(crate) fn not_found_experiment(id: i64) -> StoreError {
     StoreError::ExperimentNotFound(format!("#{id}"))
 }
 
@@ -315,7 +315,7 @@ mod any_f64 {
     }
 }
 
-fn encode_metrics(metrics: &[MetricSummary]) -> String {
+pub(crate) fn encode_metrics(metrics: &[MetricSummary]) -> String {
     let stored: Vec<StoredMetric> = metrics
         .iter()
         .map(|m| StoredMetric {
@@ -329,7 +329,7 @@ fn encode_metrics(metrics: &[MetricSummary]) -> String {
     serde_json::to_string(&stored).expect("metric summaries serialise")
 }
 
-fn decode_metrics(s: &str) -> Result<Vec<MetricSummary>, serde_json::Error> {
+pub(crate) fn decode_metrics(s: &str) -> Result<Vec<MetricSummary>, serde_json::Error> {
     let stored: Vec<StoredMetric> = serde_json::from_str(s)?;
     Ok(stored
         .into_iter()
