@@ -494,7 +494,18 @@ pub async fn server(listen: std::net::SocketAddr, insecure: bool, db: &Path) -> 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let store = open_store(db).await?;
+    // A postgres:// URL selects PostgreSQL (shared by a team's server); else a SQLite file.
+    let url = db.to_string_lossy();
+    let store: Arc<dyn ferrotune_store::Store> =
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Arc::new(
+                ferrotune_store::PostgresStore::open(&url)
+                    .await
+                    .with_context(|| format!("cannot open the database {url}"))?,
+            )
+        } else {
+            open_store(db).await?
+        };
     let local = listener.local_addr()?;
     // The handlers exist before the address is announced: a stop right after start is clean.
     use tokio::signal::unix::{SignalKind, signal};

@@ -47,3 +47,39 @@ fn serves_on_loopback_and_stops_on_sigterm() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// Named like the store's PostgreSQL tests, so that scripts/test.sh skips them together (and
+/// loudly) on a machine without PostgreSQL outside CI.
+mod postgres_store {
+    use super::*;
+
+    #[test]
+    fn the_server_serves_with_a_postgresql_database() {
+        let url = std::env::var("FERROTUNE_TEST_POSTGRES").unwrap_or_else(|_| {
+            panic!(
+                "FERROTUNE_TEST_POSTGRES is not set: run ./scripts/test.sh, which finds PostgreSQL"
+            )
+        });
+        let sb = Sandbox::new();
+        let mut child = sb
+            .cmd(&["server", "--listen", "127.0.0.1:0", "--db", &url])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stderr.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.starts_with("ferrotune server listening on 127.0.0.1:"),
+            "{line}"
+        );
+        assert!(line.contains(&format!("database {url}")), "{line}");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+}
