@@ -107,6 +107,44 @@ pub struct NewExperiment {
     pub seed: u64,
 }
 
+impl NewExperiment {
+    /// The record of this experiment just inserted with `id`: Created, nothing run yet.
+    pub(crate) fn into_record(
+        self,
+        id: i64,
+        status: ExperimentStatus,
+        created_at: DateTime<Utc>,
+    ) -> ExperimentRecord {
+        ExperimentRecord {
+            id,
+            name: self.name,
+            namespace: self.namespace,
+            document: self.document,
+            source_path: self.source_path,
+            run_dir: self.run_dir,
+            seed: self.seed,
+            status,
+            reason: String::new(),
+            message: String::new(),
+            created_at,
+            started_at: None,
+            completed_at: None,
+            owner_pid: None,
+            stop_requested: false,
+        }
+    }
+}
+
+/// A database error on inserting experiment `name`: a taken name is `AlreadyExists`.
+pub(crate) fn insert_error(e: sqlx::Error, name: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::AlreadyExists(name.to_string())
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
 /// A stored experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentRecord {

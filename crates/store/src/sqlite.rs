@@ -429,29 +429,8 @@ impl Store for SqliteStore {
         .bind(fmt_ts(&created_at))
         .fetch_one(&self.pool)
         .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                StoreError::AlreadyExists(new.name.clone())
-            }
-            _ => StoreError::Database(e),
-        })?;
-        Ok(ExperimentRecord {
-            id,
-            name: new.name,
-            namespace: new.namespace,
-            document: new.document,
-            source_path: new.source_path,
-            run_dir: new.run_dir,
-            seed: new.seed,
-            status,
-            reason: String::new(),
-            message: String::new(),
-            created_at,
-            started_at: None,
-            completed_at: None,
-            owner_pid: None,
-            stop_requested: false,
-        })
+        .map_err(|e| crate::insert_error(e, &new.name))?;
+        Ok(new.into_record(id, status, created_at))
     }
 
     async fn get_experiment(&self, name: &str) -> Result<ExperimentRecord, StoreError> {
