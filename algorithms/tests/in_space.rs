@@ -11,6 +11,9 @@ use ferrotune_core::{
 };
 use proptest::prelude::*;
 
+mod common;
+use common::assert_valid;
+
 fn distribution() -> impl Strategy<Value = Distribution> {
     prop_oneof![
         Just(Distribution::Uniform),
@@ -142,15 +145,6 @@ fn small_grid_space() -> impl Strategy<Value = SearchSpace> {
                 .collect(),
         },
     )
-}
-
-fn assert_valid(space: &SearchSpace, a: &Assignment) {
-    assert!(space.contains(a), "{a:?} is not in {space:?}");
-    for (name, v) in &a.0 {
-        if let ParamValue::Float(x) = v {
-            assert!(x.is_finite(), "{name} = {x}");
-        }
-    }
 }
 
 fn view(a: Assignment) -> TrialView {

@@ -1,9 +1,11 @@
 //! Search spaces generated for property tests: every parameter type, every distribution,
 //! optional steps, and degenerate domains (a single value), shared by the algorithms'
-//! in-space properties.
+//! in-space properties; and the checks and simulated trial fates those properties share.
 #![allow(dead_code)]
 
-use ferrotune_core::{Distribution, Domain, ParamValue, Parameter, SearchSpace};
+use ferrotune_core::{
+    Assignment, Distribution, Domain, ParamValue, Parameter, SearchSpace, TrialStatus, TrialView,
+};
 use proptest::prelude::*;
 
 pub fn distribution() -> impl Strategy<Value = Distribution> {
@@ -85,4 +87,45 @@ pub fn space() -> impl Strategy<Value = SearchSpace> {
             })
             .collect(),
     })
+}
+
+/// Every suggestion lies inside the space and has finite numbers.
+pub fn assert_valid(space: &SearchSpace, a: &Assignment) {
+    assert!(space.contains(a), "{a:?} is not in {space:?}");
+    for (name, v) in &a.0 {
+        if let ParamValue::Float(x) = v {
+            assert!(x.is_finite(), "{name} = {x}");
+        }
+    }
+}
+
+/// A small deterministic generator for the simulated trials' fates.
+pub fn next(state: &mut u64) -> u64 {
+    *state = state
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+    *state >> 33
+}
+
+/// What a finished trial reports: mostly a value derived from its parameters, sometimes a
+/// failure or an odd value.
+pub fn finish(t: &mut TrialView, rng: &mut u64) {
+    let value: f64 = t
+        .parameters
+        .0
+        .iter()
+        .map(|(_, v)| v.as_f64().unwrap_or(1.0).abs().ln_1p())
+        .sum();
+    let (status, objective) = match next(rng) % 12 {
+        0 => (TrialStatus::Failed, None),
+        1 => (TrialStatus::Killed, None),
+        2 => (TrialStatus::MetricsUnavailable, None),
+        3 => (TrialStatus::EarlyStopped, Some(value)),
+        4 => (TrialStatus::Succeeded, Some(f64::NAN)),
+        5 => (TrialStatus::Succeeded, Some(f64::INFINITY)),
+        6 => (TrialStatus::Succeeded, Some(1.0)),
+        _ => (TrialStatus::Succeeded, Some(value)),
+    };
+    t.status = status;
+    t.objective = objective;
 }
