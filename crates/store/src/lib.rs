@@ -135,6 +135,11 @@ impl NewExperiment {
     }
 }
 
+/// `Ok` when a statement touched a row; else the not-found error `missing` makes.
+pub(crate) fn touched(rows: u64, missing: impl FnOnce() -> StoreError) -> Result<(), StoreError> {
+    if rows == 0 { Err(missing()) } else { Ok(()) }
+}
+
 /// A database error on inserting experiment `name`: a taken name is `AlreadyExists`.
 pub(crate) fn insert_error(e: sqlx::Error, name: &str) -> StoreError {
     match &e {

@@ -331,10 +331,7 @@ impl Store for PostgresStore {
             .bind(id)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(not_found_experiment(id));
-        }
-        Ok(())
+        crate::touched(done.rows_affected(), || not_found_experiment(id))
     }
 
     async fn set_experiment_status(
@@ -361,10 +358,7 @@ impl Store for PostgresStore {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(not_found_experiment(id));
-        }
-        Ok(())
+        crate::touched(done.rows_affected(), || not_found_experiment(id))
     }
 
     async fn claim_experiment(&self, id: i64, pid: i64) -> Result<(), StoreError> {
@@ -375,10 +369,7 @@ impl Store for PostgresStore {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(not_found_experiment(id));
-        }
-        Ok(())
+        crate::touched(done.rows_affected(), || not_found_experiment(id))
     }
 
     async fn request_stop(&self, name: &str) -> Result<(), StoreError> {
@@ -386,10 +377,9 @@ impl Store for PostgresStore {
             .bind(name)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::ExperimentNotFound(name.to_string()));
-        }
-        Ok(())
+        crate::touched(done.rows_affected(), || {
+            StoreError::ExperimentNotFound(name.to_string())
+        })
     }
 
     async fn stop_requested(&self, id: i64) -> Result<bool, StoreError> {
@@ -515,10 +505,7 @@ impl Store for PostgresStore {
         .bind(trial_id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::TrialNotFound(trial_id));
-        }
-        Ok(())
+        crate::touched(done.rows_affected(), || StoreError::TrialNotFound(trial_id))
     }
 
     async fn append_observations(
@@ -558,9 +545,7 @@ impl Store for PostgresStore {
             .bind(trial_id)
             .execute(&mut *tx)
             .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::TrialNotFound(trial_id));
-            }
+            crate::touched(done.rows_affected(), || StoreError::TrialNotFound(trial_id))?;
             insert_observations(&mut tx, trial_id, attempt, last_observations).await
         }
         .await;
@@ -577,10 +562,7 @@ impl Store for PostgresStore {
         .bind(trial_id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::TrialNotFound(trial_id));
-        }
-        Ok(())
+        crate::touched(done.rows_affected(), || StoreError::TrialNotFound(trial_id))
     }
 
     async fn observations(

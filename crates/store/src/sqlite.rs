@@ -469,10 +469,7 @@ impl Store for SqliteStore {
             .bind(id)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(not_found_experiment(id));
-        }
-        Ok(())
+        crate::touched(done.rows_affected(), || not_found_experiment(id))
     }
 
     async fn set_experiment_status(
@@ -500,10 +497,7 @@ impl Store for SqliteStore {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(not_found_experiment(id));
-        }
-        Ok(())
+        crate::touched(done.rows_affected(), || not_found_experiment(id))
     }
 
     async fn claim_experiment(&self, id: i64, pid: i64) -> Result<(), StoreError> {
@@ -514,10 +508,7 @@ impl Store for SqliteStore {
                 .bind(id)
                 .execute(&self.pool)
                 .await?;
-        if done.rows_affected() == 0 {
-            return Err(not_found_experiment(id));
-        }
-        Ok(())
+        crate::touched(done.rows_affected(), || not_found_experiment(id))
     }
 
     async fn request_stop(&self, name: &str) -> Result<(), StoreError> {
@@ -526,10 +517,9 @@ impl Store for SqliteStore {
             .bind(name)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::ExperimentNotFound(name.to_string()));
-        }
-        Ok(())
+        crate::touched(done.rows_affected(), || {
+            StoreError::ExperimentNotFound(name.to_string())
+        })
     }
 
     async fn stop_requested(&self, id: i64) -> Result<bool, StoreError> {
@@ -653,10 +643,7 @@ impl Store for SqliteStore {
         .bind(trial_id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::TrialNotFound(trial_id));
-        }
-        Ok(())
+        crate::touched(done.rows_affected(), || StoreError::TrialNotFound(trial_id))
     }
 
     async fn append_observations(
@@ -699,9 +686,7 @@ impl Store for SqliteStore {
         .bind(trial_id)
         .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::TrialNotFound(trial_id));
-        }
+        crate::touched(done.rows_affected(), || StoreError::TrialNotFound(trial_id))?;
         insert_observations(&mut tx, trial_id, attempt, last_observations).await?;
         tx.commit().await?;
         Ok(())
@@ -718,10 +703,7 @@ impl Store for SqliteStore {
         .bind(trial_id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::TrialNotFound(trial_id));
-        }
-        Ok(())
+        crate::touched(done.rows_affected(), || StoreError::TrialNotFound(trial_id))
     }
 
     async fn observations(
