@@ -137,6 +137,8 @@ pub struct Controller {
     rule: Option<Box<dyn StoppingRule>>,
     /// Whether `TrialView::intermediate` is kept (for the rule or the algorithm).
     keep_curves: bool,
+    /// What the rule measures progress in (fixed by its settings).
+    resource: Option<Resource>,
     /// Live trials with new intermediate values since the rule last looked at them.
     dirty: BTreeSet<String>,
     on_event: Arc<dyn Fn(Event) + Send + Sync>,
@@ -190,6 +192,7 @@ impl Controller {
             ),
         };
         let keep_curves = rule.is_some() || suggester.needs_intermediate();
+        let resource = rule.as_ref().map(|r| r.resource());
         let mut c = Controller {
             store,
             runner,
@@ -199,6 +202,7 @@ impl Controller {
             suggester,
             rule,
             keep_curves,
+            resource,
             dirty: BTreeSet::new(),
             on_event,
             views: Vec::new(),
@@ -260,20 +264,15 @@ impl Controller {
 
     /// The objective's intermediate values in `obs` as `(resource, value)`, in order.
     fn curve(&self, obs: &[Observation]) -> Vec<(i64, f64)> {
-        let resource = self.rule.as_ref().map(|r| r.resource());
-        let metric = &self.exp.objective.metric;
-        let mut latest = 0.0;
         let mut out = Vec::new();
-        for o in obs {
-            if let Some(Resource::Metric(m)) = &resource
-                && &o.metric == m
-            {
-                latest = o.value;
-            }
-            if &o.metric == metric {
-                out.push((resource_at(resource.as_ref(), o.step, latest), o.value));
-            }
-        }
+        let mut latest = 0.0;
+        extend_curve(
+            &mut out,
+            &mut latest,
+            obs,
+            &self.exp.objective.metric,
+            self.resource.as_ref(),
+        );
         out
     }
 
@@ -529,21 +528,15 @@ impl Controller {
             } => {
                 if let Some(l) = self.live.get_mut(&trial).filter(|l| l.attempt == attempt) {
                     if self.keep_curves {
-                        let resource = self.rule.as_ref().map(|r| r.resource());
-                        let metric = &self.exp.objective.metric;
                         let idx = self.index[&trial];
                         let before = self.views[idx].intermediate.len();
-                        for o in &observations {
-                            if let Some(Resource::Metric(m)) = &resource
-                                && &o.metric == m
-                            {
-                                l.resource = o.value;
-                            }
-                            if &o.metric == metric {
-                                let at = resource_at(resource.as_ref(), o.step, l.resource);
-                                self.views[idx].intermediate.push((at, o.value));
-                            }
-                        }
+                        extend_curve(
+                            &mut self.views[idx].intermediate,
+                            &mut l.resource,
+                            &observations,
+                            &self.exp.objective.metric,
+                            self.resource.as_ref(),
+                        );
                         if self.views[idx].intermediate.len() > before && l.stopping.is_none() {
                             self.dirty.insert(trial.clone());
                         }
@@ -865,6 +858,27 @@ pub fn classify(
                 tail()
             ),
         ),
+    }
+}
+
+/// Appends the objective's reports in `obs` to `curve` as `(resource, value)`; `latest` is
+/// the resource metric's latest value, carried from one batch of a trial to the next.
+fn extend_curve(
+    curve: &mut Vec<(i64, f64)>,
+    latest: &mut f64,
+    obs: &[Observation],
+    metric: &str,
+    resource: Option<&Resource>,
+) {
+    for o in obs {
+        if let Some(Resource::Metric(m)) = resource
+            && &o.metric == m
+        {
+            *latest = o.value;
+        }
+        if o.metric == metric {
+            curve.push((resource_at(resource, o.step, *latest), o.value));
+        }
     }
 }
 
