@@ -10,7 +10,7 @@
 mod common;
 
 mod postgres_store {
-    use crate::common::{Backend, assignment, new_experiment, obs, t0};
+    use crate::common::{Backend, assignment, experiment_with_trial, new_experiment, obs, t0};
     use ferrotune_store::{PostgresStore, Store, StoreError};
     use sqlx::Connection;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -127,15 +127,7 @@ mod postgres_store {
         for sql in cases {
             let db = Postgres::new().await;
             let store = db.open().await;
-            let e = store
-                .create_experiment(new_experiment("bad"))
-                .await
-                .unwrap();
-            let t = store
-                .create_trials(e.id, vec![assignment(1)])
-                .await
-                .unwrap()
-                .remove(0);
+            let (e, t) = experiment_with_trial(&store, "bad").await;
             db.exec(sql, t.id).await;
             assert!(corrupt(store.list_trials(e.id).await.map(|_| ())), "{sql}");
             store.close().await;
@@ -143,15 +135,7 @@ mod postgres_store {
 
         let db = Postgres::new().await;
         let store = db.open().await;
-        let e = store
-            .create_experiment(new_experiment("bad"))
-            .await
-            .unwrap();
-        let t = store
-            .create_trials(e.id, vec![assignment(1)])
-            .await
-            .unwrap()
-            .remove(0);
+        let (e, t) = experiment_with_trial(&store, "bad").await;
         store.start_trial(t.id, 1, None, t0()).await.unwrap();
         store
             .append_observations(t.id, 1, &[obs("loss", 1, 1.0)])
@@ -193,15 +177,7 @@ mod postgres_store {
     async fn failed_calls_leave_no_open_transaction() {
         let db = Postgres::new().await;
         let store = db.open().await;
-        let e = store
-            .create_experiment(new_experiment("locks"))
-            .await
-            .unwrap();
-        let t = store
-            .create_trials(e.id, vec![assignment(1)])
-            .await
-            .unwrap()
-            .remove(0);
+        let (e, t) = experiment_with_trial(&store, "locks").await;
         assert!(matches!(
             store.create_trials(e.id + 1000, vec![assignment(2)]).await,
             Err(StoreError::ExperimentNotFound(_))

@@ -4,7 +4,7 @@
 #[macro_use]
 mod common;
 
-use common::{Backend, assignment, new_experiment, obs, t0};
+use common::{Backend, experiment_with_trial, obs, t0};
 use ferrotune_store::{SqliteStore, Store, StoreError};
 use std::path::PathBuf;
 use tempfile::TempDir;
@@ -71,15 +71,7 @@ async fn corrupt_rows_are_errors_not_panics() {
     let dir = TempDir::new().unwrap();
     let path = db(&dir);
     let store = SqliteStore::open(&path).await.unwrap();
-    let e = store
-        .create_experiment(new_experiment("bad"))
-        .await
-        .unwrap();
-    let t = store
-        .create_trials(e.id, vec![assignment(1)])
-        .await
-        .unwrap()
-        .remove(0);
+    let (e, t) = experiment_with_trial(&store, "bad").await;
     store.start_trial(t.id, 1, None, t0()).await.unwrap();
     store
         .append_observations(t.id, 1, &[obs("loss", 1, 1.0)])

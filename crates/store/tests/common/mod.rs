@@ -55,6 +55,23 @@ pub fn assignment(i: i64) -> Assignment {
     ])
 }
 
+/// A new experiment `name` holding one trial (with `assignment(1)`).
+pub async fn experiment_with_trial(
+    store: &dyn Store,
+    name: &str,
+) -> (
+    ferrotune_store::ExperimentRecord,
+    ferrotune_store::TrialRecord,
+) {
+    let e = store.create_experiment(new_experiment(name)).await.unwrap();
+    let t = store
+        .create_trials(e.id, vec![assignment(1)])
+        .await
+        .unwrap()
+        .remove(0);
+    (e, t)
+}
+
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 4, 5, 6, 7).unwrap() + Duration::microseconds(123_456)
 }
