@@ -135,6 +135,12 @@ impl NewExperiment {
     }
 }
 
+/// JSON text of a value that always serialises (serde_json `Value`s, assignments, labels,
+/// metric summaries: string keys, and non-finite numbers written as null).
+pub(crate) fn json_text(v: &impl Serialize) -> String {
+    serde_json::to_string(v).expect("string-keyed data always serialises")
+}
+
 /// `Ok` when a statement touched a row; else the not-found error `missing` makes.
 pub(crate) fn touched(rows: u64, missing: impl FnOnce() -> StoreError) -> Result<(), StoreError> {
     if rows == 0 { Err(missing()) } else { Ok(()) }

@@ -276,7 +276,7 @@ impl Store for PostgresStore {
     async fn create_experiment(&self, new: NewExperiment) -> Result<ExperimentRecord, StoreError> {
         let created_at = now();
         let status = ExperimentStatus::Created;
-        let document = serde_json::to_string(&new.document).expect("JSON values serialise");
+        let document = crate::json_text(&new.document);
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO experiments \
              (name, namespace, document, source_path, run_dir, seed, status, created_at) \
@@ -325,7 +325,7 @@ impl Store for PostgresStore {
         id: i64,
         document: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        let document = serde_json::to_string(document).expect("JSON values serialise");
+        let document = crate::json_text(document);
         let done = sqlx::query("UPDATE experiments SET document = $1 WHERE id = $2")
             .bind(document)
             .bind(id)
@@ -404,12 +404,7 @@ impl Store for PostgresStore {
         let status = TrialStatus::Created;
         let encoded: Vec<(String, String)> = trials
             .iter()
-            .map(|t| {
-                (
-                    serde_json::to_string(&t.parameters).expect("assignments serialise"),
-                    serde_json::to_string(&t.labels).expect("labels serialise"),
-                )
-            })
+            .map(|t| (crate::json_text(&t.parameters), crate::json_text(&t.labels)))
             .collect();
 
         let mut tx = self.pool.begin().await?;
@@ -655,7 +650,7 @@ impl Store for PostgresStore {
         experiment_id: i64,
         state: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        let state = serde_json::to_string(state).expect("JSON values serialise");
+        let state = crate::json_text(state);
         sqlx::query(
             "INSERT INTO algorithm_state (experiment_id, state, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (experiment_id) DO UPDATE SET state = excluded.state, \

@@ -326,7 +326,7 @@ pub(crate) fn encode_metrics(metrics: &[MetricSummary]) -> String {
             count: m.count,
         })
         .collect();
-    serde_json::to_string(&stored).expect("metric summaries serialise")
+    crate::json_text(&stored)
 }
 
 pub(crate) fn decode_metrics(s: &str) -> Result<Vec<MetricSummary>, serde_json::Error> {
@@ -412,7 +412,7 @@ impl Store for SqliteStore {
     async fn create_experiment(&self, new: NewExperiment) -> Result<ExperimentRecord, StoreError> {
         let created_at = now();
         let status = ExperimentStatus::Created;
-        let document = serde_json::to_string(&new.document).expect("JSON values serialise");
+        let document = crate::json_text(&new.document);
         let _w = self.write.lock().await;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO experiments \
@@ -462,7 +462,7 @@ impl Store for SqliteStore {
         id: i64,
         document: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        let document = serde_json::to_string(document).expect("JSON values serialise");
+        let document = crate::json_text(document);
         let _w = self.write.lock().await;
         let done = sqlx::query("UPDATE experiments SET document = ?1 WHERE id = ?2")
             .bind(document)
@@ -545,12 +545,7 @@ impl Store for SqliteStore {
         let status = TrialStatus::Created;
         let encoded: Vec<(String, String)> = trials
             .iter()
-            .map(|t| {
-                (
-                    serde_json::to_string(&t.parameters).expect("assignments serialise"),
-                    serde_json::to_string(&t.labels).expect("labels serialise"),
-                )
-            })
+            .map(|t| (crate::json_text(&t.parameters), crate::json_text(&t.labels)))
             .collect();
 
         let _w = self.write.lock().await;
@@ -806,7 +801,7 @@ impl Store for SqliteStore {
         experiment_id: i64,
         state: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        let state = serde_json::to_string(state).expect("JSON values serialise");
+        let state = crate::json_text(state);
         let _w = self.write.lock().await;
         sqlx::query(
             "INSERT INTO algorithm_state (experiment_id, state, updated_at) VALUES (?1, ?2, ?3) \
