@@ -2,8 +2,11 @@
 
 use crate::Output;
 use crate::display;
-use anyhow::{Context, Result, anyhow, bail};
-use ferrotune_controller::{Controller, Event, Interrupt, Options, validate_document};
+use anyhow::{Context, Result, anyhow};
+use ferrotune_controller::lifecycle::{self, process_alive};
+use ferrotune_controller::{
+    Controller, Event, Interrupt, LifecycleError, Options, Overrides, validate_document,
+};
 use ferrotune_core::load::{LoadedDoc, load_str};
 use ferrotune_core::validate::Experiment;
 use ferrotune_runners::LocalRunner;
@@ -147,41 +150,8 @@ fn print_invalid(label: &str, errs: &[ferrotune_core::FieldError]) {
     }
 }
 
-/// Applies command-line overrides to the document as written, so that the stored document
-/// alone rebuilds the experiment on resume.
-fn apply_overrides(
-    raw: &mut serde_json::Value,
-    name: Option<&str>,
-    parallel: Option<u32>,
-    max_trials: Option<u32>,
-) {
-    let obj = raw
-        .as_object_mut()
-        .expect("validated documents are objects");
-    if let Some(n) = name {
-        let meta = obj
-            .entry("metadata")
-            .or_insert_with(|| serde_json::json!({}));
-        if let Some(m) = meta.as_object_mut() {
-            m.insert("name".into(), n.into());
-        }
-    }
-    let spec = obj.entry("spec").or_insert_with(|| serde_json::json!({}));
-    if let Some(s) = spec.as_object_mut() {
-        if let Some(p) = parallel {
-            s.insert("parallelTrialCount".into(), p.into());
-        }
-        if let Some(m) = max_trials {
-            s.insert("maxTrialCount".into(), m.into());
-        }
-    }
-}
-
 fn reload(raw: &serde_json::Value) -> Result<LoadedDoc> {
-    let mut f = load_str(&raw.to_string()).map_err(|e| anyhow!("{e}"))?;
-    f.experiments
-        .pop()
-        .ok_or_else(|| anyhow!("the stored document holds no experiment"))
+    Ok(lifecycle::reload(raw)?)
 }
 
 async fn open_store(db: &Path) -> Result<Arc<SqliteStore>> {
@@ -190,41 +160,34 @@ async fn open_store(db: &Path) -> Result<Arc<SqliteStore>> {
     )?))
 }
 
-fn random_seed() -> u64 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    // splitmix64 of time and pid: good enough to pick a seed, which is then stored.
-    let mut z = t ^ ((std::process::id() as u64) << 32);
-    z = z.wrapping_add(0x9E3779B97F4A7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-    z ^ (z >> 31)
+/// Prints a document's problems, or returns the error for the caller to print.
+fn lifecycle_exit(label: &str, e: LifecycleError) -> Result<ExitCode> {
+    match e {
+        LifecycleError::Invalid(errs) => {
+            print_invalid(label, &errs);
+            Ok(ExitCode::from(EXIT_INVALID))
+        }
+        e => Err(e.into()),
+    }
 }
 
 /// `ferrotune run FILE`
 pub async fn run(a: RunArgs) -> Result<ExitCode> {
-    let loaded = read_file(&a.file)?;
     let label = a.file.display().to_string();
-    let mut doc = match loaded.experiments.len() {
-        0 => bail!("{label}: no Experiment in this file"),
-        1 => loaded.experiments.into_iter().next().expect("one"),
-        n => bail!("{label} holds {n} experiments; `run` takes a file with one (split the file)"),
+    let text = std::fs::read_to_string(&a.file).with_context(|| format!("cannot read {label}"))?;
+    let overrides = Overrides {
+        name: a.name.as_deref(),
+        parallel: a.parallel,
+        max_trials: a.max_trials,
     };
-    apply_overrides(&mut doc.raw, a.name.as_deref(), a.parallel, a.max_trials);
-    let doc = reload(&doc.raw)?;
-    let exp = match validate_document(&doc) {
-        Ok(e) => e,
-        Err(errs) => {
-            print_invalid(&label, &errs);
-            return Ok(ExitCode::from(EXIT_INVALID));
-        }
+    let (doc, exp) = match lifecycle::prepare_document(&text, &label, overrides) {
+        Ok(d) => d,
+        Err(e) => return lifecycle_exit(&label, e),
     };
     let seed = a
         .seed
         .or_else(|| ferrotune_algorithms::seed_from_settings(&exp.algorithm.settings))
-        .unwrap_or_else(random_seed);
+        .unwrap_or_else(lifecycle::random_seed);
     let source = std::fs::canonicalize(&a.file).unwrap_or_else(|_| a.file.clone());
     let run_dir = match &a.run_dir {
         Some(d) => d.clone(),
@@ -260,62 +223,22 @@ pub async fn resume(
 ) -> Result<ExitCode> {
     let store = open_store(db).await?;
     let mut record = store.get_experiment(name).await?;
-    if let Some(pid) = record.owner_pid
-        && record.status == ExperimentStatus::Running
-        && pid != std::process::id() as i64
-        && process_alive(pid)
+    let exp = match lifecycle::prepare_resume(
+        store.as_ref(),
+        &mut record,
+        max_trials,
+        parallel,
+        std::process::id() as i64,
+    )
+    .await
     {
-        bail!(
-            "experiment {name:?} is being run by process {pid}; stop it first with `ferrotune stop {name}`"
-        );
-    }
-    if max_trials.is_some() || parallel.is_some() {
-        apply_overrides(&mut record.document, None, parallel, max_trials);
-    }
-    let doc = reload(&record.document)?;
-    let exp = match validate_document(&doc) {
         Ok(e) => e,
-        Err(errs) => {
-            print_invalid(&format!("experiment {name}"), &errs);
-            return Ok(ExitCode::from(EXIT_INVALID));
-        }
+        Err(e) => return lifecycle_exit(&format!("experiment {name}"), e),
     };
-    if record.status.is_completed() {
-        let trials = store.list_trials(record.id).await?;
-        let finished = trials.iter().filter(|t| t.status.is_finished()).count() as u32;
-        let more_room = exp.max_trial_count.is_none_or(|m| m > finished);
-        if max_trials.is_none()
-            || !more_room
-            || record.reason == "ExperimentGoalReached"
-            || record.reason == "ExperimentSuggestionEndReached"
-        {
-            bail!(
-                "experiment {name:?} already {} ({}); raise its limit with `ferrotune resume {name} --max-trials N` (N > {finished})",
-                record.status,
-                record.reason
-            );
-        }
-    }
-    if max_trials.is_some() || parallel.is_some() {
-        store.update_document(record.id, &doc.raw).await?;
-    }
-    store
-        .set_experiment_status(
-            record.id,
-            ExperimentStatus::Restarting,
-            "ExperimentRestarting",
-            "resumed",
-        )
-        .await?;
     for note in &exp.notes {
         eprintln!("note: {note}");
     }
     drive(store, exp, record, grace).await
-}
-
-fn process_alive(pid: i64) -> bool {
-    i32::try_from(pid)
-        .is_ok_and(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok())
 }
 
 async fn drive(

@@ -7,10 +7,14 @@
 
 pub mod check;
 pub mod decide;
+pub mod ingest;
+pub mod lifecycle;
 pub mod runner;
 
 pub use check::{validate_document, validate_search_spec};
 pub use decide::{Completion, Counts, Decision, Limits, decide};
+pub use ingest::{Caller, IngestError, Report, ReportAccess, ReportHub};
+pub use lifecycle::{LifecycleError, Overrides};
 pub use runner::{ExitKind, RunnerEvent, Started, TrialLaunch, TrialRunner};
 
 use chrono::Utc;
@@ -49,6 +53,8 @@ pub struct Options {
     pub stop_poll_interval: Duration,
     /// The experiment file's folder, for relative working directories.
     pub source_dir: PathBuf,
+    /// Where trials push metrics over gRPC (`FERROTUNE_ENDPOINT`); `None`: they cannot.
+    pub reports: Option<ReportHub>,
 }
 
 impl Default for Options {
@@ -58,6 +64,7 @@ impl Default for Options {
             flush_interval: Duration::from_millis(200),
             stop_poll_interval: Duration::from_millis(500),
             source_dir: PathBuf::from("."),
+            reports: None,
         }
     }
 }
@@ -506,6 +513,15 @@ impl Controller {
             metrics: self.exp.objective.all_metrics(),
             timeout: self.exp.template.timeout,
             labels: self.views[idx].labels.clone(),
+            report: self.options.reports.as_ref().map(|hub| {
+                hub.open(
+                    &self.exp.namespace,
+                    name,
+                    attempt,
+                    &self.exp.objective.all_metrics(),
+                    tx.clone(),
+                )
+            }),
         };
         // The process group is not written back: a crashed run's leftovers are found by the
         // runner's own marker (see `TrialRunner::cleanup_orphans`), which saves a commit.
@@ -575,6 +591,9 @@ impl Controller {
                     self.live.insert(trial, l);
                     return Ok(());
                 }
+                if let Some(hub) = &self.options.reports {
+                    hub.close(&trial, attempt);
+                }
                 self.finish(&trial, l, kind, log_tail, stopped).await?;
             }
         }
@@ -603,6 +622,9 @@ impl Controller {
                 (None, None) => continue,
             };
             tracing::debug!(trial = %name, %reason, ?kind, "early stopping rule");
+            if let Some(hub) = &self.options.reports {
+                hub.mark_stop(&name, &reason);
+            }
             l.stopping = Some(kind);
             l.early_stop = Some(reason);
             self.runner.stop(&name, self.options.grace).await;
@@ -718,6 +740,9 @@ impl Controller {
         for n in &names {
             if let Some(l) = self.live.get_mut(n) {
                 l.stopping = Some(kind);
+            }
+            if let Some(hub) = &self.options.reports {
+                hub.mark_stop(n, "the experiment is stopping");
             }
         }
         let runner = self.runner.clone();

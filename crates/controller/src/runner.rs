@@ -28,6 +28,9 @@ pub struct TrialLaunch {
     /// The labels the algorithm gave the trial; `PARENT_LABEL` names the trial whose
     /// checkpoint this one starts from.
     pub labels: Labels,
+    /// Where and with which token the trial pushes its metrics over gRPC
+    /// (`FERROTUNE_ENDPOINT`, `FERROTUNE_TOKEN`), when the controller has an endpoint.
+    pub report: Option<crate::ingest::ReportAccess>,
 }
 
 /// Why an attempt ended, as the runner saw it.

@@ -210,9 +210,18 @@ fn counts_and_collectors() {
     has(&ps, "spec.maxTrialCount: must be at least 1, got -3");
     let ps = problems(&GOOD.replace(
         "  parameters:",
+        "  metricsCollectorSpec:\n    collector: {kind: Custom}\n  parameters:",
+    ));
+    has(
+        &ps,
+        "spec.metricsCollectorSpec.collector.kind: Custom is not supported",
+    );
+    // Push: trials report over gRPC.
+    let ps = problems(&GOOD.replace(
+        "  parameters:",
         "  metricsCollectorSpec:\n    collector: {kind: Push}\n  parameters:",
     ));
-    has(&ps, "spec.metricsCollectorSpec.collector.kind: Push");
+    assert!(ps.is_empty(), "{ps:?}");
     let ps = problems(&GOOD.replace("  parameters:", "  metricsCollectorSpec:\n    collector: {kind: File}\n    source: {filter: {metricsFormat: ['(unclosed', '(\\w+)']}}\n  parameters:"));
     has(
         &ps,

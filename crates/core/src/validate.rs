@@ -105,6 +105,9 @@ pub enum CollectorKind {
     StdOut,
     /// A file (or every file in a directory) the trial writes.
     File { path: String, directory: bool },
+    /// The trial pushes its metrics over gRPC (the SDK's `report`); its output is only
+    /// logged.
+    Push,
 }
 
 /// The metrics collector.
@@ -1124,13 +1127,7 @@ impl Validator {
                     Some(CollectorKind::File { path, directory })
                 }
             }
-            "Push" => {
-                self.err(
-                    format!("{base}.collector.kind"),
-                    "Push (trials reporting over gRPC) is not supported yet; use StdOut or File",
-                );
-                None
-            }
+            "Push" => Some(CollectorKind::Push),
             k @ ("TensorFlowEvent" | "PrometheusMetric" | "Custom" | "None") => {
                 self.err(
                     format!("{base}.collector.kind"),

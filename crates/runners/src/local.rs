@@ -107,7 +107,7 @@ fn prepare(l: &TrialLaunch) -> std::io::Result<Prepared> {
             env.push(("FERROTUNE_METRICS_FILE".into(), local_s));
             Some((local, *directory))
         }
-        CollectorKind::StdOut => None,
+        CollectorKind::StdOut | CollectorKind::Push => None,
     };
     let Some((program, args)) = argv.split_first() else {
         return Err(std::io::Error::new(
@@ -122,6 +122,10 @@ fn prepare(l: &TrialLaunch) -> std::io::Result<Prepared> {
     };
     let (reader, writer) = std::io::pipe()?;
     let mut cmd = tokio::process::Command::new(program);
+    if let Some(r) = &l.report {
+        cmd.env("FERROTUNE_ENDPOINT", &r.endpoint)
+            .env("FERROTUNE_TOKEN", &r.token);
+    }
     if let Some(parent) = l.labels.get(PARENT_LABEL) {
         cmd.env(
             "FERROTUNE_PARENT_CHECKPOINT_DIR",
@@ -278,7 +282,7 @@ impl TrialRunner for LocalRunner {
             .expect("lock")
             .insert(l.trial.clone(), stop_tx);
         let running = self.running.clone();
-        let stdout_parses = metrics_file.is_none();
+        let stdout_parses = l.collector.kind == CollectorKind::StdOut;
         let timeout = l.timeout;
 
         tokio::spawn(async move {

@@ -31,6 +31,7 @@ fn launch(dir: &std::path::Path, trial: &str, argv: &[&str]) -> TrialLaunch {
         metrics: vec!["loss".into()],
         timeout: None,
         labels: Default::default(),
+        report: None,
     }
 }
 

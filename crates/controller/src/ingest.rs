@@ -1,0 +1,374 @@
+//! Where trials push their metrics. The gRPC `ReportService` hands each report to a
+//! [`ReportHub`], which routes it to the controller running the trial through the same
+//! channel the runner's own collectors (StdOut, File) use, so pushed and parsed metrics
+//! take one ingestion path.
+
+use crate::runner::RunnerEvent;
+use chrono::{DateTime, Utc};
+use ferrotune_core::Observation;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+/// How a trial reaches the hub: put into its environment as `FERROTUNE_ENDPOINT` and
+/// `FERROTUNE_TOKEN`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportAccess {
+    pub endpoint: String,
+    pub token: String,
+}
+
+/// One report: some metrics at one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// `None`: each metric's report index.
+    pub step: Option<i64>,
+    pub metrics: Vec<(String, f64)>,
+    /// `None`: when it arrived.
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+/// Who is asking, as the server's authentication established it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller<'a> {
+    /// No tokens are configured, or an admin token.
+    Admin,
+    /// A user token for one namespace.
+    Namespace(&'a str),
+    /// A token the caller presents as a trial's own.
+    Trial(&'a str),
+}
+
+/// Why a report was not taken. Unknown trials and trials the caller may not see give the
+/// same answer, so that nothing is learnt about other namespaces.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    #[error("trial {0:?} is not running here")]
+    NotRunning(String),
+    #[error("report {index}: metric {metric:?}: {problem}")]
+    Invalid {
+        index: usize,
+        metric: String,
+        problem: String,
+    },
+}
+
+struct Route {
+    namespace: String,
+    attempt: i64,
+    token: String,
+    /// Only these metrics are collected (the objective and additional metrics).
+    wanted: HashSet<String>,
+    counts: HashMap<String, i64>,
+    events: mpsc::UnboundedSender<RunnerEvent>,
+    stop: Option<String>,
+}
+
+/// Routes pushed reports to the controllers running their trials. Cheap to clone.
+#[derive(Clone)]
+pub struct ReportHub {
+    endpoint: Arc<Mutex<String>>,
+    routes: Arc<Mutex<HashMap<String, Route>>>,
+}
+
+impl std::fmt::Debug for ReportHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportHub")
+            .field("endpoint", &self.endpoint())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A fresh random token: 128 bits as hex.
+pub fn new_token() -> String {
+    let mut b = [0u8; 16];
+    // The OS's generator does not fail on Linux; were it to, the token is still unique
+    // per process start and trial, which the time mixes in.
+    if getrandom::fill(&mut b).is_err() {
+        let t = Utc::now().timestamp_nanos_opt().unwrap_or_default() as u128;
+        b = (t ^ ((std::process::id() as u128) << 64)).to_le_bytes();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl ReportHub {
+    /// A hub whose trials are told to report to `endpoint` (`host:port`, or a URL).
+    pub fn new(endpoint: impl Into<String>) -> Self {
+        ReportHub {
+            endpoint: Arc::new(Mutex::new(endpoint.into())),
+            routes: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// The address trials are given.
+    pub fn endpoint(&self) -> String {
+        self.endpoint.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    /// Changes the address trials are given (once the listener's port is known).
+    pub fn set_endpoint(&self, endpoint: impl Into<String>) {
+        if let Ok(mut e) = self.endpoint.lock() {
+            *e = endpoint.into();
+        }
+    }
+
+    fn routes(&self) -> std::sync::MutexGuard<'_, HashMap<String, Route>> {
+        // A panic while holding the lock cannot leave a route half-written (every update is
+        // one insert or remove), so a poisoned lock is still usable.
+        self.routes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Opens the route for one attempt of a trial; its reports go to `events`.
+    pub fn open(
+        &self,
+        namespace: &str,
+        trial: &str,
+        attempt: i64,
+        wanted: &[String],
+        events: mpsc::UnboundedSender<RunnerEvent>,
+    ) -> ReportAccess {
+        let token = new_token();
+        self.routes().insert(
+            trial.to_string(),
+            Route {
+                namespace: namespace.to_string(),
+                attempt,
+                token: token.clone(),
+                wanted: wanted.iter().cloned().collect(),
+                counts: HashMap::new(),
+                events,
+                stop: None,
+            },
+        );
+        ReportAccess {
+            endpoint: self.endpoint(),
+            token,
+        }
+    }
+
+    /// Closes an attempt's route (it ended); later reports are refused.
+    pub fn close(&self, trial: &str, attempt: i64) {
+        let mut routes = self.routes();
+        if routes.get(trial).is_some_and(|r| r.attempt == attempt) {
+            routes.remove(trial);
+        }
+    }
+
+    /// Tells a trial, when it next asks, that it should stop, and why.
+    pub fn mark_stop(&self, trial: &str, reason: &str) {
+        if let Some(r) = self.routes().get_mut(trial) {
+            r.stop.get_or_insert_with(|| reason.to_string());
+        }
+    }
+
+    /// Whether `token` is a running trial's own; the trial's name if so.
+    pub fn trial_of_token(&self, token: &str) -> Option<String> {
+        self.routes()
+            .iter()
+            .find(|(_, r)| r.token == token)
+            .map(|(n, _)| n.clone())
+    }
+
+    fn check<'a>(
+        routes: &'a mut HashMap<String, Route>,
+        trial: &str,
+        caller: Caller<'_>,
+    ) -> Result<&'a mut Route, IngestError> {
+        let not_running = || IngestError::NotRunning(trial.to_string());
+        let r = routes.get_mut(trial).ok_or_else(not_running)?;
+        let allowed = match caller {
+            Caller::Admin => true,
+            Caller::Namespace(ns) => r.namespace == ns,
+            Caller::Trial(token) => r.token == token,
+        };
+        if allowed { Ok(r) } else { Err(not_running()) }
+    }
+
+    /// Takes reports for a running trial; returns whether it should stop. Every report is
+    /// checked before any is taken, so a bad batch takes nothing.
+    pub fn report(
+        &self,
+        trial: &str,
+        caller: Caller<'_>,
+        reports: &[Report],
+    ) -> Result<bool, IngestError> {
+        for (index, r) in reports.iter().enumerate() {
+            for (metric, _) in &r.metrics {
+                if metric.is_empty() {
+                    return Err(IngestError::Invalid {
+                        index,
+                        metric: metric.clone(),
+                        problem: "metric names must not be empty".into(),
+                    });
+                }
+            }
+        }
+        let mut routes = self.routes();
+        let route = Self::check(&mut routes, trial, caller)?;
+        let now = Utc::now();
+        let mut observations = Vec::new();
+        for r in reports {
+            for (metric, value) in &r.metrics {
+                if !route.wanted.contains(metric) {
+                    continue;
+                }
+                let count = route.counts.entry(metric.clone()).or_insert(0);
+                let index = *count;
+                *count = count.saturating_add(1);
+                observations.push(Observation {
+                    metric: metric.clone(),
+                    step: r.step.unwrap_or(index),
+                    timestamp: r.timestamp.unwrap_or(now),
+                    value: *value,
+                });
+            }
+        }
+        if !observations.is_empty() {
+            let sent = route.events.send(RunnerEvent::Observations {
+                trial: trial.to_string(),
+                attempt: route.attempt,
+                observations,
+            });
+            if sent.is_err() {
+                // Its controller has gone: the trial is no longer running here.
+                routes.remove(trial);
+                return Err(IngestError::NotRunning(trial.to_string()));
+            }
+        }
+        Ok(route.stop.is_some())
+    }
+
+    /// Whether a running trial should stop, and why.
+    pub fn should_stop(
+        &self,
+        trial: &str,
+        caller: Caller<'_>,
+    ) -> Result<Option<String>, IngestError> {
+        let mut routes = self.routes();
+        Ok(Self::check(&mut routes, trial, caller)?.stop.clone())
+    }
+
+    /// The namespace of a running trial.
+    pub fn namespace_of(&self, trial: &str) -> Option<String> {
+        self.routes().get(trial).map(|r| r.namespace.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub_with(
+        trial: &str,
+    ) -> (
+        ReportHub,
+        ReportAccess,
+        mpsc::UnboundedReceiver<RunnerEvent>,
+    ) {
+        let hub = ReportHub::new("127.0.0.1:1");
+        let (tx, rx) = mpsc::unbounded_channel();
+        let access = hub.open("team-a", trial, 2, &["loss".into(), "acc".into()], tx);
+        (hub, access, rx)
+    }
+
+    fn rep(step: Option<i64>, metrics: &[(&str, f64)]) -> Report {
+        Report {
+            step,
+            metrics: metrics.iter().map(|(m, v)| (m.to_string(), *v)).collect(),
+            timestamp: None,
+        }
+    }
+
+    #[test]
+    fn reports_become_observations_numbered_per_metric() {
+        let (hub, access, mut rx) = hub_with("e-0001");
+        assert_eq!(access.endpoint, "127.0.0.1:1");
+        assert_eq!(access.token.len(), 32);
+        let reports = [
+            rep(None, &[("loss", 0.5), ("other", 1.0)]),
+            rep(None, &[("loss", 0.4), ("acc", 0.9)]),
+            rep(Some(10), &[("loss", f64::NAN)]),
+        ];
+        let stop = hub
+            .report("e-0001", Caller::Trial(&access.token), &reports)
+            .unwrap();
+        assert!(!stop);
+        let Some(RunnerEvent::Observations {
+            trial,
+            attempt,
+            observations,
+        }) = rx.try_recv().ok()
+        else {
+            panic!("no observations");
+        };
+        assert_eq!((trial.as_str(), attempt), ("e-0001", 2));
+        let got: Vec<(&str, i64)> = observations
+            .iter()
+            .map(|o| (o.metric.as_str(), o.step))
+            .collect();
+        // "other" is not wanted; steps count each metric's own reports.
+        assert_eq!(got, [("loss", 0), ("loss", 1), ("acc", 0), ("loss", 10)]);
+        assert!(observations[3].value.is_nan());
+    }
+
+    #[test]
+    fn only_the_trials_own_token_or_namespace_may_report() {
+        let (hub, access, _rx) = hub_with("e-0001");
+        let r = [rep(None, &[("loss", 1.0)])];
+        let refused = Err(IngestError::NotRunning("e-0001".into()));
+        assert_eq!(hub.report("e-0001", Caller::Trial("nope"), &r), refused);
+        assert_eq!(
+            hub.report("e-0001", Caller::Namespace("team-b"), &r),
+            refused
+        );
+        assert_eq!(
+            hub.report("e-0002", Caller::Admin, &r),
+            Err(IngestError::NotRunning("e-0002".into()))
+        );
+        assert!(
+            hub.report("e-0001", Caller::Namespace("team-a"), &r)
+                .is_ok()
+        );
+        assert!(hub.report("e-0001", Caller::Admin, &r).is_ok());
+        assert_eq!(hub.trial_of_token(&access.token).as_deref(), Some("e-0001"));
+        hub.close("e-0001", 1); // an older attempt's close leaves the route
+        assert!(hub.report("e-0001", Caller::Admin, &r).is_ok());
+        hub.close("e-0001", 2);
+        assert!(hub.report("e-0001", Caller::Admin, &r).is_err());
+        assert_eq!(hub.trial_of_token(&access.token), None);
+    }
+
+    #[test]
+    fn a_stop_mark_is_answered_to_reports_and_questions() {
+        let (hub, access, _rx) = hub_with("e-0001");
+        let me = Caller::Trial(&access.token);
+        assert_eq!(hub.should_stop("e-0001", me), Ok(None));
+        hub.mark_stop("e-0001", "below the median");
+        hub.mark_stop("e-0001", "experiment stopped");
+        assert_eq!(
+            hub.should_stop("e-0001", me),
+            Ok(Some("below the median".into()))
+        );
+        assert_eq!(
+            hub.report("e-0001", me, &[rep(None, &[("loss", 1.0)])]),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn a_bad_batch_takes_nothing_and_a_gone_controller_refuses() {
+        let (hub, access, mut rx) = hub_with("e-0001");
+        let me = Caller::Trial(&access.token);
+        let bad = [rep(None, &[("loss", 1.0)]), rep(None, &[("", 2.0)])];
+        assert!(matches!(
+            hub.report("e-0001", me, &bad),
+            Err(IngestError::Invalid { index: 1, .. })
+        ));
+        assert!(rx.try_recv().is_err());
+        drop(rx);
+        assert!(
+            hub.report("e-0001", me, &[rep(None, &[("loss", 1.0)])])
+                .is_err()
+        );
+    }
+}
