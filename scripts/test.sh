@@ -32,6 +32,25 @@ fi
 export PATH="$venv/bin:$PATH"
 "$venv/bin/python3" -c 'import sklearn, numpy; print("python3:", __import__("sys").version.split()[0], "scikit-learn", sklearn.__version__)' >&2
 
+# The Python SDK trial code imports (sdk/python): (re)installed in the venv when its files
+# change, then its unit tests (a real gRPC server in the test process); a failure stops here.
+sdk_want=$(find sdk/python/pyproject.toml sdk/python/ferrotune -type f ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$venv/.sdk.sha256" 2>/dev/null)" != "$sdk_want" ]; then
+  say "installing the Python SDK (sdk/python) in the test venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check ./sdk/python
+  echo "$sdk_want" > "$venv/.sdk.sha256"
+fi
+say "running the Python SDK's tests (sdk/python/tests)"
+sdk_log=$(mktemp)
+if "$venv/bin/python3" -m unittest discover -s sdk/python/tests >"$sdk_log" 2>&1; then
+  grep -E '^(Ran|OK)' "$sdk_log" | paste -sd' ' >&2
+  rm -f "$sdk_log"
+else
+  cat "$sdk_log" >&2
+  rm -f "$sdk_log"
+  exit 1
+fi
+
 # PostgreSQL for the store's PostgreSQL tests (crates/store/tests/postgres.rs), which read
 # its URL from FERROTUNE_TEST_POSTGRES and fail without it.
 pg_url="${FERROTUNE_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}"

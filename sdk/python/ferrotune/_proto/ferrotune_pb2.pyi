@@ -1,0 +1,373 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ExperimentRef(_message.Message):
+    __slots__ = ("namespace", "name")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    name: str
+    def __init__(self, namespace: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class TrialRef(_message.Message):
+    __slots__ = ("namespace", "trial")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    trial: str
+    def __init__(self, namespace: _Optional[str] = ..., trial: _Optional[str] = ...) -> None: ...
+
+class CreateExperimentRequest(_message.Message):
+    __slots__ = ("namespace", "document", "name", "seed", "parallel_trial_count", "max_trial_count", "source")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    PARALLEL_TRIAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MAX_TRIAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    document: str
+    name: str
+    seed: int
+    parallel_trial_count: int
+    max_trial_count: int
+    source: str
+    def __init__(self, namespace: _Optional[str] = ..., document: _Optional[str] = ..., name: _Optional[str] = ..., seed: _Optional[int] = ..., parallel_trial_count: _Optional[int] = ..., max_trial_count: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
+
+class ListExperimentsRequest(_message.Message):
+    __slots__ = ("namespace",)
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    def __init__(self, namespace: _Optional[str] = ...) -> None: ...
+
+class ListExperimentsResponse(_message.Message):
+    __slots__ = ("experiments",)
+    EXPERIMENTS_FIELD_NUMBER: _ClassVar[int]
+    experiments: _containers.RepeatedCompositeFieldContainer[Experiment]
+    def __init__(self, experiments: _Optional[_Iterable[_Union[Experiment, _Mapping]]] = ...) -> None: ...
+
+class ResumeExperimentRequest(_message.Message):
+    __slots__ = ("experiment", "max_trial_count", "parallel_trial_count")
+    EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
+    MAX_TRIAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PARALLEL_TRIAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    experiment: ExperimentRef
+    max_trial_count: int
+    parallel_trial_count: int
+    def __init__(self, experiment: _Optional[_Union[ExperimentRef, _Mapping]] = ..., max_trial_count: _Optional[int] = ..., parallel_trial_count: _Optional[int] = ...) -> None: ...
+
+class DeleteExperimentResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Experiment(_message.Message):
+    __slots__ = ("namespace", "name", "status", "reason", "message", "document_json", "seed", "created_at", "started_at", "completed_at", "run_dir", "source", "counts")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_JSON_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    RUN_DIR_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    name: str
+    status: str
+    reason: str
+    message: str
+    document_json: str
+    seed: int
+    created_at: str
+    started_at: str
+    completed_at: str
+    run_dir: str
+    source: str
+    counts: TrialCounts
+    def __init__(self, namespace: _Optional[str] = ..., name: _Optional[str] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., document_json: _Optional[str] = ..., seed: _Optional[int] = ..., created_at: _Optional[str] = ..., started_at: _Optional[str] = ..., completed_at: _Optional[str] = ..., run_dir: _Optional[str] = ..., source: _Optional[str] = ..., counts: _Optional[_Union[TrialCounts, _Mapping]] = ...) -> None: ...
+
+class TrialCounts(_message.Message):
+    __slots__ = ("created", "running", "succeeded", "failed", "killed", "early_stopped", "metrics_unavailable")
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    KILLED_FIELD_NUMBER: _ClassVar[int]
+    EARLY_STOPPED_FIELD_NUMBER: _ClassVar[int]
+    METRICS_UNAVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    created: int
+    running: int
+    succeeded: int
+    failed: int
+    killed: int
+    early_stopped: int
+    metrics_unavailable: int
+    def __init__(self, created: _Optional[int] = ..., running: _Optional[int] = ..., succeeded: _Optional[int] = ..., failed: _Optional[int] = ..., killed: _Optional[int] = ..., early_stopped: _Optional[int] = ..., metrics_unavailable: _Optional[int] = ...) -> None: ...
+
+class Trial(_message.Message):
+    __slots__ = ("namespace", "experiment", "name", "seq", "parameters", "status", "reason", "message", "attempt", "objective", "metrics", "labels", "created_at", "start_time", "completion_time")
+    class ParametersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    OBJECTIVE_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_TIME_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    experiment: str
+    name: str
+    seq: int
+    parameters: _containers.ScalarMap[str, str]
+    status: str
+    reason: str
+    message: str
+    attempt: int
+    objective: float
+    metrics: _containers.RepeatedCompositeFieldContainer[MetricSummary]
+    labels: _containers.ScalarMap[str, str]
+    created_at: str
+    start_time: str
+    completion_time: str
+    def __init__(self, namespace: _Optional[str] = ..., experiment: _Optional[str] = ..., name: _Optional[str] = ..., seq: _Optional[int] = ..., parameters: _Optional[_Mapping[str, str]] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., attempt: _Optional[int] = ..., objective: _Optional[float] = ..., metrics: _Optional[_Iterable[_Union[MetricSummary, _Mapping]]] = ..., labels: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[str] = ..., start_time: _Optional[str] = ..., completion_time: _Optional[str] = ...) -> None: ...
+
+class MetricSummary(_message.Message):
+    __slots__ = ("name", "min", "max", "latest", "count")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MIN_FIELD_NUMBER: _ClassVar[int]
+    MAX_FIELD_NUMBER: _ClassVar[int]
+    LATEST_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    min: float
+    max: float
+    latest: float
+    count: int
+    def __init__(self, name: _Optional[str] = ..., min: _Optional[float] = ..., max: _Optional[float] = ..., latest: _Optional[float] = ..., count: _Optional[int] = ...) -> None: ...
+
+class ListTrialsResponse(_message.Message):
+    __slots__ = ("trials",)
+    TRIALS_FIELD_NUMBER: _ClassVar[int]
+    trials: _containers.RepeatedCompositeFieldContainer[Trial]
+    def __init__(self, trials: _Optional[_Iterable[_Union[Trial, _Mapping]]] = ...) -> None: ...
+
+class GetObservationLogRequest(_message.Message):
+    __slots__ = ("trial", "metric", "attempt")
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    trial: TrialRef
+    metric: str
+    attempt: int
+    def __init__(self, trial: _Optional[_Union[TrialRef, _Mapping]] = ..., metric: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
+
+class ObservationLog(_message.Message):
+    __slots__ = ("observations",)
+    OBSERVATIONS_FIELD_NUMBER: _ClassVar[int]
+    observations: _containers.RepeatedCompositeFieldContainer[Observation]
+    def __init__(self, observations: _Optional[_Iterable[_Union[Observation, _Mapping]]] = ...) -> None: ...
+
+class Observation(_message.Message):
+    __slots__ = ("attempt", "metric", "step", "timestamp", "value")
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    attempt: int
+    metric: str
+    step: int
+    timestamp: str
+    value: float
+    def __init__(self, attempt: _Optional[int] = ..., metric: _Optional[str] = ..., step: _Optional[int] = ..., timestamp: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+
+class ExperimentEvent(_message.Message):
+    __slots__ = ("experiment", "trial")
+    EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    experiment: Experiment
+    trial: Trial
+    def __init__(self, experiment: _Optional[_Union[Experiment, _Mapping]] = ..., trial: _Optional[_Union[Trial, _Mapping]] = ...) -> None: ...
+
+class ReportRequest(_message.Message):
+    __slots__ = ("trial", "step", "metrics", "timestamp")
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    trial: str
+    step: int
+    metrics: _containers.ScalarMap[str, float]
+    timestamp: str
+    def __init__(self, trial: _Optional[str] = ..., step: _Optional[int] = ..., metrics: _Optional[_Mapping[str, float]] = ..., timestamp: _Optional[str] = ...) -> None: ...
+
+class ReportResponse(_message.Message):
+    __slots__ = ("accepted", "should_stop")
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    SHOULD_STOP_FIELD_NUMBER: _ClassVar[int]
+    accepted: int
+    should_stop: bool
+    def __init__(self, accepted: _Optional[int] = ..., should_stop: _Optional[bool] = ...) -> None: ...
+
+class ShouldStopResponse(_message.Message):
+    __slots__ = ("should_stop", "reason")
+    SHOULD_STOP_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    should_stop: bool
+    reason: str
+    def __init__(self, should_stop: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CreateStudyRequest(_message.Message):
+    __slots__ = ("namespace", "document", "name", "seed")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    document: str
+    name: str
+    seed: int
+    def __init__(self, namespace: _Optional[str] = ..., document: _Optional[str] = ..., name: _Optional[str] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class Study(_message.Message):
+    __slots__ = ("namespace", "name", "document_json", "seed")
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_JSON_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    name: str
+    document_json: str
+    seed: int
+    def __init__(self, namespace: _Optional[str] = ..., name: _Optional[str] = ..., document_json: _Optional[str] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class AskRequest(_message.Message):
+    __slots__ = ("study", "count")
+    STUDY_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    study: ExperimentRef
+    count: int
+    def __init__(self, study: _Optional[_Union[ExperimentRef, _Mapping]] = ..., count: _Optional[int] = ...) -> None: ...
+
+class AskResponse(_message.Message):
+    __slots__ = ("trials", "exhausted")
+    TRIALS_FIELD_NUMBER: _ClassVar[int]
+    EXHAUSTED_FIELD_NUMBER: _ClassVar[int]
+    trials: _containers.RepeatedCompositeFieldContainer[Trial]
+    exhausted: bool
+    def __init__(self, trials: _Optional[_Iterable[_Union[Trial, _Mapping]]] = ..., exhausted: _Optional[bool] = ...) -> None: ...
+
+class TellRequest(_message.Message):
+    __slots__ = ("trial", "status", "metrics", "message")
+    class MetricsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    trial: TrialRef
+    status: str
+    metrics: _containers.ScalarMap[str, float]
+    message: str
+    def __init__(self, trial: _Optional[_Union[TrialRef, _Mapping]] = ..., status: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class TellResponse(_message.Message):
+    __slots__ = ("trial",)
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    trial: Trial
+    def __init__(self, trial: _Optional[_Union[Trial, _Mapping]] = ...) -> None: ...
+
+class SuggestRequest(_message.Message):
+    __slots__ = ("document", "history", "count", "seed")
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    document: str
+    history: _containers.RepeatedCompositeFieldContainer[HistoryTrial]
+    count: int
+    seed: int
+    def __init__(self, document: _Optional[str] = ..., history: _Optional[_Iterable[_Union[HistoryTrial, _Mapping]]] = ..., count: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class HistoryTrial(_message.Message):
+    __slots__ = ("name", "parameters", "status", "objectives")
+    class ParametersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    OBJECTIVES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    parameters: _containers.ScalarMap[str, str]
+    status: str
+    objectives: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, name: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., status: _Optional[str] = ..., objectives: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class SuggestResponse(_message.Message):
+    __slots__ = ("assignments", "exhausted")
+    ASSIGNMENTS_FIELD_NUMBER: _ClassVar[int]
+    EXHAUSTED_FIELD_NUMBER: _ClassVar[int]
+    assignments: _containers.RepeatedCompositeFieldContainer[Assignment]
+    exhausted: bool
+    def __init__(self, assignments: _Optional[_Iterable[_Union[Assignment, _Mapping]]] = ..., exhausted: _Optional[bool] = ...) -> None: ...
+
+class Assignment(_message.Message):
+    __slots__ = ("parameters",)
+    class ParametersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    parameters: _containers.ScalarMap[str, str]
+    def __init__(self, parameters: _Optional[_Mapping[str, str]] = ...) -> None: ...
