@@ -27,8 +27,9 @@ class GeneratedCodeTest(unittest.TestCase):
                 shipped = (SHIPPED / name).read_text()
                 self.assertTrue(
                     fresh == shipped,
-                    f"{SHIPPED / name} is out of date: run sdk/python/generate.sh "
-                    "(with the grpcio-tools version of scripts/requirements-test.txt)",
+                    f"{SHIPPED / name} does not match proto/ferrotune/v1/ferrotune.proto: "
+                    "run `PYTHON=.venv/bin/python3 sdk/python/generate.sh` (grpcio-tools at "
+                    "the version of scripts/requirements-test.txt) and commit the result",
                 )
 
     def test_the_package_holds_the_report_service(self):
