@@ -254,6 +254,8 @@ pub trait Store: Send + Sync {
     /// Asks the controller running the experiment to stop (from another process).
     async fn request_stop(&self, name: &str) -> Result<(), StoreError>;
     async fn stop_requested(&self, id: i64) -> Result<bool, StoreError>;
+    /// Deletes an experiment with its trials, observations and algorithm state.
+    async fn delete_experiment(&self, name: &str) -> Result<(), StoreError>;
 
     /// Records new trials with status Created, allocating their names
     /// (`{experiment}-{seq:04}`) from a counter that never goes back, in one transaction.

@@ -382,6 +382,17 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn delete_experiment(&self, name: &str) -> Result<(), StoreError> {
+        // Trials, observations and algorithm state go with it (ON DELETE CASCADE).
+        let done = sqlx::query("DELETE FROM experiments WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        crate::touched(done.rows_affected(), || {
+            StoreError::ExperimentNotFound(name.to_string())
+        })
+    }
+
     async fn stop_requested(&self, id: i64) -> Result<bool, StoreError> {
         let flag: Option<bool> =
             sqlx::query_scalar("SELECT stop_requested FROM experiments WHERE id = $1")

@@ -93,6 +93,10 @@ macro_rules! store_tests {
             $crate::common::create_get_and_list_experiments::<$backend>().await
         }
         #[tokio::test]
+        async fn delete_takes_trials_and_observations() {
+            $crate::common::delete_takes_trials_and_observations::<$backend>().await
+        }
+        #[tokio::test]
         async fn duplicate_name_is_already_exists() {
             $crate::common::duplicate_name_is_already_exists::<$backend>().await
         }
@@ -615,6 +619,38 @@ pub async fn stop_request_and_claim<B: Backend>() {
         runner.claim_experiment(999, 1).await,
         Err(StoreError::ExperimentNotFound(_))
     ));
+}
+
+pub async fn delete_takes_trials_and_observations<B: Backend>() {
+    let db = B::new().await;
+    let store = db.open().await;
+    let (e, t) = experiment_with_trial(&store, "gone").await;
+    store.start_trial(t.id, 1, None, t0()).await.unwrap();
+    store
+        .append_observations(t.id, 1, &[obs("loss", 0, 1.0)])
+        .await
+        .unwrap();
+    store
+        .save_algorithm_state(e.id, &json!({"n": 1}))
+        .await
+        .unwrap();
+    let (kept, _) = experiment_with_trial(&store, "kept").await;
+    store.delete_experiment("gone").await.unwrap();
+    assert!(matches!(
+        store.get_experiment("gone").await,
+        Err(StoreError::ExperimentNotFound(_))
+    ));
+    assert!(store.list_trials(e.id).await.unwrap().is_empty());
+    // Gone: no observations (or no such trial at all).
+    assert!(!matches!(store.observations(t.id, None).await, Ok(v) if !v.is_empty()));
+    assert_eq!(store.load_algorithm_state(e.id).await.unwrap(), None);
+    assert_eq!(store.list_trials(kept.id).await.unwrap().len(), 1);
+    assert!(matches!(
+        store.delete_experiment("gone").await,
+        Err(StoreError::ExperimentNotFound(n)) if n == "gone"
+    ));
+    // The name is free again.
+    experiment_with_trial(&store, "gone").await;
 }
 
 pub async fn data_survives_reopening<B: Backend>() {

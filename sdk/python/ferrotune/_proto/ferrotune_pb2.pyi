@@ -116,13 +116,6 @@ class TrialCounts(_message.Message):
 
 class Trial(_message.Message):
     __slots__ = ("namespace", "experiment", "name", "seq", "parameters", "status", "reason", "message", "attempt", "objective", "metrics", "labels", "created_at", "start_time", "completion_time")
-    class ParametersEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -149,7 +142,7 @@ class Trial(_message.Message):
     experiment: str
     name: str
     seq: int
-    parameters: _containers.ScalarMap[str, str]
+    parameters: _containers.RepeatedCompositeFieldContainer[Parameter]
     status: str
     reason: str
     message: str
@@ -160,7 +153,7 @@ class Trial(_message.Message):
     created_at: str
     start_time: str
     completion_time: str
-    def __init__(self, namespace: _Optional[str] = ..., experiment: _Optional[str] = ..., name: _Optional[str] = ..., seq: _Optional[int] = ..., parameters: _Optional[_Mapping[str, str]] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., attempt: _Optional[int] = ..., objective: _Optional[float] = ..., metrics: _Optional[_Iterable[_Union[MetricSummary, _Mapping]]] = ..., labels: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[str] = ..., start_time: _Optional[str] = ..., completion_time: _Optional[str] = ...) -> None: ...
+    def __init__(self, namespace: _Optional[str] = ..., experiment: _Optional[str] = ..., name: _Optional[str] = ..., seq: _Optional[int] = ..., parameters: _Optional[_Iterable[_Union[Parameter, _Mapping]]] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., attempt: _Optional[int] = ..., objective: _Optional[float] = ..., metrics: _Optional[_Iterable[_Union[MetricSummary, _Mapping]]] = ..., labels: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[str] = ..., start_time: _Optional[str] = ..., completion_time: _Optional[str] = ...) -> None: ...
 
 class MetricSummary(_message.Message):
     __slots__ = ("name", "min", "max", "latest", "count")
@@ -334,22 +327,15 @@ class SuggestRequest(_message.Message):
 
 class HistoryTrial(_message.Message):
     __slots__ = ("name", "parameters", "status", "objectives")
-    class ParametersEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     OBJECTIVES_FIELD_NUMBER: _ClassVar[int]
     name: str
-    parameters: _containers.ScalarMap[str, str]
+    parameters: _containers.RepeatedCompositeFieldContainer[Parameter]
     status: str
     objectives: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, name: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., status: _Optional[str] = ..., objectives: _Optional[_Iterable[float]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., parameters: _Optional[_Iterable[_Union[Parameter, _Mapping]]] = ..., status: _Optional[str] = ..., objectives: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class SuggestResponse(_message.Message):
     __slots__ = ("assignments", "exhausted")
@@ -361,13 +347,14 @@ class SuggestResponse(_message.Message):
 
 class Assignment(_message.Message):
     __slots__ = ("parameters",)
-    class ParametersEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
-    parameters: _containers.ScalarMap[str, str]
-    def __init__(self, parameters: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    parameters: _containers.RepeatedCompositeFieldContainer[Parameter]
+    def __init__(self, parameters: _Optional[_Iterable[_Union[Parameter, _Mapping]]] = ...) -> None: ...
+
+class Parameter(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
