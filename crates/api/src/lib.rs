@@ -15,6 +15,7 @@ pub mod v1 {
 }
 
 pub mod convert;
+pub mod native;
 
 /// Every compiled .proto file, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -1,0 +1,317 @@
+//! `ferrotune.v1` messages to domain types and back: the server answers with these, and the
+//! CLI turns them back into records to show them exactly as it shows local ones.
+
+use crate::v1;
+use chrono::{DateTime, Utc};
+use ferrotune_core::{Assignment, Labels, MetricSummary, Observation, ParamValue, TrialStatus};
+use ferrotune_store::{ExperimentRecord, ExperimentStatus, TrialRecord};
+
+/// A message field that does not convert, named.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct FieldProblem {
+    pub field: String,
+    pub problem: String,
+}
+
+fn problem(field: impl Into<String>, problem: impl Into<String>) -> FieldProblem {
+    FieldProblem {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+/// RFC 3339 with microseconds, as the store writes times; empty for `None`.
+pub fn time_text(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .unwrap_or_default()
+}
+
+/// An RFC 3339 time; empty text is `None`.
+pub fn parse_time(field: &str, text: &str) -> Result<Option<DateTime<Utc>>, FieldProblem> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| Some(t.with_timezone(&Utc)))
+        .map_err(|e| problem(field, format!("{text:?} is not an RFC 3339 time: {e}")))
+}
+
+/// A parameter value as JSON text: numbers as numbers, categoricals quoted.
+pub fn value_text(v: &ParamValue) -> String {
+    match v {
+        ParamValue::Int(i) => i.to_string(),
+        ParamValue::Float(x) if x.is_finite() => serde_json::Number::from_f64(*x)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| x.to_string()),
+        ParamValue::Float(x) => serde_json::Value::from(x.to_string()).to_string(),
+        ParamValue::Str(s) => serde_json::Value::from(s.as_str()).to_string(),
+    }
+}
+
+/// Parses a value written by [`value_text`].
+pub fn parse_value(field: &str, text: &str) -> Result<ParamValue, FieldProblem> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        problem(
+            field,
+            format!("{text:?} is not a JSON number or string: {e}"),
+        )
+    })?;
+    match v {
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) if !text.contains(['.', 'e', 'E']) => Ok(ParamValue::Int(i)),
+            _ => n
+                .as_f64()
+                .map(ParamValue::Float)
+                .ok_or_else(|| problem(field, format!("{text:?} is out of range"))),
+        },
+        serde_json::Value::String(s) => Ok(ParamValue::Str(s)),
+        _ => Err(problem(
+            field,
+            format!("{text:?} is not a number or a string"),
+        )),
+    }
+}
+
+pub fn parameters(a: &Assignment) -> Vec<v1::Parameter> {
+    a.0.iter()
+        .map(|(name, v)| v1::Parameter {
+            name: name.clone(),
+            value: value_text(v),
+        })
+        .collect()
+}
+
+pub fn assignment(field: &str, ps: &[v1::Parameter]) -> Result<Assignment, FieldProblem> {
+    ps.iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if p.name.is_empty() {
+                return Err(problem(format!("{field}[{i}].name"), "must not be empty"));
+            }
+            Ok((
+                p.name.clone(),
+                parse_value(&format!("{field}[{i}].value"), &p.value)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Assignment)
+}
+
+/// Trial counts by status.
+pub fn counts(trials: &[TrialRecord]) -> v1::TrialCounts {
+    let mut c = v1::TrialCounts::default();
+    for t in trials {
+        let slot = match t.status {
+            TrialStatus::Created => &mut c.created,
+            TrialStatus::Running => &mut c.running,
+            TrialStatus::Succeeded => &mut c.succeeded,
+            TrialStatus::Failed => &mut c.failed,
+            TrialStatus::Killed => &mut c.killed,
+            TrialStatus::EarlyStopped => &mut c.early_stopped,
+            TrialStatus::MetricsUnavailable => &mut c.metrics_unavailable,
+        };
+        *slot += 1;
+    }
+    c
+}
+
+pub fn experiment(r: &ExperimentRecord, trials: &[TrialRecord]) -> v1::Experiment {
+    v1::Experiment {
+        namespace: r.namespace.clone(),
+        name: r.name.clone(),
+        status: r.status.as_str().to_string(),
+        reason: r.reason.clone(),
+        message: r.message.clone(),
+        document_json: r.document.to_string(),
+        seed: r.seed,
+        created_at: time_text(Some(r.created_at)),
+        started_at: time_text(r.started_at),
+        completed_at: time_text(r.completed_at),
+        run_dir: r.run_dir.clone(),
+        source: r.source_path.clone(),
+        counts: Some(counts(trials)),
+    }
+}
+
+/// The record an `Experiment` message describes (ids are the server's business: 0).
+pub fn experiment_record(m: &v1::Experiment) -> Result<ExperimentRecord, FieldProblem> {
+    Ok(ExperimentRecord {
+        id: 0,
+        name: m.name.clone(),
+        namespace: m.namespace.clone(),
+        document: serde_json::from_str(&m.document_json)
+            .map_err(|e| problem("document_json", e.to_string()))?,
+        source_path: m.source.clone(),
+        run_dir: m.run_dir.clone(),
+        seed: m.seed,
+        status: m
+            .status
+            .parse::<ExperimentStatus>()
+            .map_err(|e| problem("status", e))?,
+        reason: m.reason.clone(),
+        message: m.message.clone(),
+        created_at: parse_time("created_at", &m.created_at)?.unwrap_or_default(),
+        started_at: parse_time("started_at", &m.started_at)?,
+        completed_at: parse_time("completed_at", &m.completed_at)?,
+        owner_pid: None,
+        stop_requested: false,
+    })
+}
+
+pub fn metric_summary(s: &MetricSummary) -> v1::MetricSummary {
+    v1::MetricSummary {
+        name: s.name.clone(),
+        min: s.min,
+        max: s.max,
+        latest: s.latest,
+        count: s.count,
+    }
+}
+
+pub fn trial(namespace: &str, experiment: &str, t: &TrialRecord) -> v1::Trial {
+    v1::Trial {
+        namespace: namespace.to_string(),
+        experiment: experiment.to_string(),
+        name: t.name.clone(),
+        seq: t.seq,
+        parameters: parameters(&t.parameters),
+        status: t.status.as_str().to_string(),
+        reason: t.reason.clone(),
+        message: t.message.clone(),
+        attempt: t.attempt,
+        objective: t.objective,
+        metrics: t.metrics.iter().map(metric_summary).collect(),
+        labels: t
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        created_at: time_text(Some(t.created_at)),
+        start_time: time_text(t.start_time),
+        completion_time: time_text(t.completion_time),
+    }
+}
+
+/// The record a `Trial` message describes (ids are the server's business: 0).
+pub fn trial_record(m: &v1::Trial) -> Result<TrialRecord, FieldProblem> {
+    Ok(TrialRecord {
+        id: 0,
+        experiment_id: 0,
+        name: m.name.clone(),
+        seq: m.seq,
+        parameters: assignment("parameters", &m.parameters)?,
+        status: m
+            .status
+            .parse::<TrialStatus>()
+            .map_err(|e| problem("status", e.to_string()))?,
+        reason: m.reason.clone(),
+        message: m.message.clone(),
+        attempt: m.attempt,
+        objective: m.objective,
+        metrics: m
+            .metrics
+            .iter()
+            .map(|s| MetricSummary {
+                name: s.name.clone(),
+                min: s.min,
+                max: s.max,
+                latest: s.latest,
+                count: s.count,
+            })
+            .collect(),
+        labels: m
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Labels>(),
+        created_at: parse_time("created_at", &m.created_at)?.unwrap_or_default(),
+        start_time: parse_time("start_time", &m.start_time)?,
+        completion_time: parse_time("completion_time", &m.completion_time)?,
+        pgid: None,
+    })
+}
+
+pub fn observation(attempt: i64, o: &Observation) -> v1::Observation {
+    v1::Observation {
+        attempt,
+        metric: o.metric.clone(),
+        step: o.step,
+        timestamp: time_text(Some(o.timestamp)),
+        value: o.value,
+    }
+}
+
+/// The reports of a `ReportRequest`, metrics in name order (a map has none).
+pub fn report(
+    index: usize,
+    m: &v1::ReportRequest,
+) -> Result<ferrotune_controller::Report, FieldProblem> {
+    let timestamp = parse_time(&format!("reports[{index}].timestamp"), &m.timestamp)?;
+    let mut metrics: Vec<(String, f64)> = m.metrics.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    metrics.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(ferrotune_controller::Report {
+        step: m.step,
+        metrics,
+        timestamp,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_values_round_trip_with_their_types() {
+        for v in [
+            ParamValue::Int(-3),
+            ParamValue::Float(0.1),
+            ParamValue::Float(1e-300),
+            ParamValue::Float(3.0),
+            ParamValue::Str("adam".into()),
+            ParamValue::Str("3".into()),
+            ParamValue::Str("a \"quoted\" value".into()),
+        ] {
+            let text = value_text(&v);
+            assert_eq!(parse_value("p", &text).unwrap(), v, "{text}");
+        }
+        assert_eq!(value_text(&ParamValue::Str("3".into())), "\"3\"");
+        let e = parse_value("parameters[0].value", "[1]").unwrap_err();
+        assert_eq!(e.field, "parameters[0].value");
+    }
+
+    #[test]
+    fn trials_round_trip() {
+        let now = Utc::now();
+        let t = TrialRecord {
+            id: 0,
+            experiment_id: 0,
+            name: "e-0001".into(),
+            seq: 1,
+            parameters: Assignment(vec![
+                ("lr".into(), ParamValue::Float(0.01)),
+                ("opt".into(), ParamValue::Str("sgd".into())),
+            ]),
+            status: TrialStatus::EarlyStopped,
+            reason: "TrialEarlyStopped".into(),
+            message: "below the median".into(),
+            attempt: 2,
+            objective: Some(0.25),
+            metrics: vec![MetricSummary::new("loss", 0.25)],
+            labels: [("ferrotune.io/parent".to_string(), "e-0000".to_string())]
+                .into_iter()
+                .collect(),
+            created_at: time_text(Some(now)).parse().unwrap(),
+            start_time: Some(time_text(Some(now)).parse().unwrap()),
+            completion_time: None,
+            pgid: None,
+        };
+        assert_eq!(trial_record(&trial("ns", "e", &t)).unwrap(), t);
+    }
+
+    #[test]
+    fn bad_times_name_their_field() {
+        let e = parse_time("reports[2].timestamp", "yesterday").unwrap_err();
+        assert_eq!(e.field, "reports[2].timestamp");
+    }
+}
