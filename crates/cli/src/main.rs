@@ -2,6 +2,7 @@
 
 mod display;
 mod ops;
+mod remote;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -36,6 +37,25 @@ pub struct DbArg {
         default_value = "ferrotune.db"
     )]
     db: PathBuf,
+}
+
+/// Where a server is, for the commands that talk to one (`submit`, `watch`, and `list`,
+/// `show`, `trials`, `stop`, `resume`, `delete` when given).
+#[derive(clap::Args, Clone, Default)]
+pub struct RemoteArgs {
+    /// A ferrotune server: `HOST:PORT`, `http://HOST:PORT` or `https://HOST:PORT`. Without
+    /// it, commands read the local database.
+    #[arg(long, global = true, env = "FERROTUNE_SERVER")]
+    server: Option<String>,
+    /// The token the server wants (`authorization: Bearer TOKEN`).
+    #[arg(long, global = true, env = "FERROTUNE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// The namespace (default: the token's own; an admin's default is `ferrotune`).
+    #[arg(long, global = true, env = "FERROTUNE_NAMESPACE")]
+    namespace: Option<String>,
+    /// CA certificates (PEM) to trust for an https:// server instead of the system's.
+    #[arg(long, global = true, env = "FERROTUNE_CA_FILE")]
+    ca_file: Option<PathBuf>,
 }
 
 /// How `run` and `resume` drive trials.
@@ -87,6 +107,8 @@ enum Command {
         drive: DriveArgs,
         #[command(flatten)]
         db: DbArg,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Check experiment files; every problem is listed.
     Validate {
@@ -103,6 +125,8 @@ enum Command {
         output: Output,
         #[command(flatten)]
         db: DbArg,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// An experiment's status, best trial (or Pareto front) and trials.
     Show {
@@ -111,6 +135,8 @@ enum Command {
         output: Output,
         #[command(flatten)]
         db: DbArg,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// An experiment's trials.
     Trials {
@@ -122,22 +148,88 @@ enum Command {
         pareto: bool,
         #[command(flatten)]
         db: DbArg,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Stop a running experiment (its running trials are killed); resume continues it.
     Stop {
         name: String,
         #[command(flatten)]
         db: DbArg,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
-    /// Serve the gRPC API: Katib's Suggestion, EarlyStopping and DBManager services (so
-    /// Katib's controller can use ferrotune's algorithms), health checking and reflection.
+    /// Send an experiment file to a server, which runs it (see `watch`).
+    Submit {
+        file: PathBuf,
+        /// Name the experiment (overrides metadata.name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Seed of the search algorithm.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Trials at once (overrides spec.parallelTrialCount).
+        #[arg(long)]
+        parallel: Option<u32>,
+        /// Trials to finish (overrides spec.maxTrialCount).
+        #[arg(long)]
+        max_trials: Option<u32>,
+        /// Follow it until it ends (as `watch`).
+        #[arg(long)]
+        watch: bool,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Follow an experiment on a server until it ends: trials as they start and finish,
+    /// then the summary (`--output json`: one JSON object per event).
+    Watch {
+        name: String,
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Delete a finished experiment with its trials and observations.
+    Delete {
+        name: String,
+        #[command(flatten)]
+        db: DbArg,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Serve ferrotune: experiments submitted over gRPC run here (and resume when the
+    /// server restarts), trials push metrics, Katib's Suggestion, EarlyStopping and
+    /// DBManager services, health, reflection, and HTTP /healthz, /readyz, /metrics.
     Server {
         /// Address to listen on; loopback unless told otherwise.
         #[arg(long, default_value = "127.0.0.1:7700")]
         listen: std::net::SocketAddr,
-        /// Allow a non-loopback address without authentication.
+        /// Tokens file (YAML: `tokens: [{token, admin: true} | {token, namespace}]`).
+        #[arg(long)]
+        tokens: Option<PathBuf>,
+        /// Allow a non-loopback address without --tokens.
         #[arg(long)]
         insecure: bool,
+        /// TLS certificate chain (PEM); with --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM); with --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Where experiments' trial directories go.
+        #[arg(long, default_value = "ferrotune-runs")]
+        runs_dir: PathBuf,
+        /// Serve Katib's services without tokens (Katib's controller sends none; restrict
+        /// who reaches them with a NetworkPolicy).
+        #[arg(long)]
+        katib_open: bool,
+        /// The address trials report to (default: the listening address).
+        #[arg(long)]
+        advertise: Option<String>,
+        /// Seconds between SIGTERM and SIGKILL when a trial is stopped.
+        #[arg(long, default_value_t = 10.0)]
+        grace: f64,
+        /// SQLite file, or a postgres:// URL.
         #[command(flatten)]
         db: DbArg,
     },
@@ -195,8 +287,18 @@ fn main() -> ExitCode {
                 name,
                 max_trials,
                 parallel,
+                remote,
+                ..
+            } if remote.server.is_some() => {
+                remote::resume(&remote, &name, max_trials, parallel).await
+            }
+            Command::Resume {
+                name,
+                max_trials,
+                parallel,
                 drive,
                 db,
+                ..
             } => {
                 let r = ops::resume(&db.db, &name, max_trials, parallel, drive.grace).await;
                 if drive.stats {
@@ -205,20 +307,93 @@ fn main() -> ExitCode {
                 r
             }
             Command::Validate { files, db } => ops::validate(&files, &db.db).await,
-            Command::List { output, db } => ops::list(&db.db, output).await,
-            Command::Show { name, output, db } => ops::show(&db.db, &name, output).await,
+            Command::List { output, remote, .. } if remote.server.is_some() => {
+                remote::list(&remote, output).await
+            }
+            Command::List { output, db, .. } => ops::list(&db.db, output).await,
+            Command::Show {
+                name,
+                output,
+                remote,
+                ..
+            } if remote.server.is_some() => remote::show(&remote, &name, output).await,
+            Command::Show {
+                name, output, db, ..
+            } => ops::show(&db.db, &name, output).await,
+            Command::Trials {
+                name,
+                output,
+                pareto,
+                remote,
+                ..
+            } if remote.server.is_some() => remote::trials(&remote, &name, output, pareto).await,
             Command::Trials {
                 name,
                 output,
                 pareto,
                 db,
+                ..
             } => ops::trials(&db.db, &name, output, pareto).await,
-            Command::Stop { name, db } => ops::stop(&db.db, &name).await,
+            Command::Stop { name, remote, .. } if remote.server.is_some() => {
+                remote::stop(&remote, &name).await
+            }
+            Command::Stop { name, db, .. } => ops::stop(&db.db, &name).await,
+            Command::Delete { name, remote, .. } if remote.server.is_some() => {
+                remote::delete(&remote, &name).await
+            }
+            Command::Delete { name, db, .. } => ops::delete(&db.db, &name).await,
+            Command::Submit {
+                file,
+                name,
+                seed,
+                parallel,
+                max_trials,
+                watch,
+                remote,
+            } => {
+                remote::submit(
+                    remote::SubmitArgs {
+                        file,
+                        name,
+                        seed,
+                        parallel,
+                        max_trials,
+                        watch,
+                    },
+                    &remote,
+                )
+                .await
+            }
+            Command::Watch {
+                name,
+                output,
+                remote,
+            } => remote::watch(&name, output, &remote).await,
             Command::Server {
                 listen,
+                tokens,
                 insecure,
+                tls_cert,
+                tls_key,
+                runs_dir,
+                katib_open,
+                advertise,
+                grace,
                 db,
-            } => ops::server(listen, insecure, &db.db).await,
+            } => {
+                ops::server(ops::ServerArgs {
+                    listen,
+                    tokens,
+                    insecure,
+                    tls: tls_cert.zip(tls_key),
+                    runs_dir,
+                    katib_open,
+                    advertise,
+                    grace,
+                    db: db.db,
+                })
+                .await
+            }
         }
     });
     match result {

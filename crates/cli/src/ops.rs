@@ -2,10 +2,10 @@
 
 use crate::Output;
 use crate::display;
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use ferrotune_controller::lifecycle::{self, process_alive};
 use ferrotune_controller::{
-    Controller, Event, Interrupt, LifecycleError, Options, Overrides, validate_document,
+    Controller, Event, Interrupt, LifecycleError, Options, Overrides, ReportHub, validate_document,
 };
 use ferrotune_core::load::{LoadedDoc, load_str};
 use ferrotune_core::validate::Experiment;
@@ -261,9 +261,24 @@ async fn drive(
     let progress = Arc::new(display::Progress::new(&exp));
     let p = progress.clone();
     let on_event = Arc::new(move |e: Event| p.on_event(e));
+    // Trials push metrics (the SDK's `report`) to a report service on loopback, each with
+    // its own token: the same ingestion path as the server's.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot listen on loopback for trial reports")?;
+    let hub = ReportHub::new(listener.local_addr()?.to_string());
+    let (reports_done, reports_stop) = tokio::sync::oneshot::channel::<()>();
+    let reports = tokio::spawn(ferrotune_server::serve_reports(
+        listener,
+        hub.clone(),
+        async move {
+            let _ = reports_stop.await;
+        },
+    ));
     let options = Options {
         grace: Duration::from_secs_f64(grace.max(0.0)),
         source_dir,
+        reports: Some(hub),
         ..Options::default()
     };
     let (int_tx, int_rx) = tokio::sync::watch::channel(None);
@@ -296,7 +311,10 @@ async fn drive(
         on_event,
     )
     .await?;
-    let outcome = controller.run(int_rx).await?;
+    let outcome = controller.run(int_rx).await;
+    let _ = reports_done.send(());
+    let _ = reports.await;
+    let outcome = outcome?;
     progress.finish();
     let record = store.get_experiment(&name).await?;
     let trials = store.list_trials(id).await?;
@@ -405,20 +423,52 @@ pub fn print_stats() {
     }
 }
 
-/// `ferrotune server`: serves until Ctrl-C or SIGTERM.
-pub async fn server(listen: std::net::SocketAddr, insecure: bool, db: &Path) -> Result<ExitCode> {
-    if !ferrotune_server::is_loopback(&listen) && !insecure {
+/// What `ferrotune server` is given.
+pub struct ServerArgs {
+    pub listen: std::net::SocketAddr,
+    pub tokens: Option<PathBuf>,
+    pub insecure: bool,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub runs_dir: PathBuf,
+    pub katib_open: bool,
+    pub advertise: Option<String>,
+    pub grace: f64,
+    pub db: PathBuf,
+}
+
+/// `ferrotune server`: serves until Ctrl-C or SIGTERM; running experiments are interrupted
+/// (their trials re-run) and resumed when the server starts again.
+pub async fn server(a: ServerArgs) -> Result<ExitCode> {
+    if !ferrotune_server::is_loopback(&a.listen) && a.tokens.is_none() && !a.insecure {
         eprintln!(
-            "error: --listen {listen} is not a loopback address; ferrotune's server has no \
-             authentication yet, so it listens on another address only with --insecure"
+            "error: --listen {} is not a loopback address; give --tokens FILE so that callers \
+             must authenticate (or --insecure to serve everyone)",
+            a.listen
         );
         return Ok(ExitCode::from(1));
     }
-    let listener = tokio::net::TcpListener::bind(listen)
+    let tokens = match &a.tokens {
+        None => None,
+        Some(f) => match ferrotune_server::Tokens::load(f) {
+            Ok(t) => Some(Arc::new(t)),
+            Err(e) => {
+                eprintln!("error: --tokens {e}");
+                return Ok(ExitCode::from(1));
+            }
+        },
+    };
+    let tls = match &a.tls {
+        None => None,
+        Some((c, k)) => Some((
+            std::fs::read(c).with_context(|| format!("cannot read --tls-cert {}", c.display()))?,
+            std::fs::read(k).with_context(|| format!("cannot read --tls-key {}", k.display()))?,
+        )),
+    };
+    let listener = tokio::net::TcpListener::bind(a.listen)
         .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+        .with_context(|| format!("cannot listen on {}", a.listen))?;
     // A postgres:// URL selects PostgreSQL (shared by a team's server); else a SQLite file.
-    let url = db.to_string_lossy();
+    let url = a.db.to_string_lossy();
     let store: Arc<dyn ferrotune_store::Store> =
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Arc::new(
@@ -427,16 +477,25 @@ pub async fn server(listen: std::net::SocketAddr, insecure: bool, db: &Path) -> 
                     .with_context(|| format!("cannot open the database {url}"))?,
             )
         } else {
-            open_store(db).await?
+            open_store(&a.db).await?
         };
+    std::fs::create_dir_all(&a.runs_dir)
+        .with_context(|| format!("cannot create --runs-dir {}", a.runs_dir.display()))?;
+    let runs_dir = std::fs::canonicalize(&a.runs_dir)?;
     let local = listener.local_addr()?;
     // The handlers exist before the address is announced: a stop right after start is clean.
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     eprintln!(
-        "ferrotune server listening on {local} (gRPC: Katib Suggestion, EarlyStopping and DBManager, health, reflection; database {})",
-        db.display()
+        "ferrotune server listening on {scheme}://{local} (gRPC: experiments, trials, reports, Katib Suggestion, EarlyStopping and DBManager, health, reflection; HTTP: /healthz /readyz /metrics; database {}; {})",
+        a.db.display(),
+        if tokens.is_some() {
+            "tokens required"
+        } else {
+            "no tokens"
+        }
     );
     let shutdown = async move {
         tokio::select! {
@@ -444,6 +503,27 @@ pub async fn server(listen: std::net::SocketAddr, insecure: bool, db: &Path) -> 
             _ = interrupt.recv() => {}
         }
     };
-    ferrotune_server::serve(listener, store, shutdown).await?;
+    let mut config = ferrotune_server::Config::new(store, runs_dir);
+    config.tokens = tokens;
+    config.tls = tls;
+    config.katib_open = a.katib_open;
+    config.advertise = a.advertise;
+    config.grace = Duration::from_secs_f64(a.grace.max(0.0));
+    ferrotune_server::serve_with(listener, config, shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ferrotune delete NAME`
+pub async fn delete(db: &Path, name: &str) -> Result<ExitCode> {
+    let store = open_store(db).await?;
+    let record = store.get_experiment(name).await?;
+    if record.status == ExperimentStatus::Running && record.owner_pid.is_some_and(process_alive) {
+        bail!("experiment {name:?} is running; stop it first with `ferrotune stop {name}`");
+    }
+    store.delete_experiment(name).await?;
+    println!(
+        "experiment {name:?} deleted (its run directory {} is left as it is)",
+        record.run_dir
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,10 @@
 
 use ferrotune_algorithms::AlgorithmError;
 use ferrotune_api::convert::ConvertError;
+use ferrotune_api::native::FieldProblem;
+use ferrotune_controller::{ControllerError, IngestError, LifecycleError};
 use ferrotune_core::FieldError;
+use ferrotune_store::StoreError;
 use tonic::Status;
 
 /// Why a request failed.
@@ -23,6 +26,22 @@ pub enum ServerError {
     FailedPrecondition(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// Nothing by that name, or nothing the caller may see.
+    #[error("{0}")]
+    NotFound(String),
+    /// No token, or one the server does not know.
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
+    #[error(transparent)]
+    Controller(#[from] ControllerError),
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Field(#[from] FieldProblem),
 }
 
 impl ServerError {
@@ -44,7 +63,42 @@ impl From<ServerError> for Status {
                 Status::internal(message)
             }
             ServerError::Unavailable(_) => Status::unavailable(message),
-            ServerError::FailedPrecondition(_) => Status::failed_precondition(message),
+            ServerError::FailedPrecondition(_)
+            | ServerError::Lifecycle(LifecycleError::Refused(_)) => {
+                Status::failed_precondition(message)
+            }
+            ServerError::NotFound(_) | ServerError::Ingest(IngestError::NotRunning(_)) => {
+                Status::not_found(message)
+            }
+            ServerError::Unauthenticated(_) => Status::unauthenticated(message),
+            ServerError::Field(_)
+            | ServerError::Ingest(IngestError::Invalid { .. })
+            | ServerError::Lifecycle(LifecycleError::Document(_) | LifecycleError::Invalid(_)) => {
+                Status::invalid_argument(message)
+            }
+            ServerError::Store(e)
+            | ServerError::Lifecycle(LifecycleError::Store(e))
+            | ServerError::Controller(ControllerError::Store(e)) => store_status(e),
+            ServerError::Controller(ControllerError::Algorithm(_)) => Status::internal(message),
         }
+    }
+}
+
+fn store_status(e: StoreError) -> Status {
+    let message = e.to_string();
+    match e {
+        StoreError::AlreadyExists(_) => Status::already_exists(message),
+        StoreError::ExperimentNotFound(_) | StoreError::TrialNotFound(_) => {
+            Status::not_found(message)
+        }
+        // A busy or restarting database passes: callers may retry.
+        StoreError::Database(_) => Status::unavailable(message),
+        StoreError::Migrate(_) | StoreError::Corrupt(_) => Status::internal(message),
+    }
+}
+
+impl From<StoreError> for ServerError {
+    fn from(e: StoreError) -> Self {
+        ServerError::Store(e)
     }
 }

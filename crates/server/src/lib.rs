@@ -1,20 +1,33 @@
-//! ferrotune's gRPC server. Today it serves Katib's `Suggestion`, `EarlyStopping` and
-//! `DBManager` services (so Katib's controller can use ferrotune's algorithms, and Katib's
-//! metrics collectors its database), gRPC health checking and server reflection; the native `ferrotune.v1` services and server-side experiments come
-//! next (see the issue on the server mode).
+//! ferrotune's server: the native `ferrotune.v1` services (experiments run by the server
+//! with the same controller as `ferrotune run`, their trials, metrics trials push),
+//! Katib's `Suggestion`, `EarlyStopping` and `DBManager` services (so Katib's controller can
+//! use ferrotune's algorithms, and Katib's metrics collectors its database), gRPC health
+//! checking and reflection, and HTTP `/healthz`, `/readyz` and `/metrics` on the same port.
 
+pub mod auth;
 pub mod dbmanager;
 pub mod error;
 pub mod katib;
+pub mod manager;
+pub mod metrics;
+pub mod native;
 
+pub use auth::{Identity, Tokens};
 pub use error::ServerError;
+pub use manager::Manager;
 
 use ferrotune_api::katib::db_manager_server::DbManagerServer;
 use ferrotune_api::katib::early_stopping_server::EarlyStoppingServer;
 use ferrotune_api::katib::suggestion_server::SuggestionServer;
+use ferrotune_api::v1::experiment_service_server::ExperimentServiceServer;
+use ferrotune_api::v1::report_service_server::ReportServiceServer;
+use ferrotune_api::v1::trial_service_server::TrialServiceServer;
+use ferrotune_controller::ReportHub;
 use ferrotune_store::Store;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 /// Largest request accepted: a Katib GetSuggestions call carries the whole trial history
@@ -29,13 +42,100 @@ pub fn is_loopback(addr: &SocketAddr) -> bool {
     addr.ip().is_loopback()
 }
 
-/// Serves every service on `listener`, with `store` behind the DB manager, until
-/// `shutdown` completes.
+/// How a server runs.
+pub struct Config {
+    pub store: Arc<dyn Store>,
+    /// Trial directories go to `RUNS_DIR/NAMESPACE/EXPERIMENT`.
+    pub runs_dir: PathBuf,
+    /// `None`: every caller is an admin (loopback, or `--insecure`).
+    pub tokens: Option<Arc<Tokens>>,
+    /// PEM certificate chain and key: serve TLS.
+    pub tls: Option<(Vec<u8>, Vec<u8>)>,
+    /// Serve Katib's services without tokens (Katib's controller sends none).
+    pub katib_open: bool,
+    /// Time between SIGTERM and SIGKILL when a trial is stopped.
+    pub grace: Duration,
+    /// The address trials report to (`FERROTUNE_ENDPOINT`); default: the listener's.
+    pub advertise: Option<String>,
+}
+
+impl Config {
+    /// A loopback server's configuration: no tokens, no TLS.
+    pub fn new(store: Arc<dyn Store>, runs_dir: PathBuf) -> Self {
+        Config {
+            store,
+            runs_dir,
+            tokens: None,
+            tls: None,
+            katib_open: false,
+            grace: Duration::from_secs(10),
+            advertise: None,
+        }
+    }
+}
+
+/// The address trials on this machine reach a listener by: a wildcard address becomes
+/// loopback.
+fn reachable(addr: SocketAddr, tls: bool) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(v) if v.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+        std::net::IpAddr::V6(v) if v.is_unspecified() => {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        }
+        ip => ip,
+    };
+    let hostport = SocketAddr::new(ip, addr.port()).to_string();
+    if tls {
+        format!("https://{hostport}")
+    } else {
+        hostport
+    }
+}
+
+/// Serves Katib's services only (no experiments run here), with `store` behind the DB
+/// manager, until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     store: Arc<dyn Store>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let runs = std::env::temp_dir().join("ferrotune-server-runs");
+    serve_with(listener, Config::new(store, runs), shutdown).await
+}
+
+/// Serves everything on `listener` until `shutdown` completes; experiments that were running
+/// when the server last stopped are resumed first, and interrupted (to be resumed next time)
+/// at the end.
+pub async fn serve_with(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let local = listener
+        .local_addr()
+        .map_err(|e| ServerError::Internal(format!("listener: {e}")))?;
+    let endpoint = config
+        .advertise
+        .clone()
+        .unwrap_or_else(|| reachable(local, config.tls.is_some()));
+    let hub = ReportHub::new(endpoint);
+    let runner = Arc::new(ferrotune_runners::LocalRunner::new());
+    let manager = Manager::new(
+        config.store.clone(),
+        runner,
+        hub,
+        config.runs_dir.clone(),
+        config.grace,
+    );
+    let resumed = manager.resume_interrupted().await?;
+    if !resumed.is_empty() {
+        tracing::info!(?resumed, "resumed the experiments that were running");
+    }
+    let metrics = Arc::new(metrics::Metrics::default());
+    let native = native::Native {
+        manager: manager.clone(),
+        metrics: metrics.clone(),
+    };
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
         .set_serving::<SuggestionServer<katib::KatibSuggestion>>()
@@ -46,32 +146,190 @@ pub async fn serve(
     reporter
         .set_serving::<DbManagerServer<dbmanager::KatibDbManager>>()
         .await;
+    reporter
+        .set_serving::<ExperimentServiceServer<native::Native>>()
+        .await;
+    reporter
+        .set_serving::<TrialServiceServer<native::Native>>()
+        .await;
+    reporter
+        .set_serving::<ReportServiceServer<native::Reports>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(ferrotune_api::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| ServerError::Internal(format!("reflection: {e}")))?;
+    let auth = Tokens::interceptor(config.tokens.clone());
+    let katib_auth = Tokens::interceptor(if config.katib_open {
+        None
+    } else {
+        config.tokens.clone()
+    });
+    let mut routes = tonic::service::Routes::builder();
+    routes
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            SuggestionServer::new(katib::KatibSuggestion)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            katib_auth.clone(),
+        ))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            EarlyStoppingServer::new(katib::KatibEarlyStopping)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            katib_auth.clone(),
+        ))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            DbManagerServer::new(dbmanager::KatibDbManager::new(config.store.clone()))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            katib_auth,
+        ))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            ExperimentServiceServer::new(native.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            auth.clone(),
+        ))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            TrialServiceServer::new(native.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            auth.clone(),
+        ))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            ReportServiceServer::new(native::Reports {
+                hub: manager.hub().clone(),
+                metrics: metrics.clone(),
+            })
+            .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            auth,
+        ));
+    let grpc = routes.routes();
+    let router = http_routes(grpc.into_axum_router(), manager.clone(), metrics);
     // Nagle's algorithm with delayed acknowledgements holds a reply for up to 40 ms; a
     // request carrying a whole trial history needs wide HTTP/2 windows to arrive in one go.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder()
+        .accept_http1(true)
         .initial_stream_window_size(WINDOW_BYTES)
-        .initial_connection_window_size(WINDOW_BYTES)
-        .add_service(health)
-        .add_service(reflection)
-        .add_service(
-            SuggestionServer::new(katib::KatibSuggestion)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES),
-        )
-        .add_service(
-            EarlyStoppingServer::new(katib::KatibEarlyStopping)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES),
-        )
-        .add_service(
-            DbManagerServer::new(dbmanager::KatibDbManager::new(store))
-                .max_decoding_message_size(MAX_MESSAGE_BYTES),
-        )
+        .initial_connection_window_size(WINDOW_BYTES);
+    if let Some((cert, key)) = &config.tls {
+        let identity = tonic::transport::Identity::from_pem(cert, key);
+        builder = builder
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .map_err(|e| ServerError::Internal(format!("TLS: {e}")))?;
+    }
+    let served = builder
+        .add_routes(tonic::service::Routes::from(router))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
-        .map_err(|e| ServerError::Internal(format!("serving: {e}")))
+        .map_err(|e| ServerError::Internal(format!("serving: {e}")));
+    manager.shutdown().await;
+    served
+}
+
+/// Serves only the report service over `hub`, for `ferrotune run`'s trials: each may
+/// report with its own token only. Ends when `shutdown` completes.
+pub async fn serve_reports(
+    listener: TcpListener,
+    hub: ReportHub,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let reports = native::Reports {
+        hub,
+        metrics: Arc::new(metrics::Metrics::default()),
+    };
+    tonic::transport::Server::builder()
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            ReportServiceServer::new(reports).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            Tokens::interceptor(Some(Arc::new(Tokens::default()))),
+        ))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+        .map_err(|e| ServerError::Internal(format!("serving reports: {e}")))
+}
+
+/// `/healthz` (the process answers), `/readyz` (the database answers) and `/metrics`, and
+/// the suggestion-latency timer around the gRPC routes.
+fn http_routes(
+    grpc: axum::Router,
+    manager: Arc<Manager>,
+    metrics: Arc<metrics::Metrics>,
+) -> axum::Router {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    let timer = metrics.clone();
+    let ready = manager.clone();
+    grpc.layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let timer = timer.clone();
+            async move {
+                let path = req.uri().path();
+                let timed = path.ends_with("/GetSuggestions")
+                    || path == "/ferrotune.v1.SuggestionService/Ask"
+                    || path == "/ferrotune.v1.SuggestionService/Suggest";
+                let start = Instant::now();
+                let resp = next.run(req).await;
+                if timed {
+                    timer.observe_suggestion(start.elapsed());
+                }
+                resp
+            }
+        },
+    ))
+    .route("/healthz", get(|| async { "ok\n" }))
+    .route(
+        "/readyz",
+        get(move || {
+            let m = ready.clone();
+            async move {
+                match m.store().list_experiments().await {
+                    Ok(_) => (StatusCode::OK, "ready\n".to_string()),
+                    Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}\n")),
+                }
+            }
+        }),
+    )
+    .route(
+        "/metrics",
+        get(move || {
+            let m = manager.clone();
+            let metrics = metrics.clone();
+            async move {
+                match snapshot(&m).await {
+                    Ok(s) => (
+                        StatusCode::OK,
+                        [("content-type", "text/plain; version=0.0.4")],
+                        metrics.render(&s),
+                    ),
+                    Err(e) => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        [("content-type", "text/plain")],
+                        format!("database: {e}\n"),
+                    ),
+                }
+            }
+        }),
+    )
+}
+
+async fn snapshot(m: &Manager) -> Result<metrics::Snapshot, ServerError> {
+    use ferrotune_core::TrialStatus;
+    let mut trials: std::collections::BTreeMap<&'static str, (TrialStatus, u64)> =
+        Default::default();
+    let mut experiments: std::collections::BTreeMap<String, u64> = Default::default();
+    for r in m.store().list_experiments().await? {
+        *experiments
+            .entry(r.status.as_str().to_string())
+            .or_default() += 1;
+        for t in m.store().list_trials(r.id).await? {
+            trials.entry(t.status.as_str()).or_insert((t.status, 0)).1 += 1;
+        }
+    }
+    let queued = trials.get("Created").map(|t| t.1).unwrap_or(0);
+    Ok(metrics::Snapshot {
+        trials: trials.into_values().collect(),
+        experiments: experiments.into_iter().collect(),
+        running_experiments: m.running_count() as u64,
+        queued_trials: queued,
+    })
 }

@@ -1,0 +1,348 @@
+//! Experiments the server runs: one controller task each, the same controller as
+//! `ferrotune run`, with trials pushing metrics through the server's [`ReportHub`].
+//! On start-up the manager resumes the experiments it was running when it last stopped.
+
+use crate::ServerError;
+use ferrotune_controller::lifecycle::{self, Overrides, prepare_document, prepare_resume};
+use ferrotune_controller::{Controller, Event, Interrupt, Options, ReportHub, TrialRunner};
+use ferrotune_core::validate::Experiment;
+use ferrotune_store::{ExperimentRecord, ExperimentStatus, NewExperiment, Store};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+
+/// The reason a server that stopped gracefully gives its experiments, so that it knows
+/// which to resume when it starts again.
+pub const SERVER_SHUTDOWN: &str = "ServerShutdown";
+
+/// Something changed; watchers reload what they show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Counts or status of an experiment.
+    Experiment(String),
+    /// A trial started or finished.
+    Trial { experiment: String, trial: String },
+    /// The experiment's controller ended (completed, stopped or failed).
+    Ended(String),
+}
+
+struct Running {
+    interrupt: watch::Sender<Option<Interrupt>>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+/// Runs experiments inside the server.
+pub struct Manager {
+    store: Arc<dyn Store>,
+    runner: Arc<dyn TrialRunner>,
+    hub: ReportHub,
+    runs_dir: PathBuf,
+    grace: Duration,
+    running: Mutex<HashMap<String, Running>>,
+    changes: broadcast::Sender<Change>,
+}
+
+/// What `CreateExperiment` asks for.
+pub struct CreateRequest<'a> {
+    pub namespace: &'a str,
+    pub document: &'a str,
+    pub source: &'a str,
+    pub overrides: Overrides<'a>,
+    pub seed: Option<u64>,
+}
+
+impl Manager {
+    pub fn new(
+        store: Arc<dyn Store>,
+        runner: Arc<dyn TrialRunner>,
+        hub: ReportHub,
+        runs_dir: PathBuf,
+        grace: Duration,
+    ) -> Arc<Self> {
+        let (changes, _) = broadcast::channel(4096);
+        Arc::new(Manager {
+            store,
+            runner,
+            hub,
+            runs_dir,
+            grace,
+            running: Mutex::new(HashMap::new()),
+            changes,
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn hub(&self) -> &ReportHub {
+        &self.hub
+    }
+
+    /// Changes from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether this server runs the experiment now.
+    pub fn is_running(&self, name: &str) -> bool {
+        self.running().contains_key(name)
+    }
+
+    /// How many experiments run now.
+    pub fn running_count(&self) -> usize {
+        self.running().len()
+    }
+
+    /// Where an experiment's trial directories go: `RUNS_DIR/NAMESPACE/NAME`.
+    fn run_dir(&self, namespace: &str, name: &str) -> PathBuf {
+        self.runs_dir.join(namespace).join(name)
+    }
+
+    /// Whether this server started the experiment (its run directory is under ours).
+    fn owns(&self, r: &ExperimentRecord) -> bool {
+        Path::new(&r.run_dir).starts_with(&self.runs_dir)
+    }
+
+    /// Validates, stores and starts an experiment.
+    pub async fn create(
+        self: &Arc<Self>,
+        req: CreateRequest<'_>,
+    ) -> Result<ExperimentRecord, ServerError> {
+        let (mut doc, _) = prepare_document(req.document, "document", req.overrides)?;
+        // The request's namespace is the experiment's, whatever the document says.
+        if let Some(meta) = doc.raw.as_object_mut().and_then(|o| {
+            o.entry("metadata")
+                .or_insert_with(|| serde_json::json!({}))
+                .as_object_mut()
+        }) {
+            meta.insert("namespace".into(), req.namespace.into());
+        }
+        let doc = lifecycle::reload(&doc.raw)?;
+        let exp = ferrotune_controller::validate_document(&doc)
+            .map_err(ferrotune_controller::LifecycleError::Invalid)?;
+        let seed = req
+            .seed
+            .or_else(|| ferrotune_algorithms::seed_from_settings(&exp.algorithm.settings))
+            .unwrap_or_else(lifecycle::random_seed);
+        let run_dir = self.run_dir(&exp.namespace, &exp.name);
+        std::fs::create_dir_all(&run_dir).map_err(|e| {
+            ServerError::Internal(format!("cannot create {}: {e}", run_dir.display()))
+        })?;
+        let record = self
+            .store
+            .create_experiment(NewExperiment {
+                name: exp.name.clone(),
+                namespace: exp.namespace.clone(),
+                document: doc.raw.clone(),
+                source_path: req.source.to_string(),
+                run_dir: run_dir.display().to_string(),
+                seed,
+            })
+            .await?;
+        self.spawn(exp, record.clone());
+        Ok(record)
+    }
+
+    /// Continues a stored experiment, optionally with new limits.
+    pub async fn resume(
+        self: &Arc<Self>,
+        name: &str,
+        max_trials: Option<u32>,
+        parallel: Option<u32>,
+    ) -> Result<ExperimentRecord, ServerError> {
+        if self.is_running(name) {
+            return Err(ServerError::FailedPrecondition(format!(
+                "experiment {name:?} is running"
+            )));
+        }
+        let mut record = self.store.get_experiment(name).await?;
+        let exp = prepare_resume(
+            self.store.as_ref(),
+            &mut record,
+            max_trials,
+            parallel,
+            std::process::id() as i64,
+        )
+        .await?;
+        self.spawn(exp, record);
+        Ok(self.store.get_experiment(name).await?)
+    }
+
+    /// Asks a running experiment to stop; its trials are killed, resume continues it.
+    pub async fn stop(&self, name: &str) -> Result<(), ServerError> {
+        let r = self.store.get_experiment(name).await?;
+        if self.is_running(name) {
+            self.store.request_stop(name).await?;
+            self.wait(name).await;
+        } else if !r.status.is_completed() && r.status != ExperimentStatus::Stopped {
+            // Nobody runs it (not ours, or its runner died): record that it is stopped.
+            self.runner.cleanup_orphans(Path::new(&r.run_dir)).await;
+            self.store
+                .set_experiment_status(r.id, ExperimentStatus::Stopped, "StoppedByUser", "stopped")
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes a finished experiment (a running one must be stopped first).
+    pub async fn delete(&self, name: &str) -> Result<(), ServerError> {
+        let r = self.store.get_experiment(name).await?;
+        if self.is_running(name) || r.status == ExperimentStatus::Running {
+            return Err(ServerError::FailedPrecondition(format!(
+                "experiment {name:?} is running; stop it first"
+            )));
+        }
+        self.store.delete_experiment(name).await?;
+        if self.owns(&r) {
+            let _ = std::fs::remove_dir_all(&r.run_dir);
+        }
+        Ok(())
+    }
+
+    /// Waits until an experiment's controller has ended.
+    async fn wait(&self, name: &str) {
+        let mut changes = self.subscribe();
+        while self.is_running(name) {
+            match tokio::time::timeout(Duration::from_millis(200), changes.recv()).await {
+                Ok(Ok(Change::Ended(n))) if n == name => break,
+                Ok(Err(broadcast::error::RecvError::Closed)) => break,
+                _ => {}
+            }
+        }
+    }
+
+    /// Resumes what this server ran when it last stopped: experiments it owns that are
+    /// Running (it was killed), Restarting or Created, or Stopped by its own shutdown.
+    pub async fn resume_interrupted(self: &Arc<Self>) -> Result<Vec<String>, ServerError> {
+        let mut resumed = Vec::new();
+        for r in self.store.list_experiments().await? {
+            let interrupted = match r.status {
+                ExperimentStatus::Running
+                | ExperimentStatus::Restarting
+                | ExperimentStatus::Created => true,
+                ExperimentStatus::Stopped => r.reason == SERVER_SHUTDOWN,
+                _ => false,
+            };
+            if !interrupted || !self.owns(&r) || self.is_running(&r.name) {
+                continue;
+            }
+            match self.resume(&r.name, None, None).await {
+                Ok(_) => resumed.push(r.name.clone()),
+                Err(e) => tracing::error!(experiment = %r.name, "cannot resume: {e}"),
+            }
+        }
+        Ok(resumed)
+    }
+
+    /// Interrupts every running experiment (their trials re-run when the server starts
+    /// again) and waits for the controllers to record it.
+    pub async fn shutdown(&self) {
+        let all: Vec<(String, Running)> = self.running().drain().collect();
+        for (_, r) in &all {
+            let _ = r.interrupt.send(Some(Interrupt::Interrupted));
+        }
+        for (name, r) in all {
+            let _ = r.done.await;
+            if let Ok(rec) = self.store.get_experiment(&name).await
+                && rec.status == ExperimentStatus::Stopped
+                && rec.reason == "Interrupted"
+            {
+                let _ = self
+                    .store
+                    .set_experiment_status(
+                        rec.id,
+                        ExperimentStatus::Stopped,
+                        SERVER_SHUTDOWN,
+                        "the server stopped; it resumes the experiment when it starts again",
+                    )
+                    .await;
+            }
+        }
+    }
+
+    fn spawn(self: &Arc<Self>, exp: Experiment, record: ExperimentRecord) {
+        let name = record.name.clone();
+        let (interrupt, rx) = watch::channel(None);
+        let me = self.clone();
+        let mut running = self.running();
+        let task_name = name.clone();
+        let done = tokio::spawn(async move {
+            let result = me.drive(exp, record, rx).await;
+            if let Err(e) = &result {
+                tracing::error!(experiment = %task_name, "controller failed: {e}");
+                if let Ok(r) = me.store.get_experiment(&task_name).await {
+                    let _ = me
+                        .store
+                        .set_experiment_status(
+                            r.id,
+                            ExperimentStatus::Failed,
+                            "ControllerFailed",
+                            &e.to_string(),
+                        )
+                        .await;
+                }
+            }
+            me.running().remove(&task_name);
+            let _ = me.changes.send(Change::Ended(task_name));
+        });
+        running.insert(name, Running { interrupt, done });
+    }
+
+    async fn drive(
+        self: &Arc<Self>,
+        exp: Experiment,
+        record: ExperimentRecord,
+        interrupt: watch::Receiver<Option<Interrupt>>,
+    ) -> Result<(), ServerError> {
+        // A server killed outright may have left trial processes behind.
+        self.runner
+            .cleanup_orphans(Path::new(&record.run_dir))
+            .await;
+        self.store
+            .claim_experiment(record.id, std::process::id() as i64)
+            .await?;
+        let source_dir = Path::new(&record.source_path)
+            .parent()
+            .filter(|p| p.is_absolute() && p.is_dir())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(&record.run_dir));
+        let changes = self.changes.clone();
+        let experiment = record.name.clone();
+        let on_event = Arc::new(move |e: Event| {
+            let c = match e {
+                Event::TrialStarted { name, .. } | Event::TrialFinished { name, .. } => {
+                    Change::Trial {
+                        experiment: experiment.clone(),
+                        trial: name,
+                    }
+                }
+                Event::Progress { .. } => Change::Experiment(experiment.clone()),
+            };
+            let _ = changes.send(c);
+        });
+        let options = Options {
+            grace: self.grace,
+            source_dir,
+            reports: Some(self.hub.clone()),
+            ..Options::default()
+        };
+        let controller = Controller::new(
+            self.store.clone(),
+            self.runner.clone(),
+            exp,
+            record,
+            options,
+            on_event,
+        )
+        .await?;
+        controller.run(interrupt).await?;
+        Ok(())
+    }
+}
