@@ -13,7 +13,6 @@ pub mod hyperband;
 mod ladder;
 mod normal;
 pub mod nsga2;
-mod parzen;
 pub mod pbt;
 pub mod random;
 pub mod registry;

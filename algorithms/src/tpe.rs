@@ -30,13 +30,14 @@
 //! code exactly.
 
 mod multi;
+mod parzen;
 
 use crate::domain::space_problems;
-use crate::parzen::{Axis, Estimator, Params};
 use crate::random::rng_for;
 use crate::{AlgorithmError, RandomSearch, Suggester, Suggestions};
 use ferrotune_core::pareto::to_minimize;
 use ferrotune_core::{Assignment, FieldError, ObjectiveType, SearchSpace, TrialStatus, TrialView};
+use parzen::{Axis, Estimator, Params};
 use rand_chacha::ChaCha8Rng;
 
 /// Settings `tpe` and `multivariate-tpe` accept (Katib's names).
@@ -163,6 +164,8 @@ pub struct TpeSearch {
     seed: u64,
     settings: TpeSettings,
     random: RandomSearch,
+    /// Whether no two parameters share a name (for `encode`'s shortcut).
+    unique_names: bool,
 }
 
 /// A trial as TPE sees it: coordinates along each axis, and its value (`None` for a liar).
@@ -215,6 +218,9 @@ impl TpeSearch {
             .map(|p| Axis::new(&p.domain))
             .collect();
         let random = RandomSearch::new(space.clone(), seed)?;
+        let names = &space.parameters;
+        let unique_names =
+            (0..names.len()).all(|i| names[..i].iter().all(|p| p.name != names[i].name));
         Ok(TpeSearch {
             space,
             axes,
@@ -223,6 +229,7 @@ impl TpeSearch {
             seed,
             settings,
             random,
+            unique_names,
         })
     }
 
@@ -260,12 +267,19 @@ impl TpeSearch {
     }
 
     fn encode(&self, a: &Assignment) -> Option<Vec<f64>> {
-        self.space
-            .parameters
-            .iter()
-            .zip(&self.axes)
-            .map(|(p, axis)| axis.encode(a.get(&p.name)?))
-            .collect()
+        let params = &self.space.parameters;
+        // Usually the assignment lists the parameters in the space's order: then (names
+        // being unique) each parameter's first entry is at its own index, as `get` would
+        // find it, without searching by name.
+        let in_order = self.unique_names
+            && a.0.len() == params.len()
+            && a.0.iter().zip(params).all(|((n, _), p)| *n == p.name);
+        let mut coords = Vec::with_capacity(params.len());
+        for (j, (p, axis)) in params.iter().zip(&self.axes).enumerate() {
+            let v = if in_order { &a.0[j].1 } else { a.get(&p.name)? };
+            coords.push(axis.encode(v)?);
+        }
+        Some(coords)
     }
 
     fn decode(&self, coords: &[f64]) -> Assignment {
@@ -305,8 +319,14 @@ impl TpeSearch {
             ObjectiveType::Minimize => 1.0,
             ObjectiveType::Maximize => -1.0,
         };
-        // Stable: ties keep trial order.
-        ranked.sort_by(|a, b| (sign * a.1).total_cmp(&(sign * b.1)));
+        // The best n_below, ties going to the earlier trial (as a stable sort would rank
+        // them): only which ones, not their order, so a selection suffices.
+        let order = |a: &(usize, f64), b: &(usize, f64)| {
+            (sign * a.1).total_cmp(&(sign * b.1)).then(a.0.cmp(&b.0))
+        };
+        if n_below > 0 && n_below < n {
+            ranked.select_nth_unstable_by(n_below - 1, order);
+        }
         let mut good = vec![false; points.len()];
         for &(i, _) in &ranked[..n_below] {
             good[i] = true;
@@ -374,19 +394,24 @@ impl TpeSearch {
         for group in groups.into_iter().filter(|g| !g.is_empty()) {
             let axes: Vec<&Axis> = group.iter().map(|&j| &self.axes[j]).collect();
             let columns = |rows: &[&[f64]]| -> Vec<Vec<f64>> {
-                rows.iter()
-                    .map(|r| group.iter().map(|&j| r[j]).collect())
+                group
+                    .iter()
+                    .map(|&j| rows.iter().map(|r| r[j]).collect())
                     .collect()
             };
             let l = match &below_weights {
-                None => Estimator::new(&axes, &columns(&below), params),
-                Some(w) => Estimator::weighted(&axes, &columns(&below), w.clone(), params),
+                None => Estimator::new(&axes, &columns(&below), below.len(), params),
+                Some(w) => {
+                    Estimator::weighted(&axes, &columns(&below), below.len(), w.clone(), params)
+                }
             };
-            let g = Estimator::new(&axes, &columns(&above), params);
+            let g = Estimator::new(&axes, &columns(&above), above.len(), params);
+            let mut scratch = Vec::new();
             let mut best: Option<(f64, Vec<f64>)> = None;
             for _ in 0..self.settings.n_ei_candidates {
                 let x = l.sample(rng);
-                let score = l.log_pdf(&axes, &x) - g.log_pdf(&axes, &x);
+                let score = l.log_pdf_with(&axes, &x, &mut scratch)
+                    - g.log_pdf_with(&axes, &x, &mut scratch);
                 // The first maximum wins, as with numpy's argmax; NaN never does.
                 if best.as_ref().is_none_or(|(s, _)| score > *s || s.is_nan()) {
                     best = Some((score, x));

@@ -211,7 +211,7 @@ impl Axis {
                 ..
             } => {
                 let x = v.as_f64().filter(|x| x.is_finite())?.clamp(*min, *max);
-                let t = if *log { x.ln() } else { x };
+                let t = if *log { ln(x) } else { x };
                 Some(unit(*t_lo, *t_hi, t))
             }
             Axis::Stepped(s) => {
@@ -263,6 +263,13 @@ impl Axis {
             _ => 1.0,
         }
     }
+}
+
+/// `x.ln()` out of line: LLVM takes its intrinsic for free of side effects and would
+/// compute it on both sides of a branch (for every linear parameter too).
+#[inline(never)]
+fn ln(x: f64) -> f64 {
+    x.ln()
 }
 
 /// `t` mapped from `[lo, hi]` to [0, 1] (halved first, so that no difference overflows).
@@ -395,10 +402,10 @@ pub(crate) struct Estimator {
 }
 
 impl Estimator {
-    /// The estimator of `observations` (rows of coordinates along `axes`, in trial order),
-    /// weighted by [`default_weights`].
-    pub(crate) fn new(axes: &[&Axis], observations: &[Vec<f64>], p: Params) -> Estimator {
-        Estimator::weighted(axes, observations, default_weights(observations.len()), p)
+    /// The estimator of `n` observations given as `columns` (one per axis, each with the
+    /// observations' coordinates along it, in trial order), weighted by [`default_weights`].
+    pub(crate) fn new(axes: &[&Axis], columns: &[Vec<f64>], n: usize, p: Params) -> Estimator {
+        Estimator::weighted(axes, columns, n, default_weights(n), p)
     }
 
     /// The same with given weights for the observations' kernels (positive, one each; the
@@ -406,11 +413,11 @@ impl Estimator {
     /// multi-objective TPE uses for `l`.
     pub(crate) fn weighted(
         axes: &[&Axis],
-        observations: &[Vec<f64>],
+        columns: &[Vec<f64>],
+        n: usize,
         mut weights: Vec<f64>,
         p: Params,
     ) -> Estimator {
-        let n = observations.len();
         weights.resize(n, 1.0);
         weights.push(if n == 0 { 1.0 } else { p.prior_weight });
         let total: f64 = weights.iter().sum();
@@ -425,14 +432,11 @@ impl Estimator {
         let ln_weights = weights.iter().map(|w| (w / total).ln()).collect();
         let kernels = axes
             .iter()
-            .enumerate()
-            .map(|(j, axis)| {
-                let column: Vec<f64> = observations.iter().map(|o| o[j]).collect();
-                match axis {
-                    Axis::Fixed(_) => Kernels::Fixed,
-                    Axis::Choice(values) => choice_kernels(&column, values.len(), p.prior_weight),
-                    _ => numeric_kernels(&column, axis.prior_sigma(), p),
-                }
+            .zip(columns)
+            .map(|(axis, column)| match axis {
+                Axis::Fixed(_) => Kernels::Fixed,
+                Axis::Choice(values) => choice_kernels(column, values.len(), p.prior_weight),
+                _ => numeric_kernels(column, axis.prior_sigma(), p),
             })
             .collect();
         Estimator {
@@ -463,8 +467,17 @@ impl Estimator {
     }
 
     /// ln of the mixture's density (mass, for stepped and list dimensions) at `x`.
+    #[cfg(test)]
     pub(crate) fn log_pdf(&self, axes: &[&Axis], x: &[f64]) -> f64 {
-        let mut per_component = self.ln_weights.clone();
+        self.log_pdf_with(axes, x, &mut Vec::new())
+    }
+
+    /// The same, with `scratch` for the per-component sums (reused across calls, so that
+    /// scoring candidates allocates nothing).
+    pub(crate) fn log_pdf_with(&self, axes: &[&Axis], x: &[f64], scratch: &mut Vec<f64>) -> f64 {
+        scratch.clear();
+        scratch.extend_from_slice(&self.ln_weights);
+        let per_component = scratch.as_mut_slice();
         for ((kernels, axis), &c) in self.kernels.iter().zip(axes).zip(x) {
             match kernels {
                 Kernels::Fixed => {}
@@ -480,22 +493,28 @@ impl Estimator {
                     ln_sigma,
                     ln_mass,
                 } => {
-                    let cell = match axis {
-                        Axis::Stepped(s) => Some(s.cell(s.index_of(c))),
-                        _ => None,
-                    };
-                    for (i, acc) in per_component.iter_mut().enumerate() {
-                        *acc += match cell {
-                            None => normal::log_pdf((c - mu[i]) / sigma[i]) - ln_sigma[i],
-                            Some((lo, w)) => {
-                                normal::log_cell_mass((lo - mu[i]) / sigma[i], w / sigma[i])
+                    let terms = per_component
+                        .iter_mut()
+                        .zip(mu)
+                        .zip(sigma)
+                        .zip(ln_sigma.iter().zip(ln_mass));
+                    match axis {
+                        Axis::Stepped(s) => {
+                            let (lo, w) = s.cell(s.index_of(c));
+                            for (((acc, m), s), (_, lm)) in terms {
+                                *acc += normal::log_cell_mass((lo - m) / s, w / s) - lm;
                             }
-                        } - ln_mass[i];
+                        }
+                        _ => {
+                            for (((acc, m), s), (ls, lm)) in terms {
+                                *acc += normal::log_pdf((c - m) / s) - ls - lm;
+                            }
+                        }
                     }
                 }
             }
         }
-        log_sum_exp(&per_component)
+        log_sum_exp(per_component)
     }
 }
 
@@ -508,12 +527,37 @@ fn first_above(cumulative: &[f64], r: f64) -> usize {
         .unwrap_or(cumulative.len() - 1)
 }
 
+/// `ln Σ exp(x)`, as `max + ln Σ exp(x − max)` summed in order, but without the terms that
+/// cannot change the sum: a term below half an ulp of the running sum leaves it as it is
+/// (round to nearest), so once the sum is at least `2^E`, a term `exp(d)` with
+/// `d < (E − 55)·ln 2` (four times below that, whatever exp's last-bit error) is skipped
+/// uncomputed; before any term counts, only those that underflow to 0 (`d < −800`). The
+/// result is that of the plain sum, bit for bit, for a fraction of the `exp` calls.
 fn log_sum_exp(x: &[f64]) -> f64 {
     let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if max == f64::NEG_INFINITY {
         return max;
     }
-    max + x.iter().map(|v| (v - max).exp()).sum::<f64>().ln()
+    // `Sum for f64` starts from −0.0.
+    let mut sum = -0.0f64;
+    let mut skip_below = -800.0;
+    // The next power of two at which `skip_below` rises.
+    let mut next = f64::MIN_POSITIVE;
+    for &v in x {
+        let d = v - max;
+        if d < skip_below {
+            continue;
+        }
+        sum += d.exp();
+        if sum >= next {
+            // sum ∈ [2^e, 2^(e+1)), a normal number (the terms are at most 1 apart from
+            // NaN, which never compares here).
+            let e = ((sum.to_bits() >> 52) & 0x7ff) as i64 - 1023;
+            skip_below = (e - 55) as f64 * std::f64::consts::LN_2;
+            next = f64::from_bits(((e + 1 + 1023) as u64) << 52);
+        }
+    }
+    max + sum.ln()
 }
 
 /// Optuna's categorical kernels: each observation puts 1 on its value plus `prior_weight /
@@ -557,22 +601,31 @@ fn choice_kernels(column: &[f64], n_choices: usize, prior_weight: f64) -> Kernel
 /// [1 / min(100, n + 2), 1] (the "magic clip"); then the prior at the midpoint.
 fn numeric_kernels(column: &[f64], prior_sigma: f64, p: Params) -> Kernels {
     let n = column.len();
-    let mut sigma = match p.multivariate {
-        Some(dims) => vec![0.2 * (n.max(1) as f64).powf(-1.0 / (dims as f64 + 4.0)); n],
-        None => neighbour_sigmas(column, p.consider_endpoints),
-    };
     let min_sigma = 1.0 / (n as f64 + 2.0).min(100.0);
-    for s in &mut sigma {
-        *s = s.clamp(min_sigma, 1.0);
-    }
+    let (mut sigma, mut ln_sigma) = match p.multivariate {
+        Some(dims) => {
+            // Scott's rule: one bandwidth for all, so one ln.
+            let s =
+                (0.2 * (n.max(1) as f64).powf(-1.0 / (dims as f64 + 4.0))).clamp(min_sigma, 1.0);
+            (vec![s; n], vec![s.ln(); n])
+        }
+        None => {
+            let mut sigma = neighbour_sigmas(column, p.consider_endpoints);
+            for s in &mut sigma {
+                *s = s.clamp(min_sigma, 1.0);
+            }
+            let ln_sigma = sigma.iter().map(|s| s.ln()).collect();
+            (sigma, ln_sigma)
+        }
+    };
     let mut mu: Vec<f64> = column.iter().map(|m| m.clamp(0.0, 1.0)).collect();
     mu.push(0.5);
     sigma.push(prior_sigma);
-    let ln_sigma = sigma.iter().map(|s| s.ln()).collect();
+    ln_sigma.push(prior_sigma.ln());
     let ln_mass = mu
         .iter()
         .zip(&sigma)
-        .map(|(m, s)| normal::log_mass(-m / s, (1.0 - m) / s))
+        .map(|(&m, &s)| kernel_log_mass(m, s))
         .collect();
     Kernels::Numeric {
         mu,
@@ -580,6 +633,27 @@ fn numeric_kernels(column: &[f64], prior_sigma: f64, p: Params) -> Kernels {
         ln_sigma,
         ln_mass,
     }
+}
+
+/// `normal::log_mass(−m/σ, (1 − m)/σ)`, the ln mass of a kernel on [0, 1], bit for bit,
+/// without the `erfc` calls whose value is exactly 0: in the usual case (an interval
+/// around 0, not too narrow) it is `ln(1 − Φ(a) − Φ(−b))`, and `Φ(x) = erfc(−x/√2)/2` is 0
+/// once `−x/√2 ≥ 28` (libm's `erfc` returns 0 from 28 on; erfc(28) < 1e-342), which narrow
+/// kernels far from an end reach.
+fn kernel_log_mass(m: f64, s: f64) -> f64 {
+    let (a, b) = (-m / s, (1.0 - m) / s);
+    // normal::log_mass's last branch (false for NaN).
+    if b - a >= 1e-5 && b > 0.0 && a <= 0.0 {
+        (-cdf_unless_zero(a) - cdf_unless_zero(-b)).ln_1p()
+    } else {
+        normal::log_mass(a, b)
+    }
+}
+
+/// `normal::cdf(x)`, without calling `erfc` where it is exactly 0.
+fn cdf_unless_zero(x: f64) -> f64 {
+    let y = -x * std::f64::consts::FRAC_1_SQRT_2;
+    if y >= 28.0 { 0.0 } else { 0.5 * libm::erfc(y) }
 }
 
 /// Each observation's bandwidth: the larger gap to its neighbours among the observations,
@@ -620,6 +694,54 @@ mod tests {
             prior_weight: 1.0,
             consider_endpoints: false,
             multivariate: None,
+        }
+    }
+
+    #[test]
+    fn log_sum_exp_is_the_plain_sum_bit_for_bit() {
+        let plain = |x: &[f64]| {
+            let max = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            if max == f64::NEG_INFINITY {
+                return max;
+            }
+            max + x.iter().map(|v| (v - max).exp()).sum::<f64>().ln()
+        };
+        let mut rng = rng_for(5, 6);
+        for case in 0..2000 {
+            let n = 1 + case % 300;
+            // Spreads from a few units to thousands, so that terms are kept, skipped and
+            // lost to underflow, with the maximum anywhere.
+            let spread = [1.0, 10.0, 40.0, 80.0, 800.0, 3000.0][case % 6];
+            let x: Vec<f64> = (0..n).map(|_| -spread * rng.random::<f64>()).collect();
+            assert_eq!(log_sum_exp(&x).to_bits(), plain(&x).to_bits(), "{x:?}");
+        }
+        for x in [
+            vec![],
+            vec![f64::NEG_INFINITY; 3],
+            vec![0.0, f64::NAN, -1.0],
+            vec![f64::INFINITY, 0.0],
+            vec![-1e-300, -5e-324, 0.0],
+        ] {
+            assert_eq!(log_sum_exp(&x).to_bits(), plain(&x).to_bits(), "{x:?}");
+        }
+    }
+
+    #[test]
+    fn kernel_masses_are_normal_log_mass_bit_for_bit() {
+        // The shortcut relies on libm's erfc being exactly 0 from 28 on.
+        assert_eq!(libm::erfc(28.0).to_bits(), 0.0f64.to_bits());
+        assert_eq!(libm::erfc(f64::MAX).to_bits(), 0.0f64.to_bits());
+        let sigmas = [1e-3, 0.01, 0.02, 0.05, 0.1, 1.0 / 6.0, 0.5, 1.0];
+        for &s in &sigmas {
+            for k in 0..=1000 {
+                let m = k as f64 / 1000.0;
+                let want = normal::log_mass(-m / s, (1.0 - m) / s);
+                assert_eq!(
+                    kernel_log_mass(m, s).to_bits(),
+                    want.to_bits(),
+                    "m {m}, σ {s}"
+                );
+            }
         }
     }
 
@@ -712,11 +834,11 @@ mod tests {
             step: None,
             distribution: Distribution::Uniform,
         });
-        let obs: Vec<Vec<f64>> = [2, 3, 3, 8]
+        let obs: Vec<f64> = [2, 3, 3, 8]
             .iter()
-            .map(|v| vec![axis.encode(&ParamValue::Int(*v)).unwrap()])
+            .map(|v| axis.encode(&ParamValue::Int(*v)).unwrap())
             .collect();
-        let e = Estimator::new(&[&axis], &obs, params());
+        let e = Estimator::new(&[&axis], &[obs], 4, params());
         let total: f64 = (0..10)
             .map(|v| {
                 let c = axis.encode(&ParamValue::Int(v)).unwrap();
@@ -729,13 +851,13 @@ mod tests {
     #[test]
     fn continuous_density_integrates_to_one_and_samples_stay_inside() {
         let axis = Axis::new(&double(1e-3, 1e3, None, Distribution::LogUniform));
-        let obs = vec![vec![0.1], vec![0.15], vec![0.9]];
+        let obs = [vec![0.1, 0.15, 0.9]];
         let p = Params {
             multivariate: Some(1),
             ..params()
         };
         for p in [params(), p] {
-            let e = Estimator::new(&[&axis], &obs, p);
+            let e = Estimator::new(&[&axis], &obs, 3, p);
             let n = 20_000;
             let integral: f64 = (0..n)
                 .map(|i| e.log_pdf(&[&axis], &[(i as f64 + 0.5) / n as f64]).exp() / n as f64)
@@ -756,7 +878,7 @@ mod tests {
         });
         // Three observations of "a": each kernel is (1 + 1/4, 1/4, 1/4) / 1.75, the prior
         // uniform; equal weights: p(a) = (3·(1.25/1.75) + 1/3) / 4.
-        let e = Estimator::new(&[&axis], &[vec![0.0], vec![0.0], vec![0.0]], params());
+        let e = Estimator::new(&[&axis], &[vec![0.0, 0.0, 0.0]], 3, params());
         let pa = e.log_pdf(&[&axis], &[0.0]).exp();
         assert!(
             (pa - (3.0 * 1.25 / 1.75 + 1.0 / 3.0) / 4.0).abs() < 1e-12,
@@ -788,8 +910,8 @@ mod tests {
         for d in domains {
             let axis = Axis::new(&d);
             let mut rng = rng_for(3, 4);
-            let obs: Vec<Vec<f64>> = (0..30).map(|_| vec![rng.random::<f64>()]).collect();
-            let e = Estimator::new(&[&axis], &obs, params());
+            let obs: Vec<f64> = (0..30).map(|_| rng.random::<f64>()).collect();
+            let e = Estimator::new(&[&axis], &[obs], 30, params());
             for _ in 0..200 {
                 let c = e.sample(&mut rng);
                 let lp = e.log_pdf(&[&axis], &c);
