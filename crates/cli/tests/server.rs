@@ -33,7 +33,7 @@ fn serves_on_loopback_and_stops_on_sigterm() {
         .read_line(&mut line)
         .unwrap();
     let addr = line
-        .strip_prefix("ferrotune server listening on ")
+        .strip_prefix("ferrotune server listening on http://")
         .and_then(|r| r.split_whitespace().next())
         .unwrap_or_else(|| panic!("{line}"));
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
@@ -71,7 +71,7 @@ mod postgres_store {
             .read_line(&mut line)
             .unwrap();
         assert!(
-            line.starts_with("ferrotune server listening on 127.0.0.1:"),
+            line.starts_with("ferrotune server listening on http://127.0.0.1:"),
             "{line}"
         );
         assert!(line.contains(&format!("database {url}")), "{line}");

@@ -1,0 +1,256 @@
+//! `ferrotune server` running experiments: submitted with the CLI, trials reporting with the
+//! Python SDK (collector Push), followed with `watch`, read back with `--server`; a server
+//! killed with SIGKILL and started again finishes its experiments with no trial or report
+//! lost; `ferrotune run` takes SDK reports through the same path.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// The Python SDK must be importable by the trials' python3 (scripts/test.sh installs it
+/// into the test venv that is first on PATH).
+fn require_sdk() {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import ferrotune, grpc"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "these tests need the Python SDK (sdk/python) for python3: run ./scripts/test.sh, which installs it into .venv"
+    );
+}
+
+/// A trial that reports `loss` for `steps` steps through the SDK, `pause` seconds apart.
+fn sdk_experiment(name: &str, max: u32, parallel: u32, steps: u32, pause: f64) -> String {
+    let code = format!(
+        "import ferrotune, time\n\
+         p = ferrotune.params()\n\
+         for s in range({steps}):\n\
+         \x20   ferrotune.report(step=s, loss=(p['x'] - 0.3) ** 2 + 1.0 / (s + 1))\n\
+         \x20   time.sleep({pause})\n"
+    );
+    native(
+        name,
+        "  - name: x\n    parameterType: double\n    feasibleSpace: {min: '0', max: '1'}",
+        &code,
+        &format!(
+            "  maxTrialCount: {max}\n  parallelTrialCount: {parallel}\n  metricsCollectorSpec:\n    collector: {{kind: Push}}\n"
+        ),
+    )
+}
+
+/// A server in the sandbox on a free loopback port; its address.
+fn start_server(sb: &Sandbox) -> (Child, String) {
+    let mut child = sb
+        .cmd(&[
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--runs-dir",
+            "runs",
+            "--grace",
+            "1",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    err.read_line(&mut line).unwrap();
+    let addr = line
+        .strip_prefix("ferrotune server listening on http://")
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    // Keep draining its log so that it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in err.lines() {});
+    (child, addr)
+}
+
+fn sigterm(child: &mut Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// Reports per trial in its final attempt, from the database.
+async fn reports_per_trial(sb: &Sandbox, experiment: &str) -> Vec<(String, String, i64, usize)> {
+    use ferrotune_store::Store;
+    let store = sb.store().await;
+    let e = store.get_experiment(experiment).await.unwrap();
+    let mut out = Vec::new();
+    for t in store.list_trials(e.id).await.unwrap() {
+        let n = store
+            .observations(t.id, Some(t.attempt))
+            .await
+            .unwrap()
+            .len();
+        out.push((t.name, t.status.as_str().to_string(), t.attempt, n));
+    }
+    out
+}
+
+#[tokio::test]
+async fn submitted_experiments_run_on_the_server_with_sdk_reports() {
+    require_sdk();
+    let sb = Sandbox::new();
+    let file = sb.write("exp.yaml", &sdk_experiment("pushed", 4, 2, 5, 0.0));
+    let (mut server, addr) = start_server(&sb);
+
+    let out = sb.run(&[
+        "submit",
+        file.to_str().unwrap(),
+        "--server",
+        &addr,
+        "--seed",
+        "7",
+        "--watch",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let said = stdout(&out);
+    assert!(
+        said.contains("experiment \"pushed\" submitted to namespace \"ferrotune\""),
+        "{said}"
+    );
+    assert!(said.contains("experiment pushed Succeeded"), "{said}");
+    // watch showed each trial starting and finishing.
+    let log = stderr(&out);
+    for i in 1..=4 {
+        assert!(
+            log.contains(&format!("trial pushed-000{i} started")),
+            "{log}"
+        );
+        assert!(
+            log.contains(&format!("trial pushed-000{i} Succeeded loss=")),
+            "{log}"
+        );
+    }
+
+    // The same views as locally, through the server.
+    let trials = sb.json(&["trials", "pushed", "--server", &addr, "--output", "json"]);
+    assert_eq!(count_status(&trials, "Succeeded"), 4, "{trials}");
+    for t in trials.as_array().unwrap() {
+        let x = t["parameters"]["x"].as_f64().unwrap();
+        let loss = t["metrics"]["loss"].as_f64().unwrap();
+        // The objective is the last report (minimize: the strategy is min, which is the last).
+        let want = (x - 0.3_f64).powi(2) + 1.0 / 5.0;
+        assert!((loss - want).abs() < 1e-9, "{t}");
+    }
+    let listed = sb.json(&["list", "--server", &addr, "--output", "json"]);
+    assert_eq!(listed[0]["name"], "pushed");
+    assert_eq!(listed[0]["namespace"], "ferrotune");
+    let missing = sb.run(&["show", "nope", "--server", &addr]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("no experiment \"nope\""),
+        "{}",
+        stderr(&missing)
+    );
+    // A taken name is refused.
+    let again = sb.run(&["submit", file.to_str().unwrap(), "--server", &addr]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    sigterm(&mut server);
+
+    // Every report of every trial is in the database.
+    for (name, status, attempt, n) in reports_per_trial(&sb, "pushed").await {
+        assert_eq!((status.as_str(), attempt, n), ("Succeeded", 1, 5), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_server_killed_with_sigkill_finishes_its_experiments_after_a_restart() {
+    require_sdk();
+    let sb = Sandbox::new();
+    // 6 trials of about 2 s, two at a time.
+    let file = sb.write("exp.yaml", &sdk_experiment("survivor", 6, 2, 20, 0.1));
+    let (mut server, addr) = start_server(&sb);
+    let out = sb.run(&[
+        "submit",
+        file.to_str().unwrap(),
+        "--server",
+        &addr,
+        "--seed",
+        "3",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Kill it once two trials have finished and two more run.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let trials = sb.json(&["trials", "survivor", "--server", &addr, "--output", "json"]);
+        if count_status(&trials, "Succeeded") >= 2 && count_status(&trials, "Running") >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no progress: {trials}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before: Vec<(String, String, i64, usize)> = reports_per_trial(&sb, "survivor").await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    // A new server on the same database resumes it by itself.
+    let (mut server, addr) = start_server(&sb);
+    let out = sb.run(&["watch", "survivor", "--server", &addr]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("experiment survivor Succeeded"),
+        "{}",
+        stdout(&out)
+    );
+    sigterm(&mut server);
+
+    let after = reports_per_trial(&sb, "survivor").await;
+    // Exactly maxTrialCount trials, all succeeded with all of their reports.
+    assert_eq!(after.len(), 6, "{after:?}");
+    let names: Vec<&str> = after.iter().map(|t| t.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "survivor-0001",
+            "survivor-0002",
+            "survivor-0003",
+            "survivor-0004",
+            "survivor-0005",
+            "survivor-0006"
+        ]
+    );
+    for (name, status, _, n) in &after {
+        assert_eq!(
+            (status.as_str(), *n),
+            ("Succeeded", 20),
+            "{name}: {after:?}"
+        );
+    }
+    // Finished trials stayed as they were; the ones that were running ran again.
+    for (name, status, attempt, n) in &before {
+        let now = after.iter().find(|t| &t.0 == name).unwrap();
+        match status.as_str() {
+            "Succeeded" => assert_eq!((now.2, now.3), (*attempt, *n), "{name}"),
+            "Running" => assert_eq!(now.2, attempt + 1, "{name} re-ran as a new attempt"),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn local_runs_take_sdk_reports_through_the_same_path() {
+    require_sdk();
+    let sb = Sandbox::new();
+    let file = sb.write("exp.yaml", &sdk_experiment("local-push", 3, 3, 4, 0.0));
+    let out = sb.run(&["run", file.to_str().unwrap(), "--seed", "1"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    for (name, status, attempt, n) in reports_per_trial(&sb, "local-push").await {
+        assert_eq!((status.as_str(), attempt, n), ("Succeeded", 1, 4), "{name}");
+    }
+}
