@@ -254,3 +254,74 @@ async fn local_runs_take_sdk_reports_through_the_same_path() {
         assert_eq!((status.as_str(), attempt, n), ("Succeeded", 1, 4), "{name}");
     }
 }
+
+#[tokio::test]
+async fn trials_stop_themselves_when_the_rule_gives_up() {
+    require_sdk();
+    let sb = Sandbox::new();
+    // One trial at a time, so the rule's decisions follow from the seed alone; each trial
+    // reports a constant loss and asks should_stop() after every report.
+    let code = "import ferrotune, sys, time\n\
+                x = ferrotune.params()['x']\n\
+                for s in range(60):\n\
+                \x20   ferrotune.report(step=s, loss=x)\n\
+                \x20   if ferrotune.should_stop():\n\
+                \x20       print('stopped myself at step', s, flush=True)\n\
+                \x20       sys.exit(0)\n\
+                \x20   time.sleep(0.02)\n";
+    let doc = native(
+        "polite",
+        "  - name: x\n    parameterType: double\n    feasibleSpace: {min: '0', max: '1'}",
+        code,
+        "  maxTrialCount: 8\n  parallelTrialCount: 1\n  metricsCollectorSpec:\n    collector: {kind: Push}\n  earlyStopping:\n    algorithmName: medianstop\n    algorithmSettings:\n      - {name: min_trials_required, value: '2'}\n      - {name: start_step, value: '2'}\n",
+    );
+    let file = sb.write("exp.yaml", &doc);
+    let out = sb.run(&[
+        "run",
+        file.to_str().unwrap(),
+        "--seed",
+        "5",
+        "--run-dir",
+        "runs",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let trials = sb.json(&["trials", "polite", "--output", "json"]);
+    let stopped: Vec<&serde_json::Value> = trials
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "EarlyStopped")
+        .collect();
+    assert!(!stopped.is_empty(), "the rule stopped nothing: {trials}");
+    for t in stopped {
+        let name = t["name"].as_str().unwrap();
+        let log =
+            std::fs::read_to_string(sb.path(&format!("runs/trials/{name}/output.log"))).unwrap();
+        // It ended by itself, well before its 60 steps, not by SIGTERM.
+        assert!(log.contains("stopped myself at step"), "{name}: {log}");
+    }
+}
+
+#[tokio::test]
+async fn the_sdk_example_runs() {
+    require_sdk();
+    let sb = Sandbox::new();
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/sdk/experiment.yaml"
+    );
+    let out = sb.run(&["run", example, "--run-dir", "runs"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let trials = sb.json(&["trials", "sdk", "--output", "json"]);
+    let n = trials.as_array().unwrap().len();
+    assert_eq!(n, 15, "{trials}");
+    assert_eq!(
+        count_status(&trials, "Succeeded") + count_status(&trials, "EarlyStopped"),
+        15,
+        "{trials}"
+    );
+    for (name, _, _, reports) in reports_per_trial(&sb, "sdk").await {
+        // loss and accuracy per epoch, up to 20 epochs.
+        assert!((2..=40).contains(&reports), "{name}: {reports}");
+    }
+}

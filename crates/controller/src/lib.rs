@@ -20,7 +20,7 @@ pub use runner::{ExitKind, RunnerEvent, Started, TrialLaunch, TrialRunner};
 use chrono::Utc;
 use ferrotune_algorithms::stopping::{Resource, RuleContext, StoppingRule, build_rule};
 use ferrotune_algorithms::{AlgorithmContext, Suggester, Suggestions};
-use ferrotune_core::validate::Experiment;
+use ferrotune_core::validate::{CollectorKind, Experiment};
 use ferrotune_core::{
     Assignment, MetricSummary, NewTrial, ObjectiveType, Observation, TrialStatus, TrialView,
 };
@@ -55,6 +55,10 @@ pub struct Options {
     pub source_dir: PathBuf,
     /// Where trials push metrics over gRPC (`FERROTUNE_ENDPOINT`); `None`: they cannot.
     pub reports: Option<ReportHub>,
+    /// How long a trial that reports over gRPC (collector Push) has, once the early-stopping
+    /// rule gave up on it, to notice through `should_stop()` and end by itself before it
+    /// gets SIGTERM.
+    pub cooperative_window: Duration,
 }
 
 impl Default for Options {
@@ -65,6 +69,7 @@ impl Default for Options {
             stop_poll_interval: Duration::from_millis(500),
             source_dir: PathBuf::from("."),
             reports: None,
+            cooperative_window: Duration::from_secs(2),
         }
     }
 }
@@ -622,12 +627,29 @@ impl Controller {
                 (None, None) => continue,
             };
             tracing::debug!(trial = %name, %reason, ?kind, "early stopping rule");
-            if let Some(hub) = &self.options.reports {
-                hub.mark_stop(&name, &reason);
-            }
             l.stopping = Some(kind);
-            l.early_stop = Some(reason);
-            self.runner.stop(&name, self.options.grace).await;
+            l.early_stop = Some(reason.clone());
+            let cooperative = kind == StopKind::EarlyStop
+                && self.exp.collector.kind == CollectorKind::Push
+                && !self.options.cooperative_window.is_zero();
+            match &self.options.reports {
+                Some(hub) if cooperative => {
+                    // It asks `should_stop()` as it reports: let it end by itself first.
+                    hub.mark_stop(&name, &reason);
+                    let (runner, grace) = (self.runner.clone(), self.options.grace);
+                    let window = self.options.cooperative_window;
+                    tokio::spawn(async move {
+                        tokio::time::sleep(window).await;
+                        runner.stop(&name, grace).await;
+                    });
+                }
+                hub => {
+                    if let Some(hub) = hub {
+                        hub.mark_stop(&name, &reason);
+                    }
+                    self.runner.stop(&name, self.options.grace).await;
+                }
+            }
         }
     }
 
@@ -674,8 +696,9 @@ impl Controller {
             .find(|m| !l.summaries.contains_key(m))
             .unwrap_or_else(|| metric.clone());
         let (status, reason, message) = match (l.stopping, &l.early_stop, stopped) {
-            // Stopped by the rule: its partial result stays, for the algorithm to see as such.
-            (Some(StopKind::EarlyStop), Some(why), true) => {
+            // Stopped by the rule (or it stopped itself when told to): its partial result
+            // stays, for the algorithm to see as such.
+            (Some(StopKind::EarlyStop), Some(why), _) => {
                 (TrialStatus::EarlyStopped, "TrialEarlyStopped", why.clone())
             }
             // Its budget spent: judged like a trial that exited 0 by itself.
