@@ -325,3 +325,99 @@ async fn the_sdk_example_runs() {
         assert!((2..=40).contains(&reports), "{name}: {reports}");
     }
 }
+
+/// Named like the store's PostgreSQL tests, so that scripts/test.sh skips them together (and
+/// loudly) on a machine without PostgreSQL outside CI.
+mod postgres_store {
+    use super::*;
+    use ferrotune_store::Store;
+
+    #[tokio::test]
+    async fn a_server_on_postgresql_runs_experiments_and_resumes_them() {
+        require_sdk();
+        let url = std::env::var("FERROTUNE_TEST_POSTGRES").unwrap_or_else(|_| {
+            panic!(
+                "FERROTUNE_TEST_POSTGRES is not set: run ./scripts/test.sh, which finds PostgreSQL"
+            )
+        });
+        // A fresh schema, so that names never collide with another run's.
+        let schema = format!("ferrotune_cli_{}", std::process::id());
+        let store = ferrotune_store::PostgresStore::open_in_schema(&url, &schema)
+            .await
+            .unwrap();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let db = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+        let sb = Sandbox::new();
+        let file = sb.write("exp.yaml", &sdk_experiment("pg", 4, 2, 10, 0.1));
+        let start = |sb: &Sandbox| {
+            let mut child = sb
+                .cmd(&[
+                    "server",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--runs-dir",
+                    "runs",
+                    "--db",
+                    &db,
+                ])
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut line = String::new();
+            let mut err = BufReader::new(child.stderr.take().unwrap());
+            err.read_line(&mut line).unwrap();
+            let addr = line
+                .strip_prefix("ferrotune server listening on http://")
+                .and_then(|r| r.split_whitespace().next())
+                .unwrap_or_else(|| panic!("{line}"))
+                .to_string();
+            std::thread::spawn(move || for _ in err.lines() {});
+            (child, addr)
+        };
+        let (mut server, addr) = start(&sb);
+        let out = sb.run(&[
+            "submit",
+            file.to_str().unwrap(),
+            "--server",
+            &addr,
+            "--seed",
+            "2",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let trials = sb.json(&["trials", "pg", "--server", &addr, "--output", "json"]);
+            if count_status(&trials, "Running") >= 1 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "nothing runs: {trials}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server.kill().unwrap();
+        server.wait().unwrap();
+        let (mut server, addr) = start(&sb);
+        let out = sb.run(&["watch", "pg", "--server", &addr]);
+        assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+        sigterm(&mut server);
+        let e = store.get_experiment("pg").await.unwrap();
+        let trials = store.list_trials(e.id).await.unwrap();
+        assert_eq!(trials.len(), 4);
+        for t in &trials {
+            let n = store
+                .observations(t.id, Some(t.attempt))
+                .await
+                .unwrap()
+                .len();
+            assert_eq!((t.status.as_str(), n), ("Succeeded", 10), "{}", t.name);
+        }
+        // Leave nothing behind.
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA \"{schema}\" CASCADE"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+}
