@@ -131,9 +131,26 @@ impl Tokens {
         Ok(Tokens { grants })
     }
 
-    /// A tonic interceptor that puts the caller's [`Identity`] into the request.
+    /// A tonic interceptor that puts the caller's [`Identity`] into the request; a token
+    /// that is not in the file is taken as a trial's own ([`Identity::Trial`]), for the
+    /// services that check it.
     pub fn interceptor(
         tokens: Option<Arc<Tokens>>,
+    ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
+        Self::intercept(tokens, true)
+    }
+
+    /// An interceptor for services that do not look at the caller's identity (Katib's):
+    /// only the file's tokens pass, since a trial's token has no business there.
+    pub fn users_interceptor(
+        tokens: Option<Arc<Tokens>>,
+    ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
+        Self::intercept(tokens, false)
+    }
+
+    fn intercept(
+        tokens: Option<Arc<Tokens>>,
+        trials: bool,
     ) -> impl FnMut(Request<()>) -> Result<Request<()>, Status> + Clone {
         move |mut req: Request<()>| {
             let id = match &tokens {
@@ -154,10 +171,15 @@ impl Tokens {
                             "this server wants a token: send `authorization: Bearer TOKEN`",
                         ));
                     };
-                    t.grants
-                        .get(token)
-                        .cloned()
-                        .unwrap_or_else(|| Identity::Trial(token.to_string()))
+                    match t.grants.get(token) {
+                        Some(id) => id.clone(),
+                        None if trials => Identity::Trial(token.to_string()),
+                        None => {
+                            return Err(Status::unauthenticated(
+                                "this server does not know that token",
+                            ));
+                        }
+                    }
                 }
             };
             req.extensions_mut().insert(id);
@@ -202,6 +224,31 @@ mod tests {
         assert_eq!(
             call(&t, Some("Basic x")).unwrap_err().code(),
             tonic::Code::Unauthenticated
+        );
+    }
+
+    #[test]
+    fn the_users_interceptor_refuses_tokens_not_in_the_file() {
+        let t = Arc::new(Tokens::parse(FILE).unwrap());
+        let mut f = Tokens::users_interceptor(Some(t));
+        let mut call = |h: &str| {
+            let mut req = Request::new(());
+            req.metadata_mut()
+                .insert("authorization", h.parse().unwrap());
+            f(req).map(|r| Identity::of(&r))
+        };
+        assert_eq!(
+            call("Bearer bbbbbbbbbbbbbbbbbbbb").unwrap(),
+            Identity::Namespace("team-a".into())
+        );
+        assert_eq!(
+            call("Bearer 0123456789abcdef0123").unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        let mut open = Tokens::users_interceptor(None);
+        assert_eq!(
+            Identity::of(&open(Request::new(())).unwrap()),
+            Identity::Admin
         );
     }
 

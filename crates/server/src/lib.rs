@@ -161,7 +161,7 @@ pub async fn serve_with(
         .build_v1()
         .map_err(|e| ServerError::Internal(format!("reflection: {e}")))?;
     let auth = Tokens::interceptor(config.tokens.clone());
-    let katib_auth = Tokens::interceptor(if config.katib_open {
+    let katib_auth = Tokens::users_interceptor(if config.katib_open {
         None
     } else {
         config.tokens.clone()

@@ -34,6 +34,7 @@ impl Native {
         id: &Identity,
         r: &v1::ExperimentRef,
     ) -> std::result::Result<ExperimentRecord, ServerError> {
+        user(id)?;
         if r.name.is_empty() {
             return Err(ServerError::field("name", "must not be empty"));
         }
@@ -66,6 +67,7 @@ impl Native {
         id: &Identity,
         r: &v1::TrialRef,
     ) -> std::result::Result<(ExperimentRecord, TrialRecord), ServerError> {
+        user(id)?;
         let not_found = || ServerError::NotFound(format!("no trial {:?}", r.trial));
         let (experiment, seq) = r.trial.rsplit_once('-').ok_or_else(not_found)?;
         if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
@@ -93,6 +95,17 @@ impl Native {
             .find(|t| t.name == r.trial)
             .ok_or_else(not_found)?;
         Ok((rec, trial))
+    }
+}
+
+/// Refuses a trial's token (it may only report) before anything of the request is looked
+/// at, so that it learns nothing about names or fields.
+fn user(id: &Identity) -> std::result::Result<(), ServerError> {
+    match id {
+        Identity::Trial(_) => Err(ServerError::Unauthenticated(
+            "a trial's token may only report metrics".into(),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -353,7 +366,8 @@ pub struct Reports {
 }
 
 impl Reports {
-    /// Takes reports for several trials, checking every one before any is taken per trial.
+    /// Takes reports for several trials: every report and the caller's access to every
+    /// trial are checked before any is taken, so a refused batch takes nothing.
     fn ingest(
         &self,
         id: &Identity,
@@ -367,10 +381,19 @@ impl Reports {
                     "must not be empty",
                 ));
             }
+            if m.metrics.keys().any(String::is_empty) {
+                return Err(ServerError::field(
+                    &format!("reports[{i}].metrics"),
+                    "metric names must not be empty",
+                ));
+            }
             by_trial
                 .entry(m.trial.as_str())
                 .or_default()
                 .push(native::report(i, m)?);
+        }
+        for trial in by_trial.keys() {
+            self.hub.should_stop(trial, caller(id))?;
         }
         let mut stop = false;
         for (trial, reps) in by_trial {
