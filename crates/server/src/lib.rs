@@ -276,6 +276,23 @@ fn http_routes(
             }
         },
     ))
+    // tonic's own fallback answers any path with HTTP 200 and grpc-status UNIMPLEMENTED:
+    // keep that for gRPC requests, but a plain HTTP request for an unknown path is a 404.
+    .fallback(|req: axum::extract::Request| async move {
+        let grpc = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("application/grpc"));
+        if grpc {
+            let (parts, ()) = tonic::Status::unimplemented("")
+                .into_http::<()>()
+                .into_parts();
+            axum::response::Response::from_parts(parts, axum::body::Body::empty())
+        } else {
+            axum::response::IntoResponse::into_response((StatusCode::NOT_FOUND, "not found\n"))
+        }
+    })
     .route("/healthz", get(|| async { "ok\n" }))
     .route(
         "/readyz",
