@@ -58,6 +58,23 @@ pub struct RemoteArgs {
     ca_file: Option<PathBuf>,
 }
 
+/// What `run` and `submit` may override in an experiment file.
+#[derive(clap::Args, Clone)]
+pub struct NewArgs {
+    /// Name the experiment (overrides metadata.name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Seed of the search algorithm (overrides the random_state setting).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Trials at once (overrides spec.parallelTrialCount).
+    #[arg(long)]
+    parallel: Option<u32>,
+    /// Trials to finish (overrides spec.maxTrialCount).
+    #[arg(long)]
+    max_trials: Option<u32>,
+}
+
 /// How `run` and `resume` drive trials.
 #[derive(clap::Args, Clone)]
 pub struct DriveArgs {
@@ -74,18 +91,8 @@ enum Command {
     /// Run an experiment file until it completes (Ctrl-C leaves it resumable).
     Run {
         file: PathBuf,
-        /// Name the experiment (overrides metadata.name).
-        #[arg(long)]
-        name: Option<String>,
-        /// Seed of the search algorithm (overrides the random_state setting).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Trials at once (overrides spec.parallelTrialCount).
-        #[arg(long)]
-        parallel: Option<u32>,
-        /// Trials to finish (overrides spec.maxTrialCount).
-        #[arg(long)]
-        max_trials: Option<u32>,
+        #[command(flatten)]
+        new: NewArgs,
         /// Where trial directories and logs go (default: ./ferrotune-runs/NAME).
         #[arg(long)]
         run_dir: Option<PathBuf>,
@@ -162,18 +169,8 @@ enum Command {
     /// Send an experiment file to a server, which runs it (see `watch`).
     Submit {
         file: PathBuf,
-        /// Name the experiment (overrides metadata.name).
-        #[arg(long)]
-        name: Option<String>,
-        /// Seed of the search algorithm.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Trials at once (overrides spec.parallelTrialCount).
-        #[arg(long)]
-        parallel: Option<u32>,
-        /// Trials to finish (overrides spec.maxTrialCount).
-        #[arg(long)]
-        max_trials: Option<u32>,
+        #[command(flatten)]
+        new: NewArgs,
         /// Follow it until it ends (as `watch`).
         #[arg(long)]
         watch: bool,
@@ -259,20 +256,14 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run {
                 file,
-                name,
-                seed,
-                parallel,
-                max_trials,
+                new,
                 run_dir,
                 drive,
                 db,
             } => {
                 let r = ops::run(ops::RunArgs {
                     file,
-                    name,
-                    seed,
-                    parallel,
-                    max_trials,
+                    new,
                     run_dir,
                     grace: drive.grace,
                     db: db.db,
@@ -344,26 +335,10 @@ fn main() -> ExitCode {
             Command::Delete { name, db, .. } => ops::delete(&db.db, &name).await,
             Command::Submit {
                 file,
-                name,
-                seed,
-                parallel,
-                max_trials,
+                new,
                 watch,
                 remote,
-            } => {
-                remote::submit(
-                    remote::SubmitArgs {
-                        file,
-                        name,
-                        seed,
-                        parallel,
-                        max_trials,
-                        watch,
-                    },
-                    &remote,
-                )
-                .await
-            }
+            } => remote::submit(&file, new, watch, &remote).await,
             Command::Watch {
                 name,
                 output,

@@ -18,10 +18,7 @@ use std::time::Duration;
 
 pub struct RunArgs {
     pub file: PathBuf,
-    pub name: Option<String>,
-    pub seed: Option<u64>,
-    pub parallel: Option<u32>,
-    pub max_trials: Option<u32>,
+    pub new: crate::NewArgs,
     pub run_dir: Option<PathBuf>,
     pub grace: f64,
     pub db: PathBuf,
@@ -176,15 +173,16 @@ pub async fn run(a: RunArgs) -> Result<ExitCode> {
     let label = a.file.display().to_string();
     let text = std::fs::read_to_string(&a.file).with_context(|| format!("cannot read {label}"))?;
     let overrides = Overrides {
-        name: a.name.as_deref(),
-        parallel: a.parallel,
-        max_trials: a.max_trials,
+        name: a.new.name.as_deref(),
+        parallel: a.new.parallel,
+        max_trials: a.new.max_trials,
     };
     let (doc, exp) = match lifecycle::prepare_document(&text, &label, overrides) {
         Ok(d) => d,
         Err(e) => return lifecycle_exit(&label, e),
     };
     let seed = a
+        .new
         .seed
         .or_else(|| ferrotune_algorithms::seed_from_settings(&exp.algorithm.settings))
         .unwrap_or_else(lifecycle::random_seed);

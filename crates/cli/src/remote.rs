@@ -1,7 +1,7 @@
 //! The commands against a server (`--server URL` or `FERROTUNE_SERVER`): the same output as
 //! the local commands, from the server's answers turned back into records.
 
-use crate::{Output, RemoteArgs, display};
+use crate::{NewArgs, Output, RemoteArgs, display};
 use anyhow::{Context, Result, anyhow};
 use ferrotune_api::{native, v1};
 use ferrotune_client::{ClientError, Connection};
@@ -9,18 +9,8 @@ use ferrotune_controller::{Counts, Event, lifecycle, validate_document};
 use ferrotune_core::validate::Experiment;
 use ferrotune_core::{MetricSummary, TrialStatus};
 use ferrotune_store::{ExperimentRecord, ExperimentStatus, TrialRecord};
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::ExitCode;
-
-/// What `submit` sends.
-pub struct SubmitArgs {
-    pub file: PathBuf,
-    pub name: Option<String>,
-    pub seed: Option<u64>,
-    pub parallel: Option<u32>,
-    pub max_trials: Option<u32>,
-    pub watch: bool,
-}
 
 async fn connect(r: &RemoteArgs) -> Result<(Connection, String)> {
     let url = r.server.as_deref().ok_or_else(|| {
@@ -72,12 +62,11 @@ async fn fetch(
 }
 
 /// `submit FILE --server URL`
-pub async fn submit(a: SubmitArgs, r: &RemoteArgs) -> Result<ExitCode> {
-    let label = a.file.display().to_string();
-    let document =
-        std::fs::read_to_string(&a.file).with_context(|| format!("cannot read {label}"))?;
+pub async fn submit(file: &Path, a: NewArgs, watch_it: bool, r: &RemoteArgs) -> Result<ExitCode> {
+    let label = file.display().to_string();
+    let document = std::fs::read_to_string(file).with_context(|| format!("cannot read {label}"))?;
     let (conn, ns) = connect(r).await?;
-    let source = std::fs::canonicalize(&a.file).unwrap_or_else(|_| a.file.clone());
+    let source = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     let reply = conn
         .experiments()
         .create_experiment(v1::CreateExperimentRequest {
@@ -105,7 +94,7 @@ pub async fn submit(a: SubmitArgs, r: &RemoteArgs) -> Result<ExitCode> {
         "experiment {:?} submitted to namespace {:?} ({}); follow it with `ferrotune watch {}`",
         e.name, e.namespace, e.status, e.name
     );
-    if a.watch {
+    if watch_it {
         return watch(
             &e.name,
             Output::Table,

@@ -44,19 +44,22 @@ fn sdk_experiment(name: &str, max: u32, parallel: u32, steps: u32, pause: f64) -
 
 /// A server in the sandbox on a free loopback port; its address.
 fn start_server(sb: &Sandbox) -> (Child, String) {
-    let mut child = sb
-        .cmd(&[
-            "server",
-            "--listen",
-            "127.0.0.1:0",
-            "--runs-dir",
-            "runs",
-            "--grace",
-            "1",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    start_server_with(sb, &[])
+}
+
+/// As `start_server`, with more arguments.
+fn start_server_with(sb: &Sandbox, more: &[&str]) -> (Child, String) {
+    let mut args = vec![
+        "server",
+        "--listen",
+        "127.0.0.1:0",
+        "--runs-dir",
+        "runs",
+        "--grace",
+        "1",
+    ];
+    args.extend_from_slice(more);
+    let mut child = sb.cmd(&args).stderr(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     let mut err = BufReader::new(child.stderr.take().unwrap());
     err.read_line(&mut line).unwrap();
@@ -349,31 +352,7 @@ mod postgres_store {
         let db = format!("{url}{sep}options=-c%20search_path%3D{schema}");
         let sb = Sandbox::new();
         let file = sb.write("exp.yaml", &sdk_experiment("pg", 4, 2, 10, 0.1));
-        let start = |sb: &Sandbox| {
-            let mut child = sb
-                .cmd(&[
-                    "server",
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--runs-dir",
-                    "runs",
-                    "--db",
-                    &db,
-                ])
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut line = String::new();
-            let mut err = BufReader::new(child.stderr.take().unwrap());
-            err.read_line(&mut line).unwrap();
-            let addr = line
-                .strip_prefix("ferrotune server listening on http://")
-                .and_then(|r| r.split_whitespace().next())
-                .unwrap_or_else(|| panic!("{line}"))
-                .to_string();
-            std::thread::spawn(move || for _ in err.lines() {});
-            (child, addr)
-        };
+        let start = |sb: &Sandbox| start_server_with(sb, &["--db", &db]);
         let (mut server, addr) = start(&sb);
         let out = sb.run(&[
             "submit",
