@@ -83,3 +83,58 @@ mod postgres_store {
         assert!(child.wait().unwrap().success());
     }
 }
+
+#[test]
+fn a_wildcard_address_needs_tokens_or_insecure() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["server", "--listen", "0.0.0.0:0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("--tokens"), "{err}");
+    assert!(err.contains("--insecure"), "{err}");
+    // A tokens file that is not valid is refused before anything listens, naming the entry.
+    let bad = sb.write(
+        "bad-tokens.yaml",
+        "tokens:\n  - {token: short, admin: true}\n",
+    );
+    let out = sb.run(&[
+        "server",
+        "--listen",
+        "0.0.0.0:0",
+        "--tokens",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("tokens[0].token"), "{}", stderr(&out));
+    // With a valid one it serves, and says that it wants tokens.
+    let good = sb.write(
+        "tokens.yaml",
+        "tokens:\n  - {token: 0123456789abcdef0123, admin: true}\n",
+    );
+    let mut child = sb
+        .cmd(&[
+            "server",
+            "--listen",
+            "0.0.0.0:0",
+            "--tokens",
+            good.to_str().unwrap(),
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.starts_with("ferrotune server listening on http://0.0.0.0:"),
+        "{line}"
+    );
+    assert!(line.contains("tokens required"), "{line}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+}

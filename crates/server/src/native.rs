@@ -68,6 +68,9 @@ impl Native {
         r: &v1::TrialRef,
     ) -> std::result::Result<(ExperimentRecord, TrialRecord), ServerError> {
         user(id)?;
+        if r.trial.is_empty() {
+            return Err(ServerError::field("trial", "must not be empty"));
+        }
         let not_found = || ServerError::NotFound(format!("no trial {:?}", r.trial));
         let (experiment, seq) = r.trial.rsplit_once('-').ok_or_else(not_found)?;
         if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
@@ -448,6 +451,9 @@ impl v1::report_service_server::ReportService for Reports {
     ) -> Result<Response<v1::ShouldStopResponse>> {
         let id = Identity::of(&req);
         let m = req.get_ref();
+        if m.trial.is_empty() {
+            return Err(ServerError::field("trial", "must not be empty").into());
+        }
         if let Some(ns) = self.hub.namespace_of(&m.trial)
             && !m.namespace.is_empty()
             && ns != m.namespace
