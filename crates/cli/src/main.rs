@@ -29,7 +29,7 @@ pub enum Output {
 
 #[derive(clap::Args, Clone)]
 pub struct DbArg {
-    /// The SQLite file holding experiments.
+    /// The SQLite file holding experiments (a path, or sqlite://PATH; `server` also takes postgres://…).
     #[arg(
         long,
         global = true,

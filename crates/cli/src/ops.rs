@@ -74,7 +74,7 @@ fn describe(e: &Experiment) -> String {
 /// `ferrotune validate FILE...`
 pub async fn validate(files: &[PathBuf], db: &Path) -> Result<ExitCode> {
     // Only an existing database is consulted: validating never creates one.
-    let taken: Vec<String> = if db.exists() {
+    let taken: Vec<String> = if sqlite_path(db).exists() {
         match SqliteStore::open(db).await {
             Ok(store) => store
                 .list_experiments()
@@ -151,8 +151,17 @@ fn reload(raw: &serde_json::Value) -> Result<LoadedDoc> {
     Ok(lifecycle::reload(raw)?)
 }
 
+/// The SQLite file `--db` names: a path, or a `sqlite://PATH` URL.
+fn sqlite_path(db: &Path) -> PathBuf {
+    match db.to_str().and_then(|s| s.strip_prefix("sqlite://")) {
+        Some(rest) => PathBuf::from(rest),
+        None => db.to_path_buf(),
+    }
+}
+
 async fn open_store(db: &Path) -> Result<Arc<SqliteStore>> {
-    Ok(Arc::new(SqliteStore::open(db).await.with_context(
+    let db = sqlite_path(db);
+    Ok(Arc::new(SqliteStore::open(&db).await.with_context(
         || format!("cannot open the database {}", db.display()),
     )?))
 }

@@ -83,9 +83,15 @@ fn sigterm(child: &mut Child) {
 }
 
 /// Reports per trial in its final attempt, from the database.
-async fn reports_per_trial(sb: &Sandbox, experiment: &str) -> Vec<(String, String, i64, usize)> {
+async fn reports_per_trial(
+    sb: &Sandbox,
+    db: &str,
+    experiment: &str,
+) -> Vec<(String, String, i64, usize)> {
     use ferrotune_store::Store;
-    let store = sb.store().await;
+    let store = ferrotune_store::SqliteStore::open(&sb.path(db))
+        .await
+        .unwrap();
     let e = store.get_experiment(experiment).await.unwrap();
     let mut out = Vec::new();
     for t in store.list_trials(e.id).await.unwrap() {
@@ -104,7 +110,9 @@ async fn submitted_experiments_run_on_the_server_with_sdk_reports() {
     require_sdk();
     let sb = Sandbox::new();
     let file = sb.write("exp.yaml", &sdk_experiment("pushed", 4, 2, 5, 0.0));
-    let (mut server, addr) = start_server(&sb);
+    // A sqlite:// URL names the file as a plain path does.
+    let db = format!("sqlite://{}", sb.path("server.db").display());
+    let (mut server, addr) = start_server_with(&sb, &["--db", &db]);
 
     let out = sb.run(&[
         "submit",
@@ -166,7 +174,7 @@ async fn submitted_experiments_run_on_the_server_with_sdk_reports() {
     sigterm(&mut server);
 
     // Every report of every trial is in the database.
-    for (name, status, attempt, n) in reports_per_trial(&sb, "pushed").await {
+    for (name, status, attempt, n) in reports_per_trial(&sb, "server.db", "pushed").await {
         assert_eq!((status.as_str(), attempt, n), ("Succeeded", 1, 5), "{name}");
     }
 }
@@ -198,7 +206,8 @@ async fn a_server_killed_with_sigkill_finishes_its_experiments_after_a_restart()
         assert!(Instant::now() < deadline, "no progress: {trials}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let before: Vec<(String, String, i64, usize)> = reports_per_trial(&sb, "survivor").await;
+    let before: Vec<(String, String, i64, usize)> =
+        reports_per_trial(&sb, "ferrotune.db", "survivor").await;
     server.kill().unwrap();
     server.wait().unwrap();
 
@@ -213,7 +222,7 @@ async fn a_server_killed_with_sigkill_finishes_its_experiments_after_a_restart()
     );
     sigterm(&mut server);
 
-    let after = reports_per_trial(&sb, "survivor").await;
+    let after = reports_per_trial(&sb, "ferrotune.db", "survivor").await;
     // Exactly maxTrialCount trials, all succeeded with all of their reports.
     assert_eq!(after.len(), 6, "{after:?}");
     let names: Vec<&str> = after.iter().map(|t| t.0.as_str()).collect();
@@ -253,7 +262,7 @@ async fn local_runs_take_sdk_reports_through_the_same_path() {
     let file = sb.write("exp.yaml", &sdk_experiment("local-push", 3, 3, 4, 0.0));
     let out = sb.run(&["run", file.to_str().unwrap(), "--seed", "1"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    for (name, status, attempt, n) in reports_per_trial(&sb, "local-push").await {
+    for (name, status, attempt, n) in reports_per_trial(&sb, "ferrotune.db", "local-push").await {
         assert_eq!((status.as_str(), attempt, n), ("Succeeded", 1, 4), "{name}");
     }
 }
@@ -323,7 +332,7 @@ async fn the_sdk_example_runs() {
         15,
         "{trials}"
     );
-    for (name, _, _, reports) in reports_per_trial(&sb, "sdk").await {
+    for (name, _, _, reports) in reports_per_trial(&sb, "ferrotune.db", "sdk").await {
         // loss and accuracy per epoch, up to 20 epochs.
         assert!((2..=40).contains(&reports), "{name}: {reports}");
     }
