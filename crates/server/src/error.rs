@@ -32,6 +32,9 @@ pub enum ServerError {
     /// No token, or one the server does not know.
     #[error("{0}")]
     Unauthenticated(String),
+    /// The name is taken (a study's, with a message that says what to do instead).
+    #[error("{0}")]
+    AlreadyExists(String),
     #[error(transparent)]
     Store(StoreError),
     #[error(transparent)]
@@ -71,6 +74,7 @@ impl From<ServerError> for Status {
                 Status::not_found(message)
             }
             ServerError::Unauthenticated(_) => Status::unauthenticated(message),
+            ServerError::AlreadyExists(_) => Status::already_exists(message),
             ServerError::Field(_)
             | ServerError::Ingest(IngestError::Invalid { .. })
             | ServerError::Lifecycle(LifecycleError::Document(_) | LifecycleError::Invalid(_)) => {

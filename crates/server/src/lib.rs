@@ -11,6 +11,7 @@ pub mod katib;
 pub mod manager;
 pub mod metrics;
 pub mod native;
+pub mod study;
 
 pub use auth::{Identity, Tokens};
 pub use error::ServerError;
@@ -21,6 +22,7 @@ use ferrotune_api::katib::early_stopping_server::EarlyStoppingServer;
 use ferrotune_api::katib::suggestion_server::SuggestionServer;
 use ferrotune_api::v1::experiment_service_server::ExperimentServiceServer;
 use ferrotune_api::v1::report_service_server::ReportServiceServer;
+use ferrotune_api::v1::suggestion_service_server::SuggestionServiceServer;
 use ferrotune_api::v1::trial_service_server::TrialServiceServer;
 use ferrotune_controller::ReportHub;
 use ferrotune_store::Store;
@@ -131,6 +133,7 @@ pub async fn serve_with(
     if !resumed.is_empty() {
         tracing::info!(?resumed, "resumed the experiments that were running");
     }
+    let studies = study::Studies::start(manager.clone()).await?;
     let metrics = Arc::new(metrics::Metrics::default());
     let native = native::Native {
         manager: manager.clone(),
@@ -154,6 +157,9 @@ pub async fn serve_with(
         .await;
     reporter
         .set_serving::<ReportServiceServer<native::Reports>>()
+        .await;
+    reporter
+        .set_serving::<SuggestionServiceServer<study::Studies>>()
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(ferrotune_api::FILE_DESCRIPTOR_SET)
@@ -192,6 +198,10 @@ pub async fn serve_with(
         ))
         .add_service(tonic::service::interceptor::InterceptedService::new(
             TrialServiceServer::new(native.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            auth.clone(),
+        ))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            SuggestionServiceServer::new(studies).max_decoding_message_size(MAX_MESSAGE_BYTES),
             auth.clone(),
         ))
         .add_service(tonic::service::interceptor::InterceptedService::new(
