@@ -361,6 +361,12 @@ impl v1::trial_service_server::TrialService for Native {
     }
 }
 
+/// About the memory a report takes: its text and its values.
+fn report_size(m: &v1::ReportRequest) -> usize {
+    let metrics: usize = m.metrics.keys().map(|k| k.len() + 16).sum();
+    m.trial.len() + m.timestamp.len() + metrics + 16
+}
+
 /// The report service: over the server's hub, or `ferrotune run`'s own.
 #[derive(Clone)]
 pub struct Reports {
@@ -429,11 +435,20 @@ impl v1::report_service_server::ReportService for Reports {
         let mut stream = req.into_inner();
         // The whole stream or nothing: a client that resends after a failure adds no
         // duplicates.
+        // It is held in memory until its end, so its size is bounded as one message's is.
         let mut all = Vec::new();
+        let mut bytes = 0usize;
         while let Some(m) = stream.message().await? {
             if all.len() == MAX_STREAM_REPORTS {
                 return Err(Status::resource_exhausted(format!(
                     "a report stream carries at most {MAX_STREAM_REPORTS} reports; send several"
+                )));
+            }
+            bytes = bytes.saturating_add(report_size(&m));
+            if bytes > crate::MAX_MESSAGE_BYTES {
+                return Err(Status::resource_exhausted(format!(
+                    "a report stream carries at most {} MiB; send several",
+                    crate::MAX_MESSAGE_BYTES >> 20
                 )));
             }
             all.push(m);

@@ -127,6 +127,20 @@ async fn oversized_requests_and_streams_are_refused_with_a_status() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound, "{e:?}");
+    // The stream's size is bounded as a message's is: two reports of half the limit each
+    // are refused as soon as the second arrives, not held in memory to the end.
+    let half = ferrotune_server::MAX_MESSAGE_BYTES / 2;
+    let big = |c: char| {
+        let mut r = loss("ghost-0001", 1.0);
+        r.metrics.insert(c.to_string().repeat(half), 1.0);
+        r
+    };
+    let e = conn
+        .reports()
+        .report_stream(tokio_stream::iter(vec![big('a'), big('b'), big('c')]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
     still_answers(&server).await;
     server.stop().await;
 }
