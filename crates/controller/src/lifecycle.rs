@@ -118,6 +118,15 @@ pub fn process_alive(pid: i64) -> bool {
     pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// How a study's run directory starts (a study is asked and told by its client through
+/// the server's SuggestionService): no path can, so nothing ever runs a study's trials.
+pub const STUDY_RUN_DIR_PREFIX: &str = "study:";
+
+/// Whether a stored experiment is a study, whose trials its client runs.
+pub fn is_study(r: &ExperimentRecord) -> bool {
+    r.run_dir.starts_with(STUDY_RUN_DIR_PREFIX)
+}
+
 /// Prepares a stored experiment to run again: refuses one that another live process runs
 /// or that has nothing left to do, applies new limits (stored), and marks it Restarting.
 /// `runner_pid` is the process that will run it.
@@ -129,6 +138,11 @@ pub async fn prepare_resume(
     runner_pid: i64,
 ) -> Result<Experiment, LifecycleError> {
     let name = record.name.clone();
+    if is_study(record) {
+        return Err(LifecycleError::Refused(format!(
+            "{name:?} is a study: its client asks for trials and tells their results"
+        )));
+    }
     if let Some(pid) = record.owner_pid
         && record.status == ExperimentStatus::Running
         && pid != runner_pid

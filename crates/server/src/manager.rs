@@ -163,12 +163,6 @@ impl Manager {
             )));
         }
         let mut record = self.store.get_experiment(name).await?;
-        // A study's trials are run by its client: its trial template is never run here.
-        if crate::study::is_study(&record) {
-            return Err(ServerError::FailedPrecondition(format!(
-                "{name:?} is a study: its client asks for trials and tells their results"
-            )));
-        }
         let exp = prepare_resume(
             self.store.as_ref(),
             &mut record,

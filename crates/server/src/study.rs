@@ -32,9 +32,7 @@ use std::time::SystemTime;
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
 
-/// How a study's run directory starts: no path can, so the manager never takes a study
-/// for an experiment of its own.
-pub const STUDY_RUN_DIR_PREFIX: &str = "study:";
+pub use ferrotune_controller::lifecycle::{STUDY_RUN_DIR_PREFIX, is_study};
 
 /// The reason a study's (Running) status gives, for `ferrotune list/show`.
 pub const STUDY_REASON: &str = "StudyRunning";
@@ -42,11 +40,6 @@ pub const STUDY_REASON: &str = "StudyRunning";
 /// Most trials one Ask or Suggest may ask for: enough for any batch, small enough that a
 /// typo cannot fill the database.
 pub const MAX_COUNT: u32 = 1000;
-
-/// Whether a stored experiment is a study (asked and told by a client, never run here).
-pub fn is_study(r: &ExperimentRecord) -> bool {
-    r.run_dir.starts_with(STUDY_RUN_DIR_PREFIX)
-}
 
 /// The study document's experiment, validated as `CreateExperiment` validates, with what a
 /// study does not need filled in when absent (see [`with_placeholders`]).
