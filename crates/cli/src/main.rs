@@ -213,6 +213,10 @@ enum Command {
         /// TLS private key (PEM); with --tls-cert.
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Certificates (PEM) trials trust to report over TLS (FERROTUNE_CA_FILE); default:
+        /// --tls-cert itself, right for a self-signed certificate.
+        #[arg(long, requires = "tls_cert")]
+        trial_ca_file: Option<PathBuf>,
         /// Where experiments' trial directories go.
         #[arg(long, default_value = "ferrotune-runs")]
         runs_dir: PathBuf,
@@ -350,6 +354,7 @@ fn main() -> ExitCode {
                 insecure,
                 tls_cert,
                 tls_key,
+                trial_ca_file,
                 runs_dir,
                 katib_open,
                 advertise,
@@ -360,6 +365,7 @@ fn main() -> ExitCode {
                     listen,
                     tokens,
                     insecure,
+                    trial_ca_file: trial_ca_file.or_else(|| tls_cert.clone()),
                     tls: tls_cert.zip(tls_key),
                     runs_dir,
                     katib_open,

@@ -436,6 +436,7 @@ pub struct ServerArgs {
     pub tokens: Option<PathBuf>,
     pub insecure: bool,
     pub tls: Option<(PathBuf, PathBuf)>,
+    pub trial_ca_file: Option<PathBuf>,
     pub runs_dir: PathBuf,
     pub katib_open: bool,
     pub advertise: Option<String>,
@@ -515,6 +516,13 @@ pub async fn server(a: ServerArgs) -> Result<ExitCode> {
     config.tls = tls;
     config.katib_open = a.katib_open;
     config.advertise = a.advertise;
+    config.trial_ca_file = match a.trial_ca_file {
+        Some(f) => Some(
+            std::fs::canonicalize(&f)
+                .with_context(|| format!("--trial-ca-file {}", f.display()))?,
+        ),
+        None => None,
+    };
     config.grace = Duration::from_secs_f64(a.grace.max(0.0));
     ferrotune_server::serve_with(listener, config, shutdown).await?;
     Ok(ExitCode::SUCCESS)

@@ -409,3 +409,57 @@ mod postgres_store {
         .unwrap();
     }
 }
+
+#[tokio::test]
+async fn over_tls_the_cli_and_sdk_trials_trust_the_servers_certificate() {
+    require_sdk();
+    let sb = Sandbox::new();
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let cert = sb.write("cert.pem", &ck.cert.pem());
+    let key = sb.write("key.pem", &ck.signing_key.serialize_pem());
+    let mut child = sb
+        .cmd(&[
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--runs-dir",
+            "runs",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    err.read_line(&mut line).unwrap();
+    let port = line
+        .strip_prefix("ferrotune server listening on https://127.0.0.1:")
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    std::thread::spawn(move || for _ in err.lines() {});
+    let url = format!("https://localhost:{port}");
+    let file = sb.write("exp.yaml", &sdk_experiment("secure", 2, 2, 3, 0.0));
+    // Trials are told the https endpoint and the certificate to trust (FERROTUNE_CA_FILE).
+    let out = sb.run(&[
+        "submit",
+        file.to_str().unwrap(),
+        "--server",
+        &url,
+        "--ca-file",
+        cert.to_str().unwrap(),
+        "--watch",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    // Without trusting it, the CLI refuses the server.
+    let out = sb.run(&["list", "--server", &url]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    sigterm(&mut child);
+    for (name, status, _, n) in reports_per_trial(&sb, "ferrotune.db", "secure").await {
+        assert_eq!((status.as_str(), n), ("Succeeded", 3), "{name}");
+    }
+}

@@ -16,6 +16,8 @@ use tokio::sync::mpsc;
 pub struct ReportAccess {
     pub endpoint: String,
     pub token: String,
+    /// Certificates to trust for an `https://` endpoint (`FERROTUNE_CA_FILE`).
+    pub ca_file: Option<String>,
 }
 
 /// One report: some metrics at one step.
@@ -68,6 +70,7 @@ struct Route {
 #[derive(Clone)]
 pub struct ReportHub {
     endpoint: Arc<Mutex<String>>,
+    ca_file: Option<String>,
     routes: Arc<Mutex<HashMap<String, Route>>>,
 }
 
@@ -96,8 +99,16 @@ impl ReportHub {
     pub fn new(endpoint: impl Into<String>) -> Self {
         ReportHub {
             endpoint: Arc::new(Mutex::new(endpoint.into())),
+            ca_file: None,
             routes: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Trials trust the certificates in this file for an `https://` endpoint (a server with
+    /// a self-signed certificate gives its own).
+    pub fn with_ca_file(mut self, ca_file: impl Into<String>) -> Self {
+        self.ca_file = Some(ca_file.into());
+        self
     }
 
     /// The address trials are given.
@@ -143,6 +154,7 @@ impl ReportHub {
         ReportAccess {
             endpoint: self.endpoint(),
             token,
+            ca_file: self.ca_file.clone(),
         }
     }
 

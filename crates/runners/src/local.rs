@@ -125,6 +125,9 @@ fn prepare(l: &TrialLaunch) -> std::io::Result<Prepared> {
     if let Some(r) = &l.report {
         cmd.env("FERROTUNE_ENDPOINT", &r.endpoint)
             .env("FERROTUNE_TOKEN", &r.token);
+        if let Some(ca) = &r.ca_file {
+            cmd.env("FERROTUNE_CA_FILE", ca);
+        }
     }
     if let Some(parent) = l.labels.get(PARENT_LABEL) {
         cmd.env(

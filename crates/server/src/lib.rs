@@ -59,6 +59,8 @@ pub struct Config {
     pub grace: Duration,
     /// The address trials report to (`FERROTUNE_ENDPOINT`); default: the listener's.
     pub advertise: Option<String>,
+    /// Certificates trials trust for the server's TLS endpoint (`FERROTUNE_CA_FILE`).
+    pub trial_ca_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -72,6 +74,7 @@ impl Config {
             katib_open: false,
             grace: Duration::from_secs(10),
             advertise: None,
+            trial_ca_file: None,
         }
     }
 }
@@ -120,7 +123,10 @@ pub async fn serve_with(
         .advertise
         .clone()
         .unwrap_or_else(|| reachable(local, config.tls.is_some()));
-    let hub = ReportHub::new(endpoint);
+    let hub = match &config.trial_ca_file {
+        Some(ca) => ReportHub::new(endpoint).with_ca_file(ca.display().to_string()),
+        None => ReportHub::new(endpoint),
+    };
     let runner = Arc::new(ferrotune_runners::LocalRunner::new());
     let manager = Manager::new(
         config.store.clone(),
