@@ -463,3 +463,60 @@ async fn over_tls_the_cli_and_sdk_trials_trust_the_servers_certificate() {
         assert_eq!((status.as_str(), n), ("Succeeded", 3), "{name}");
     }
 }
+
+#[tokio::test]
+async fn stop_resume_and_delete_through_the_server() {
+    require_sdk();
+    let sb = Sandbox::new();
+    let file = sb.write("exp.yaml", &sdk_experiment("paused", 4, 2, 20, 0.1));
+    let (mut server, addr) = start_server(&sb);
+    let out = sb.run(&["submit", file.to_str().unwrap(), "--server", &addr]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count_status(
+        &sb.json(&["trials", "paused", "--server", &addr, "--output", "json"]),
+        "Running",
+    ) < 2
+    {
+        assert!(Instant::now() < deadline, "the trials do not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A running experiment cannot be deleted.
+    let out = sb.run(&["delete", "paused", "--server", &addr]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("stop it first"), "{}", stderr(&out));
+
+    let out = sb.run(&["stop", "paused", "--server", &addr]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Stopped"), "{}", stdout(&out));
+    let shown = sb.json(&["show", "paused", "--server", &addr, "--output", "json"]);
+    assert_eq!(shown["status"], "Stopped", "{shown}");
+    let trials = sb.json(&["trials", "paused", "--server", &addr, "--output", "json"]);
+    assert_eq!(count_status(&trials, "Killed"), 2, "{trials}");
+
+    // Resume with a higher limit, and follow it to the end.
+    let out = sb.run(&["resume", "paused", "--server", &addr, "--max-trials", "6"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = sb.run(&["watch", "paused", "--server", &addr, "--output", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let last = events
+        .iter()
+        .rev()
+        .find(|e| e.get("experiment").is_some())
+        .unwrap();
+    assert_eq!(last["experiment"]["status"], "Succeeded", "{last}");
+    assert!(events.iter().any(|e| e["trial"]["status"] == "Succeeded"));
+    let trials = sb.json(&["trials", "paused", "--server", &addr, "--output", "json"]);
+    assert_eq!(count_status(&trials, "Killed"), 2, "{trials}");
+    assert_eq!(count_status(&trials, "Succeeded"), 4, "{trials}");
+
+    let out = sb.run(&["delete", "paused", "--server", &addr]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = sb.json(&["list", "--server", &addr, "--output", "json"]);
+    assert_eq!(listed, serde_json::json!([]));
+    sigterm(&mut server);
+}
