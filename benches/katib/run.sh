@@ -20,8 +20,8 @@
 # It makes (or reuses) a venv in benches/katib/.venv with requirements.txt (grpcio,
 # grpcio-tools, optuna 5.0, pinned), builds `ferrotune` in release, starts
 # `ferrotune server --listen 127.0.0.1:0` (its database in --out-dir; the address from its
-# first stderr line), runs bench.py (stubs generated from proto/katib/api.proto at run
-# time), stops the server with SIGTERM (it must exit 0), and writes the section
+# first stderr line, less any http://), runs bench.py (stubs generated from
+# proto/katib/api.proto at run time), stops the server with SIGTERM (it must exit 0), and writes the section
 # "## Katib GetSuggestions latency" of benches/RESULTS.md (the rest is kept).
 set -euo pipefail
 invocation="benches/katib/run.sh${*:+ $*}"
@@ -63,7 +63,7 @@ stop_server() {
 trap stop_server EXIT
 addr=""
 for _ in $(seq 100); do
-  addr=$(sed -n '1s/^ferrotune server listening on \([^ ]*\).*/\1/p' "$log")
+  addr=$(sed -n '1s/^ferrotune server listening on \(http:\/\/\)\{0,1\}\([^ ]*\).*/\2/p' "$log")
   [ -n "$addr" ] && break
   kill -0 "$server" 2>/dev/null || { echo "run.sh: the server exited:" >&2; cat "$log" >&2; exit 1; }
   sleep 0.1
