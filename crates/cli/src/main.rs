@@ -75,6 +75,32 @@ pub struct NewArgs {
     max_trials: Option<u32>,
 }
 
+/// Where trials run, for `run`, `resume` and `server` (an experiment's `spec.runner`
+/// says it too; see each option for which wins).
+#[derive(clap::Args, Clone, Default)]
+pub struct RunnerArgs {
+    /// Where trials run: `local` processes or a `ray` cluster. For `run` and `resume` it
+    /// wins over the experiment's spec.runner; for `server` it is the default of
+    /// experiments that say none.
+    #[arg(long, value_enum)]
+    runner: Option<RunnerArg>,
+    /// Ray's dashboard address (http://HOST:8265), for the Ray runner (default:
+    /// spec.runner.address, else the RAY_ADDRESS environment variable).
+    #[arg(long)]
+    ray_address: Option<String>,
+    /// How trials run on Ray: `jobs` (each trial its own Ray job). `tasks` is not
+    /// implemented yet.
+    #[arg(long)]
+    ray_mode: Option<String>,
+}
+
+/// `--runner` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RunnerArg {
+    Local,
+    Ray,
+}
+
 /// How `run` and `resume` drive trials.
 #[derive(clap::Args, Clone)]
 pub struct DriveArgs {
@@ -99,6 +125,8 @@ enum Command {
         #[command(flatten)]
         drive: DriveArgs,
         #[command(flatten)]
+        runner: RunnerArgs,
+        #[command(flatten)]
         db: DbArg,
     },
     /// Continue an experiment that was interrupted, stopped or killed.
@@ -112,6 +140,8 @@ enum Command {
         parallel: Option<u32>,
         #[command(flatten)]
         drive: DriveArgs,
+        #[command(flatten)]
+        runner: RunnerArgs,
         #[command(flatten)]
         db: DbArg,
         #[command(flatten)]
@@ -230,6 +260,8 @@ enum Command {
         /// Seconds between SIGTERM and SIGKILL when a trial is stopped.
         #[arg(long, default_value_t = 10.0)]
         grace: f64,
+        #[command(flatten)]
+        runner: RunnerArgs,
         /// SQLite file, or a postgres:// URL.
         #[command(flatten)]
         db: DbArg,
@@ -263,6 +295,7 @@ fn main() -> ExitCode {
                 new,
                 run_dir,
                 drive,
+                runner,
                 db,
             } => {
                 let r = ops::run(ops::RunArgs {
@@ -270,6 +303,7 @@ fn main() -> ExitCode {
                     new,
                     run_dir,
                     grace: drive.grace,
+                    runner,
                     db: db.db,
                 })
                 .await;
@@ -292,10 +326,12 @@ fn main() -> ExitCode {
                 max_trials,
                 parallel,
                 drive,
+                runner,
                 db,
                 ..
             } => {
-                let r = ops::resume(&db.db, &name, max_trials, parallel, drive.grace).await;
+                let r =
+                    ops::resume(&db.db, &name, max_trials, parallel, drive.grace, &runner).await;
                 if drive.stats {
                     ops::print_stats();
                 }
@@ -359,9 +395,11 @@ fn main() -> ExitCode {
                 katib_open,
                 advertise,
                 grace,
+                runner,
                 db,
             } => {
                 ops::server(ops::ServerArgs {
+                    runner,
                     listen,
                     tokens,
                     insecure,

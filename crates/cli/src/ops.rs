@@ -3,13 +3,15 @@
 use crate::Output;
 use crate::display;
 use anyhow::{Context, Result, anyhow, bail};
+use ferrotune_controller::TrialRunner;
 use ferrotune_controller::lifecycle::{self, process_alive};
 use ferrotune_controller::{
     Controller, Event, Interrupt, LifecycleError, Options, Overrides, ReportHub, validate_document,
 };
 use ferrotune_core::load::{LoadedDoc, load_str};
+use ferrotune_core::placement::{RayMode, RunnerChoice, RunnerKind};
 use ferrotune_core::validate::Experiment;
-use ferrotune_runners::LocalRunner;
+use ferrotune_runners::{RunnerSetting, Runners};
 use ferrotune_store::{ExperimentRecord, ExperimentStatus, NewExperiment, SqliteStore, Store};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,7 +23,52 @@ pub struct RunArgs {
     pub new: crate::NewArgs,
     pub run_dir: Option<PathBuf>,
     pub grace: f64,
+    pub runner: crate::RunnerArgs,
     pub db: PathBuf,
+}
+
+/// What the command line says about the runner (`--runner`, `--ray-address`,
+/// `--ray-mode`).
+fn command_runner(a: &crate::RunnerArgs) -> Result<RunnerSetting> {
+    let ray_mode = match &a.ray_mode {
+        None => None,
+        Some(m) => Some(RayMode::parse(m).map_err(|e| anyhow!("--ray-mode: {e}"))?),
+    };
+    Ok(RunnerSetting {
+        kind: a.runner.map(|r| match r {
+            crate::RunnerArg::Local => RunnerKind::Local,
+            crate::RunnerArg::Ray => RunnerKind::Ray,
+        }),
+        ray_address: a.ray_address.clone(),
+        ray_mode,
+    })
+}
+
+/// `RAY_ADDRESS`, the last place a Ray address is looked for (Ray's own tools read it
+/// too, sometimes as a GCS address: only used when Ray was chosen and nothing else says).
+fn env_ray_address() -> RunnerSetting {
+    RunnerSetting {
+        ray_address: std::env::var("RAY_ADDRESS").ok().filter(|a| !a.is_empty()),
+        ..Default::default()
+    }
+}
+
+/// The runner for a choice: a Ray cluster must answer now, so a wrong address fails the
+/// command before anything runs.
+async fn connect_runner(choice: &RunnerChoice, grace: f64) -> Result<Arc<dyn TrialRunner>> {
+    let runners = Runners::new(Duration::from_secs_f64(grace.max(0.0)));
+    let runner = runners
+        .get(choice)
+        .await
+        .map_err(|e| anyhow!("the {} runner: {e}", choice.kind.as_str()))?;
+    if choice.kind == RunnerKind::Ray {
+        eprintln!(
+            "note: trials run on Ray at {} ({} mode: each trial its own Ray job)",
+            choice.address.as_deref().unwrap_or("?"),
+            choice.mode.as_str()
+        );
+    }
+    Ok(runner)
 }
 
 /// Exit status for an experiment file that does not validate.
@@ -190,6 +237,15 @@ pub async fn run(a: RunArgs) -> Result<ExitCode> {
         Ok(d) => d,
         Err(e) => return lifecycle_exit(&label, e),
     };
+    let choice = RunnerSetting::merge(&[
+        command_runner(&a.runner)?,
+        exp.runner
+            .as_ref()
+            .map(RunnerSetting::from)
+            .unwrap_or_default(),
+        env_ray_address(),
+    ]);
+    let runner = connect_runner(&choice, a.grace).await?;
     let seed = a
         .new
         .seed
@@ -203,6 +259,8 @@ pub async fn run(a: RunArgs) -> Result<ExitCode> {
     std::fs::create_dir_all(&run_dir)
         .with_context(|| format!("cannot create the run directory {}", run_dir.display()))?;
     let run_dir = std::fs::canonicalize(&run_dir)?;
+    ferrotune_runners::select::pin(&run_dir, &choice)
+        .with_context(|| format!("cannot write in the run directory {}", run_dir.display()))?;
     let store = open_store(&a.db).await?;
     let record = store
         .create_experiment(NewExperiment {
@@ -217,7 +275,7 @@ pub async fn run(a: RunArgs) -> Result<ExitCode> {
     for note in &exp.notes {
         eprintln!("note: {note}");
     }
-    drive(store, exp, record, a.grace).await
+    drive(store, runner, exp, record, a.grace).await
 }
 
 /// `ferrotune resume NAME`
@@ -227,7 +285,9 @@ pub async fn resume(
     max_trials: Option<u32>,
     parallel: Option<u32>,
     grace: f64,
+    runner: &crate::RunnerArgs,
 ) -> Result<ExitCode> {
+    let cli = command_runner(runner)?;
     let store = open_store(db).await?;
     let mut record = store.get_experiment(name).await?;
     let exp = match lifecycle::prepare_resume(
@@ -245,19 +305,36 @@ pub async fn resume(
     for note in &exp.notes {
         eprintln!("note: {note}");
     }
-    drive(store, exp, record, grace).await
+    // Where it ran before (pinned in its run folder) unless the command line says.
+    let run_dir = Path::new(&record.run_dir);
+    let choice = RunnerSetting::merge(&[
+        cli,
+        RunnerSetting::pinned(run_dir).unwrap_or_default(),
+        exp.runner
+            .as_ref()
+            .map(RunnerSetting::from)
+            .unwrap_or_default(),
+        env_ray_address(),
+    ]);
+    let runner = connect_runner(&choice, grace).await?;
+    if let Err(e) = ferrotune_runners::select::pin(run_dir, &choice) {
+        eprintln!(
+            "warning: cannot record the runner in {}: {e}",
+            run_dir.display()
+        );
+    }
+    drive(store, runner, exp, record, grace).await
 }
 
 async fn drive(
     store: Arc<SqliteStore>,
+    runner: Arc<dyn TrialRunner>,
     exp: Experiment,
     record: ExperimentRecord,
     grace: f64,
 ) -> Result<ExitCode> {
-    let runner = Arc::new(LocalRunner::new());
-    use ferrotune_controller::TrialRunner;
-    // A previous run killed outright may have left trial processes behind.
-    runner.cleanup_orphans(Path::new(&record.run_dir)).await;
+    // A previous run killed outright may have left trials behind (processes, Ray jobs).
+    runner.cleanup_orphans(&record).await;
     store
         .claim_experiment(record.id, std::process::id() as i64)
         .await?;
@@ -396,11 +473,20 @@ pub async fn stop(db: &Path, name: &str) -> Result<ExitCode> {
             record.owner_pid.unwrap_or_default()
         );
     } else {
-        // Nobody runs it (the controller was killed): end what it left behind and record
-        // that it is stopped.
-        use ferrotune_controller::TrialRunner;
-        LocalRunner::new()
-            .cleanup_orphans(Path::new(&record.run_dir))
+        // Nobody runs it (the controller was killed): end what it left behind, where it
+        // ran, and record that it is stopped.
+        let spec = reload(&record.document)
+            .ok()
+            .and_then(|d| validate_document(&d).ok())
+            .and_then(|e| e.runner);
+        let choice = RunnerSetting::merge(&[
+            RunnerSetting::pinned(Path::new(&record.run_dir)).unwrap_or_default(),
+            spec.as_ref().map(RunnerSetting::from).unwrap_or_default(),
+            env_ray_address(),
+        ]);
+        connect_runner(&choice, 10.0)
+            .await?
+            .cleanup_orphans(&record)
             .await;
         store
             .set_experiment_status(
@@ -432,6 +518,7 @@ pub fn print_stats() {
 
 /// What `ferrotune server` is given.
 pub struct ServerArgs {
+    pub runner: crate::RunnerArgs,
     pub listen: std::net::SocketAddr,
     pub tokens: Option<PathBuf>,
     pub insecure: bool,
@@ -524,6 +611,11 @@ pub async fn server(a: ServerArgs) -> Result<ExitCode> {
         None => None,
     };
     config.grace = Duration::from_secs_f64(a.grace.max(0.0));
+    let mut default_runner = command_runner(&a.runner)?;
+    if default_runner.kind == Some(RunnerKind::Ray) && default_runner.ray_address.is_none() {
+        default_runner.ray_address = env_ray_address().ray_address;
+    }
+    config.runner = default_runner;
     ferrotune_server::serve_with(listener, config, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -517,6 +517,7 @@ impl Controller {
             collector: self.exp.collector.clone(),
             metrics: self.exp.objective.all_metrics(),
             timeout: self.exp.template.timeout,
+            resources: self.exp.template.resources.clone(),
             labels: self.views[idx].labels.clone(),
             report: self.options.reports.as_ref().map(|hub| {
                 hub.open(
@@ -871,6 +872,11 @@ pub fn classify(
             TrialStatus::Failed,
             "TrialFailed",
             format!("could not start: {e}"),
+        ),
+        ExitKind::Lost(why) => (
+            TrialStatus::Failed,
+            "TrialFailed",
+            format!("{why}{}", tail()),
         ),
         ExitKind::TimedOut(d) => (
             TrialStatus::Failed,

@@ -1,8 +1,10 @@
 //! The boundary between the controller and wherever trials run.
 
+use ferrotune_core::placement::TrialResources;
 use ferrotune_core::template::TrialCommand;
 use ferrotune_core::validate::Collector;
 use ferrotune_core::{Assignment, Labels, Observation};
+use ferrotune_store::ExperimentRecord;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -31,6 +33,9 @@ pub struct TrialLaunch {
     /// Where and with which token the trial pushes its metrics over gRPC
     /// (`FERROTUNE_ENDPOINT`, `FERROTUNE_TOKEN`), when the controller has an endpoint.
     pub report: Option<crate::ingest::ReportAccess>,
+    /// What the trial needs (CPUs, GPUs, memory, custom resources): a cluster runner
+    /// reserves it; the local runner leaves the limit to `parallelTrialCount`.
+    pub resources: TrialResources,
 }
 
 /// Why an attempt ended, as the runner saw it.
@@ -45,6 +50,9 @@ pub enum ExitKind {
     TimedOut(Duration),
     /// It could not even be started.
     SpawnFailed(String),
+    /// It ended without an exit status of its own, for the reason given: the place it ran
+    /// on ended or lost it (a Ray job stopped from outside, a node that died).
+    Lost(String),
 }
 
 /// What a runner tells the controller, in order per trial: observations, then exactly one
@@ -74,7 +82,8 @@ pub struct Started {
     pub pgid: Option<i64>,
 }
 
-/// Where trials run: local processes today, Ray tasks and Kubernetes workloads later.
+/// Where trials run: local processes, Ray jobs, and later Ray tasks and Kubernetes
+/// workloads.
 #[async_trait::async_trait]
 pub trait TrialRunner: Send + Sync {
     /// Starts an attempt. Its observations and its end arrive on `events`. A start that
@@ -88,6 +97,8 @@ pub trait TrialRunner: Send + Sync {
     /// Asks a running attempt to stop: SIGTERM (or its equivalent), then a forced kill after
     /// `grace`. Its `Exited` event follows with `stopped: true`.
     async fn stop(&self, trial: &str, grace: Duration);
-    /// Ends whatever a crashed earlier controller left running for this experiment.
-    async fn cleanup_orphans(&self, run_dir: &std::path::Path);
+    /// Ends whatever a crashed earlier controller left running for this experiment. The
+    /// record names it (namespace, name) and says where its trials' folders are (run dir),
+    /// which is how each runner recognises what belongs to it.
+    async fn cleanup_orphans(&self, experiment: &ExperimentRecord);
 }

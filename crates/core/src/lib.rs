@@ -9,6 +9,7 @@ pub mod error;
 pub mod load;
 pub mod metrics;
 pub mod pareto;
+pub mod placement;
 pub mod space;
 pub mod spec;
 pub mod substitute;

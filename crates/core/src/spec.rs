@@ -123,6 +123,39 @@ pub struct SpecDoc {
     pub nas_config: Option<serde_json::Value>,
     #[serde(default)]
     pub resume_policy: Option<String>,
+    /// Native: where trials run (`{kind: local|ray, address, mode}`); default local.
+    #[serde(default)]
+    pub runner: Option<RunnerDoc>,
+}
+
+/// `spec.runner` (native format only).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunnerDoc {
+    /// `local` or `ray`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Ray's dashboard address, `http://HOST:8265`.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Ray: `jobs` (each trial its own Ray job).
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+/// `spec.trialTemplate.resources` (native format only): what one trial needs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ResourcesDoc {
+    /// CPUs: `2`, `0.5` or `500m`.
+    #[serde(default)]
+    pub cpu: Option<Scalar>,
+    #[serde(default)]
+    pub gpu: Option<Scalar>,
+    /// Bytes, or a Kubernetes quantity (`1Gi`, `512Mi`, `2G`).
+    #[serde(default)]
+    pub memory: Option<Scalar>,
+    /// Other named resources (Ray custom resources) by amount.
+    #[serde(default)]
+    pub custom: Option<BTreeMap<String, Scalar>>,
 }
 
 /// `{name, value}` pairs of algorithm settings and metric strategies.
@@ -237,6 +270,9 @@ pub struct TrialTemplateDoc {
     /// Native: a trial running longer than this fails (`90s`, `10m`, or seconds).
     #[serde(default)]
     pub timeout: Option<Scalar>,
+    /// Native: what each trial needs (CPUs, GPUs, memory, custom resources).
+    #[serde(default)]
+    pub resources: Option<ResourcesDoc>,
 }
 
 /// `spec.trialTemplate.trialParameters[]`.

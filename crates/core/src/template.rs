@@ -17,6 +17,8 @@ pub struct TrialTemplate {
     pub source: TemplateSource,
     /// Native: trials running longer fail.
     pub timeout: Option<Duration>,
+    /// What each trial needs (native `resources`, or the Katib container's requests).
+    pub resources: crate::placement::TrialResources,
 }
 
 /// Where the command comes from.

@@ -3,10 +3,16 @@
 use crate::error::FieldError;
 use crate::load::{LoadedDoc, did_you_mean};
 use crate::metrics::{MetricParser, MetricsFormat};
+use crate::placement::{
+    RayMode, RunnerChoice, RunnerKind, TrialResources, normalize_ray_address, parse_amount,
+    parse_cpu, parse_memory,
+};
 use crate::space::{Distribution, Domain, Parameter, SearchSpace};
 use crate::spec::{self, AlgorithmDoc, ExperimentDoc, FeasibleSpaceDoc, Scalar};
 use crate::substitute::{Placeholder, is_meta_field, placeholders, reference_meta_field};
-use crate::template::{TemplateSource, TrialTemplate, container_command, primary_container};
+use crate::template::{
+    Container, TemplateSource, TrialTemplate, container_command, primary_container,
+};
 use crate::trial::{MetricStrategy, MetricSummary, ObjectiveType};
 use crate::value::ParamValue;
 use std::collections::{BTreeSet, HashMap};
@@ -134,6 +140,8 @@ pub struct Experiment {
     pub space: SearchSpace,
     pub template: TrialTemplate,
     pub collector: Collector,
+    /// `spec.runner` (native format), when given.
+    pub runner: Option<RunnerChoice>,
     /// Things that are ignored when running locally (image, valueFrom, …), to say once.
     pub notes: Vec<String>,
 }
@@ -324,6 +332,7 @@ impl Validator {
             );
         }
         let template = self.template(flavor, doc, &space);
+        let runner = self.runner(flavor, s.runner.as_ref());
         let collector = self.collector(
             s.metrics_collector_spec.as_ref(),
             search.as_ref().map(|p| &p.objective),
@@ -348,8 +357,204 @@ impl Validator {
             space,
             template: template?,
             collector: collector?,
+            runner,
             notes: Vec::new(),
         })
+    }
+
+    /// `spec.runner`: `{kind: local|ray, address, mode}`, native format only.
+    fn runner(&mut self, flavor: Flavor, r: Option<&spec::RunnerDoc>) -> Option<RunnerChoice> {
+        let r = r?;
+        let base = "spec.runner";
+        if flavor == Flavor::Katib {
+            self.err(
+                base,
+                format!(
+                    "is a {} field (Katib runs trials on Kubernetes); use apiVersion {} or the --runner option",
+                    spec::NATIVE_API_VERSION,
+                    spec::NATIVE_API_VERSION
+                ),
+            );
+            return None;
+        }
+        let kind = match r.kind.as_deref() {
+            None | Some("") => {
+                self.err(
+                    format!("{base}.kind"),
+                    format!("is required ({})", RunnerKind::NAMES.join(" or ")),
+                );
+                None
+            }
+            Some(k) => match RunnerKind::parse(k) {
+                Some(kind) => Some(kind),
+                None => {
+                    let hint = did_you_mean(k, RunnerKind::NAMES)
+                        .map(|s| format!(", did you mean {s:?}?"))
+                        .unwrap_or_default();
+                    self.err(
+                        format!("{base}.kind"),
+                        format!(
+                            "unknown runner {k:?} (known: {}){hint}",
+                            RunnerKind::NAMES.join(", ")
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        let n_before = self.errors.len();
+        let address = r.address.as_deref().and_then(|a| {
+            normalize_ray_address(a)
+                .map_err(|e| self.err(format!("{base}.address"), e))
+                .ok()
+        });
+        let mode = match r.mode.as_deref() {
+            None => RayMode::default(),
+            Some(m) => RayMode::parse(m).unwrap_or_else(|e| {
+                self.err(format!("{base}.mode"), e);
+                RayMode::default()
+            }),
+        };
+        if kind == Some(RunnerKind::Local) {
+            for (field, given) in [("address", r.address.is_some()), ("mode", r.mode.is_some())] {
+                if given {
+                    self.err(format!("{base}.{field}"), "is only for kind ray");
+                }
+            }
+        }
+        if self.errors.len() > n_before {
+            return None;
+        }
+        Some(RunnerChoice {
+            kind: kind?,
+            address,
+            mode,
+        })
+    }
+
+    /// Native `trialTemplate.resources`.
+    fn native_resources(&mut self, base: &str, r: &spec::ResourcesDoc) -> TrialResources {
+        let mut out = TrialResources::default();
+        if let Some(c) = &r.cpu {
+            match parse_cpu(c.as_str()) {
+                Some(v) => out.cpu = v,
+                None => self.err(
+                    format!("{base}.cpu"),
+                    format!("{:?} is not a CPU amount (e.g. 2, 0.5 or 500m)", c.0),
+                ),
+            }
+        }
+        if let Some(g) = &r.gpu {
+            match parse_amount(g.as_str()) {
+                Some(v) => out.gpu = v,
+                None => self.err(
+                    format!("{base}.gpu"),
+                    format!("{:?} is not a number of GPUs (e.g. 1 or 0.5)", g.0),
+                ),
+            }
+        }
+        if let Some(m) = &r.memory {
+            match parse_memory(m.as_str()) {
+                Some(v) => out.memory = Some(v),
+                None => self.err(
+                    format!("{base}.memory"),
+                    format!(
+                        "{:?} is not an amount of memory (bytes, or e.g. 512Mi, 2Gi, 1G)",
+                        m.0
+                    ),
+                ),
+            }
+        }
+        for (name, v) in r.custom.iter().flatten() {
+            let path = format!("{base}.custom.{name}");
+            if name.is_empty() {
+                self.err(path, "a resource needs a name");
+            } else if ["CPU", "GPU", "memory"].contains(&name.as_str()) {
+                self.err(path, format!("set {name} with cpu, gpu or memory"));
+            } else {
+                match parse_amount(v.as_str()) {
+                    Some(a) => {
+                        out.custom.insert(name.clone(), a);
+                    }
+                    None => self.err(path, format!("{:?} is not a non-negative number", v.0)),
+                }
+            }
+        }
+        out
+    }
+
+    /// A Katib container's `resources`: each resource from `requests`, else from
+    /// `limits` (as Kubernetes defaults a missing request to its limit).
+    fn container_resources(&mut self, c: &Container<'_>) -> TrialResources {
+        let mut out = TrialResources::default();
+        let Some(res) = c.value.get("resources") else {
+            return out;
+        };
+        let base = format!("spec.trialTemplate.{}.resources", c.path);
+        let section = |key: &str| -> Vec<(String, String)> {
+            res.get(key)
+                .and_then(serde_json::Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| {
+                            let s = match v {
+                                serde_json::Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            };
+                            (k.clone(), s)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let limits = section("limits");
+        let mut wanted: Vec<(String, String, &str)> = section("requests")
+            .into_iter()
+            .map(|(k, v)| (k, v, "requests"))
+            .collect();
+        for (k, v) in limits {
+            if !wanted.iter().any(|(w, _, _)| *w == k) {
+                wanted.push((k, v, "limits"));
+            }
+        }
+        for (name, value, from) in wanted {
+            let path = format!("{base}.{from}.{name}");
+            match name.as_str() {
+                "cpu" => match parse_cpu(&value) {
+                    Some(v) => out.cpu = v,
+                    None => self.err(
+                        path,
+                        format!("{value:?} is not a CPU quantity (e.g. 2 or 500m)"),
+                    ),
+                },
+                "memory" => match parse_memory(&value) {
+                    Some(v) => out.memory = Some(v),
+                    None => self.err(
+                        path,
+                        format!("{value:?} is not a memory quantity (e.g. 1Gi)"),
+                    ),
+                },
+                "nvidia.com/gpu" => match parse_amount(&value) {
+                    Some(v) => out.gpu = v,
+                    None => self.err(path, format!("{value:?} is not a number of GPUs")),
+                },
+                n if n == "ephemeral-storage" || n == "storage" || n.starts_with("hugepages-") => {
+                    self.notes.push(format!(
+                        "{path} has no equivalent outside Kubernetes; it is ignored"
+                    ));
+                }
+                n => match parse_amount(&value) {
+                    Some(v) => {
+                        self.notes.push(format!(
+                            "{path}: requested from Ray as the custom resource {n:?}"
+                        ));
+                        out.custom.insert(n.to_string(), v);
+                    }
+                    None => self.err(path, format!("{value:?} is not a number")),
+                },
+            }
+        }
+        out
     }
 
     /// The objective, parameters, algorithm and early-stopping rule.
@@ -869,7 +1074,8 @@ impl Validator {
             || t.args.is_some()
             || t.env.is_some()
             || t.working_dir.is_some()
-            || t.timeout.is_some();
+            || t.timeout.is_some()
+            || t.resources.is_some();
         if flavor == Flavor::Katib && shorthand {
             for (f, present) in [
                 ("command", t.command.is_some()),
@@ -877,6 +1083,7 @@ impl Validator {
                 ("env", t.env.is_some()),
                 ("workingDir", t.working_dir.is_some()),
                 ("timeout", t.timeout.is_some()),
+                ("resources", t.resources.is_some()),
             ] {
                 if present {
                     self.err(format!("{base}.{f}"), format!("is a {} field; put it in the trialSpec's container or use apiVersion {}", spec::NATIVE_API_VERSION, spec::NATIVE_API_VERSION));
@@ -974,6 +1181,7 @@ impl Validator {
             }
             d
         });
+        let mut resources = TrialResources::default();
         let source = if let Some(ts) = &t.trial_spec {
             walk_strings(ts, "spec.trialTemplate.trialSpec", &mut |p, s| {
                 check_refs(self, p, s)
@@ -982,7 +1190,11 @@ impl Validator {
                 self.err(format!("{base}.trialSpec"), "must be a Kubernetes object");
                 None
             } else {
-                match primary_container(ts, t.primary_container_name.as_deref()) {
+                let found = primary_container(ts, t.primary_container_name.as_deref());
+                if let Ok(c) = &found {
+                    resources = self.container_resources(c);
+                }
+                match found {
                     Err(e) => {
                         self.err(format!("{base}.trialSpec"), e);
                         None
@@ -1034,6 +1246,9 @@ impl Validator {
                     })
                     .collect(),
             };
+            if let Some(r) = &t.resources {
+                resources = self.native_resources(&format!("{base}.resources"), r);
+            }
             for (i, a) in command.iter().enumerate() {
                 check_refs(self, &format!("{base}.command[{i}]"), a);
             }
@@ -1062,6 +1277,7 @@ impl Validator {
             trial_parameters,
             source: source?,
             timeout,
+            resources,
         })
     }
 

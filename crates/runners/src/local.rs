@@ -1,12 +1,14 @@
 //! Trials as local processes: no shell, one process group each, output to a log file and
 //! through the metrics parser, SIGTERM then SIGKILL to stop.
 
+use crate::plan::{
+    ENV_TRIAL_DIR, FileFollower, TAIL_LINES, TrialPlan, parse_lines, plan, trial_dir,
+};
 use async_trait::async_trait;
-use chrono::Utc;
 use ferrotune_controller::{ExitKind, RunnerEvent, Started, TrialLaunch, TrialRunner};
 use ferrotune_core::metrics::{MetricParser, ObservationBuilder};
 use ferrotune_core::validate::CollectorKind;
-use ferrotune_core::{Observation, PARENT_LABEL};
+use ferrotune_store::ExperimentRecord;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::collections::{HashMap, VecDeque};
@@ -16,11 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
-/// How many lines of a trial's output a failure message quotes.
-const TAIL_LINES: usize = 10;
 /// The longest line read from a trial's output at once.
 const MAX_LINE: u64 = 1 << 20;
 /// How often a metrics file is read while its trial runs.
@@ -38,36 +38,6 @@ impl LocalRunner {
     }
 }
 
-/// Environment variables every trial gets; `FERROTUNE_TRIAL_DIR` doubles as the marker by
-/// which a later run finds processes a crashed run left behind.
-pub const ENV_TRIAL_DIR: &str = "FERROTUNE_TRIAL_DIR";
-
-fn trial_dir(run_dir: &Path, trial: &str) -> PathBuf {
-    run_dir.join("trials").join(trial)
-}
-
-/// Where a trial saves what a later trial may start from (PBT, Hyperband promotions):
-/// `FERROTUNE_CHECKPOINT_DIR`, kept across attempts.
-fn checkpoint_dir(run_dir: &Path, trial: &str) -> PathBuf {
-    trial_dir(run_dir, trial).join("checkpoint")
-}
-
-/// Moves an earlier attempt's file aside as `NAME.attempt-N.EXT`, so that partial logs
-/// of an interrupted attempt are kept apart from the new one.
-fn keep_apart(path: &Path, previous_attempt: i64) {
-    if previous_attempt < 1 || !path.exists() {
-        return;
-    }
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("file");
-    let ext = path
-        .extension()
-        .and_then(|s| s.to_str())
-        .map(|e| format!(".{e}"))
-        .unwrap_or_default();
-    let aside = path.with_file_name(format!("{stem}.attempt-{previous_attempt}{ext}"));
-    let _ = std::fs::rename(path, aside);
-}
-
 struct Prepared {
     cmd: tokio::process::Command,
     reader: std::io::PipeReader,
@@ -76,78 +46,23 @@ struct Prepared {
 }
 
 fn prepare(l: &TrialLaunch) -> std::io::Result<Prepared> {
-    let dir = trial_dir(&l.run_dir, &l.trial);
-    std::fs::create_dir_all(&dir)?;
-    let log_path = dir.join("output.log");
-    keep_apart(&log_path, l.attempt - 1);
-    let log = std::fs::File::create(&log_path)?;
-    let checkpoint = checkpoint_dir(&l.run_dir, &l.trial);
-    std::fs::create_dir_all(&checkpoint)?;
-
-    let mut argv = l.command.argv.clone();
-    let mut env = l.command.env.clone();
-    // A File collector's path is a path inside Katib's container; locally the file lives in
-    // the trial's own directory, and the template's mentions of it are rewritten to match.
-    let metrics_file = match &l.collector.kind {
-        CollectorKind::File { path, directory } => {
-            let local = dir.join(path.trim_start_matches('/'));
-            keep_apart(&local, l.attempt - 1);
-            if *directory {
-                std::fs::create_dir_all(&local)?;
-            } else if let Some(parent) = local.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            let local_s = local.to_string_lossy().to_string();
-            for a in argv.iter_mut() {
-                *a = a.replace(path.as_str(), &local_s);
-            }
-            for (_, v) in env.iter_mut() {
-                *v = v.replace(path.as_str(), &local_s);
-            }
-            env.push(("FERROTUNE_METRICS_FILE".into(), local_s));
-            Some((local, *directory))
-        }
-        CollectorKind::StdOut | CollectorKind::Push => None,
-    };
-    let Some((program, args)) = argv.split_first() else {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "empty command",
-        ));
-    };
-    let cwd = match &l.command.working_dir {
-        None => dir.clone(),
-        Some(w) if Path::new(w).is_absolute() => PathBuf::from(w),
-        Some(w) => l.source_dir.join(w),
-    };
+    let TrialPlan {
+        log,
+        argv,
+        env,
+        cwd,
+        metrics_file,
+        ..
+    } = plan(l)?;
+    let (program, args) = argv.split_first().expect("plan refuses an empty command");
     let (reader, writer) = std::io::pipe()?;
     let mut cmd = tokio::process::Command::new(program);
-    if let Some(r) = &l.report {
-        cmd.env("FERROTUNE_ENDPOINT", &r.endpoint)
-            .env("FERROTUNE_TOKEN", &r.token);
-        if let Some(ca) = &r.ca_file {
-            cmd.env("FERROTUNE_CA_FILE", ca);
-        }
-    }
-    if let Some(parent) = l.labels.get(PARENT_LABEL) {
-        cmd.env(
-            "FERROTUNE_PARENT_CHECKPOINT_DIR",
-            checkpoint_dir(&l.run_dir, parent),
-        );
-    }
     cmd.args(args)
         .current_dir(&cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::from(writer.try_clone()?))
         .stderr(Stdio::from(writer))
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("FERROTUNE_EXPERIMENT", &l.experiment)
-        .env("FERROTUNE_NAMESPACE", &l.namespace)
-        .env("FERROTUNE_TRIAL", &l.trial)
-        .env("FERROTUNE_ATTEMPT", l.attempt.to_string())
-        .env(ENV_TRIAL_DIR, &dir)
-        .env("FERROTUNE_PARAMS", l.parameters.to_json().to_string())
-        .env("FERROTUNE_CHECKPOINT_DIR", &checkpoint)
         .process_group(0)
         .kill_on_drop(false);
     // SAFETY: prctl is async-signal-safe; the closure allocates nothing.
@@ -164,75 +79,6 @@ fn prepare(l: &TrialLaunch) -> std::io::Result<Prepared> {
         log,
         metrics_file,
     })
-}
-
-/// Follows a metrics file (or a directory of them) from a byte offset.
-struct FileFollower {
-    path: PathBuf,
-    directory: bool,
-    offsets: HashMap<PathBuf, u64>,
-    partial: HashMap<PathBuf, String>,
-}
-
-impl FileFollower {
-    async fn read_new(&mut self, final_read: bool) -> Vec<String> {
-        let mut files = Vec::new();
-        if self.directory {
-            if let Ok(mut rd) = tokio::fs::read_dir(&self.path).await {
-                while let Ok(Some(e)) = rd.next_entry().await {
-                    if e.file_type().await.map(|t| t.is_file()).unwrap_or(false) {
-                        files.push(e.path());
-                    }
-                }
-            }
-            files.sort();
-        } else {
-            files.push(self.path.clone());
-        }
-        let mut lines = Vec::new();
-        for f in files {
-            let Ok(mut file) = tokio::fs::File::open(&f).await else {
-                continue;
-            };
-            let off = *self.offsets.get(&f).unwrap_or(&0);
-            if file.seek(std::io::SeekFrom::Start(off)).await.is_err() {
-                continue;
-            }
-            let mut buf = Vec::new();
-            if file.read_to_end(&mut buf).await.is_err() {
-                continue;
-            }
-            self.offsets.insert(f.clone(), off + buf.len() as u64);
-            let mut text = self.partial.remove(&f).unwrap_or_default();
-            text.push_str(&String::from_utf8_lossy(&buf));
-            let mut rest = text.as_str();
-            while let Some(i) = rest.find('\n') {
-                lines.push(rest[..i].to_string());
-                rest = &rest[i + 1..];
-            }
-            if final_read {
-                if !rest.is_empty() {
-                    lines.push(rest.to_string());
-                }
-            } else if !rest.is_empty() {
-                self.partial.insert(f.clone(), rest.to_string());
-            }
-        }
-        lines
-    }
-}
-
-fn parse_lines(
-    parser: &MetricParser,
-    builder: &mut ObservationBuilder,
-    lines: &[String],
-) -> Vec<Observation> {
-    let now = Utc::now();
-    lines
-        .iter()
-        .flat_map(|line| parser.parse_line(line.trim_end_matches('\r')))
-        .map(|p| builder.push(p, now))
-        .collect()
 }
 
 fn signal_group(pgid: i32, sig: Signal) {
@@ -337,12 +183,8 @@ impl TrialRunner for LocalRunner {
                 let _ = tail_tx.send(tail);
             });
 
-            let mut follower = metrics_file.map(|(path, directory)| FileFollower {
-                path,
-                directory,
-                offsets: HashMap::new(),
-                partial: HashMap::new(),
-            });
+            let mut follower =
+                metrics_file.map(|(path, directory)| FileFollower::new(path, directory));
             let mut file_builder = ObservationBuilder::new();
             let mut poll = tokio::time::interval(FILE_POLL);
             let deadline = async {
@@ -427,7 +269,8 @@ impl TrialRunner for LocalRunner {
         }
     }
 
-    async fn cleanup_orphans(&self, run_dir: &Path) {
+    async fn cleanup_orphans(&self, experiment: &ExperimentRecord) {
+        let run_dir = Path::new(&experiment.run_dir);
         let marker = format!("{ENV_TRIAL_DIR}={}", trial_dir(run_dir, "").display());
         for pid in find_marked_processes(&marker) {
             let pid = Pid::from_raw(pid);

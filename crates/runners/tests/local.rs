@@ -32,6 +32,7 @@ fn launch(dir: &std::path::Path, trial: &str, argv: &[&str]) -> TrialLaunch {
         timeout: None,
         labels: Default::default(),
         report: None,
+        resources: Default::default(),
     }
 }
 

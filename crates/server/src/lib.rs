@@ -61,6 +61,8 @@ pub struct Config {
     pub advertise: Option<String>,
     /// Certificates trials trust for the server's TLS endpoint (`FERROTUNE_CA_FILE`).
     pub trial_ca_file: Option<PathBuf>,
+    /// Where the trials of experiments that say nothing run (`--runner`, `--ray-address`).
+    pub runner: ferrotune_runners::RunnerSetting,
 }
 
 impl Config {
@@ -75,6 +77,7 @@ impl Config {
             grace: Duration::from_secs(10),
             advertise: None,
             trial_ca_file: None,
+            runner: Default::default(),
         }
     }
 }
@@ -127,10 +130,20 @@ pub async fn serve_with(
         Some(ca) => ReportHub::new(endpoint).with_ca_file(ca.display().to_string()),
         None => ReportHub::new(endpoint),
     };
-    let runner = Arc::new(ferrotune_runners::LocalRunner::new());
+    let runners = Arc::new(ferrotune_runners::Runners::new(config.grace));
+    // A default Ray cluster that does not answer fails the server at start, naming it.
+    if config.runner.kind == Some(ferrotune_core::placement::RunnerKind::Ray) {
+        runners
+            .get(&ferrotune_runners::RunnerSetting::merge(
+                std::slice::from_ref(&config.runner),
+            ))
+            .await
+            .map_err(|e| ServerError::Unavailable(e.to_string()))?;
+    }
     let manager = Manager::new(
         config.store.clone(),
-        runner,
+        runners,
+        config.runner.clone(),
         hub,
         config.runs_dir.clone(),
         config.grace,

@@ -6,6 +6,7 @@ use crate::ServerError;
 use ferrotune_controller::lifecycle::{self, Overrides, prepare_document, prepare_resume};
 use ferrotune_controller::{Controller, Event, Interrupt, Options, ReportHub, TrialRunner};
 use ferrotune_core::validate::Experiment;
+use ferrotune_runners::{RunnerSetting, Runners};
 use ferrotune_store::{ExperimentRecord, ExperimentStatus, NewExperiment, Store};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -36,7 +37,11 @@ struct Running {
 /// Runs experiments inside the server.
 pub struct Manager {
     store: Arc<dyn Store>,
-    runner: Arc<dyn TrialRunner>,
+    /// Where trials may run: the local runner and one per Ray cluster, shared by the
+    /// experiments that run there.
+    runners: Arc<Runners>,
+    /// The runner of experiments that say none (`ferrotune server --runner`).
+    default_runner: RunnerSetting,
     hub: ReportHub,
     runs_dir: PathBuf,
     grace: Duration,
@@ -56,7 +61,8 @@ pub struct CreateRequest<'a> {
 impl Manager {
     pub fn new(
         store: Arc<dyn Store>,
-        runner: Arc<dyn TrialRunner>,
+        runners: Arc<Runners>,
+        default_runner: RunnerSetting,
         hub: ReportHub,
         runs_dir: PathBuf,
         grace: Duration,
@@ -64,7 +70,8 @@ impl Manager {
         let (changes, _) = broadcast::channel(4096);
         Arc::new(Manager {
             store,
-            runner,
+            runners,
+            default_runner,
             hub,
             runs_dir,
             grace,
@@ -105,6 +112,45 @@ impl Manager {
         self.runs_dir.join(namespace).join(name)
     }
 
+    /// The runner of an experiment: where it last ran (pinned in its run folder, when
+    /// `pinned`), else its
+    /// `spec.runner`, else the server's default; `RAY_ADDRESS` fills in a missing Ray
+    /// address. A Ray cluster is connected to here, so a wrong address is an error of the
+    /// request that asks for it.
+    async fn runner_for(
+        &self,
+        exp: &Experiment,
+        run_dir: &Path,
+        pinned: bool,
+    ) -> Result<
+        (
+            ferrotune_core::placement::RunnerChoice,
+            Arc<dyn TrialRunner>,
+        ),
+        ServerError,
+    > {
+        let choice = RunnerSetting::merge(&[
+            RunnerSetting::pinned(run_dir)
+                .filter(|_| pinned)
+                .unwrap_or_default(),
+            exp.runner
+                .as_ref()
+                .map(RunnerSetting::from)
+                .unwrap_or_default(),
+            self.default_runner.clone(),
+            RunnerSetting {
+                ray_address: std::env::var("RAY_ADDRESS").ok().filter(|a| !a.is_empty()),
+                ..Default::default()
+            },
+        ]);
+        let runner = self
+            .runners
+            .get(&choice)
+            .await
+            .map_err(|e| ServerError::FailedPrecondition(e.to_string()))?;
+        Ok((choice, runner))
+    }
+
     /// Whether this server started the experiment (its run directory is under ours).
     fn owns(&self, r: &ExperimentRecord) -> bool {
         Path::new(&r.run_dir).starts_with(&self.runs_dir)
@@ -132,6 +178,8 @@ impl Manager {
             .or_else(|| ferrotune_algorithms::seed_from_settings(&exp.algorithm.settings))
             .unwrap_or_else(lifecycle::random_seed);
         let run_dir = self.run_dir(&exp.namespace, &exp.name);
+        // The runner must be usable before anything is stored.
+        self.runner_for(&exp, &run_dir, false).await?;
         std::fs::create_dir_all(&run_dir).map_err(|e| {
             ServerError::Internal(format!("cannot create {}: {e}", run_dir.display()))
         })?;
@@ -146,6 +194,8 @@ impl Manager {
                 seed,
             })
             .await?;
+        // The name was free: a pin in its run folder is a deleted namesake's.
+        let _ = std::fs::remove_file(run_dir.join(ferrotune_runners::select::PINNED_FILE));
         self.spawn(exp, record.clone());
         Ok(record)
     }
@@ -183,7 +233,14 @@ impl Manager {
             self.wait(name).await;
         } else if !r.status.is_completed() && r.status != ExperimentStatus::Stopped {
             // Nobody runs it (not ours, or its runner died): record that it is stopped.
-            self.runner.cleanup_orphans(Path::new(&r.run_dir)).await;
+            let exp = lifecycle::reload(&r.document)
+                .ok()
+                .and_then(|d| ferrotune_controller::validate_document(&d).ok());
+            if let Some(exp) = exp
+                && let Ok((_, runner)) = self.runner_for(&exp, Path::new(&r.run_dir), true).await
+            {
+                runner.cleanup_orphans(&r).await;
+            }
             self.store
                 .set_experiment_status(r.id, ExperimentStatus::Stopped, "StoppedByUser", "stopped")
                 .await?;
@@ -301,10 +358,14 @@ impl Manager {
         record: ExperimentRecord,
         interrupt: watch::Receiver<Option<Interrupt>>,
     ) -> Result<(), ServerError> {
-        // A server killed outright may have left trial processes behind.
-        self.runner
-            .cleanup_orphans(Path::new(&record.run_dir))
-            .await;
+        let (choice, runner) = self
+            .runner_for(&exp, Path::new(&record.run_dir), true)
+            .await?;
+        if let Err(e) = ferrotune_runners::select::pin(Path::new(&record.run_dir), &choice) {
+            tracing::warn!(experiment = %record.name, "cannot record its runner: {e}");
+        }
+        // A server killed outright may have left trials behind (processes, Ray jobs).
+        runner.cleanup_orphans(&record).await;
         self.store
             .claim_experiment(record.id, std::process::id() as i64)
             .await?;
@@ -333,15 +394,8 @@ impl Manager {
             reports: Some(self.hub.clone()),
             ..Options::default()
         };
-        let controller = Controller::new(
-            self.store.clone(),
-            self.runner.clone(),
-            exp,
-            record,
-            options,
-            on_event,
-        )
-        .await?;
+        let controller =
+            Controller::new(self.store.clone(), runner, exp, record, options, on_event).await?;
         controller.run(interrupt).await?;
         Ok(())
     }

@@ -1,0 +1,230 @@
+//! What every runner does the same way before a trial starts, wherever it runs: the
+//! trial's folder (log, checkpoints, metrics file), its argv and its environment
+//! (`FERROTUNE_*`), and, once it runs, how output lines and metrics files become
+//! observations.
+
+use chrono::Utc;
+use ferrotune_controller::TrialLaunch;
+use ferrotune_core::metrics::{MetricParser, ObservationBuilder};
+use ferrotune_core::validate::CollectorKind;
+use ferrotune_core::{Observation, PARENT_LABEL};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+/// How many lines of a trial's output a failure message quotes.
+pub(crate) const TAIL_LINES: usize = 10;
+
+/// Environment variables every trial gets; `FERROTUNE_TRIAL_DIR` doubles as the marker by
+/// which a later run finds processes a crashed run left behind.
+pub const ENV_TRIAL_DIR: &str = "FERROTUNE_TRIAL_DIR";
+
+pub(crate) fn trial_dir(run_dir: &Path, trial: &str) -> PathBuf {
+    run_dir.join("trials").join(trial)
+}
+
+/// Where a trial saves what a later trial may start from (PBT, Hyperband promotions):
+/// `FERROTUNE_CHECKPOINT_DIR`, kept across attempts.
+pub(crate) fn checkpoint_dir(run_dir: &Path, trial: &str) -> PathBuf {
+    trial_dir(run_dir, trial).join("checkpoint")
+}
+
+/// Moves an earlier attempt's file aside as `NAME.attempt-N.EXT`, so that partial logs
+/// of an interrupted attempt are kept apart from the new one.
+pub(crate) fn keep_apart(path: &Path, previous_attempt: i64) {
+    if previous_attempt < 1 || !path.exists() {
+        return;
+    }
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("file");
+    let ext = path
+        .extension()
+        .and_then(|s| s.to_str())
+        .map(|e| format!(".{e}"))
+        .unwrap_or_default();
+    let aside = path.with_file_name(format!("{stem}.attempt-{previous_attempt}{ext}"));
+    let _ = std::fs::rename(path, aside);
+}
+
+/// One attempt, ready to start: the same for every runner, so a trial sees the same
+/// folders and environment wherever it runs.
+#[derive(Debug)]
+pub(crate) struct TrialPlan {
+    /// The trial's own folder (`FERROTUNE_TRIAL_DIR`).
+    pub dir: PathBuf,
+    /// Its checkpoint folder (`FERROTUNE_CHECKPOINT_DIR`).
+    pub checkpoint: PathBuf,
+    /// The fresh `output.log` (an earlier attempt's is moved aside).
+    pub log: std::fs::File,
+    pub argv: Vec<String>,
+    /// In the order to apply: a later entry wins over an earlier one of the same name.
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    /// A File collector's file (or directory: `true`), in the trial's folder.
+    pub metrics_file: Option<(PathBuf, bool)>,
+}
+
+/// Creates the trial's folders and works out its argv, environment and working directory.
+pub(crate) fn plan(l: &TrialLaunch) -> std::io::Result<TrialPlan> {
+    let dir = trial_dir(&l.run_dir, &l.trial);
+    std::fs::create_dir_all(&dir)?;
+    let log_path = dir.join("output.log");
+    keep_apart(&log_path, l.attempt - 1);
+    let log = std::fs::File::create(&log_path)?;
+    let checkpoint = checkpoint_dir(&l.run_dir, &l.trial);
+    std::fs::create_dir_all(&checkpoint)?;
+
+    let mut argv = l.command.argv.clone();
+    let mut template_env = l.command.env.clone();
+    // A File collector's path is a path inside Katib's container; here the file lives in
+    // the trial's own directory, and the template's mentions of it are rewritten to match.
+    let metrics_file = match &l.collector.kind {
+        CollectorKind::File { path, directory } => {
+            let local = dir.join(path.trim_start_matches('/'));
+            keep_apart(&local, l.attempt - 1);
+            if *directory {
+                std::fs::create_dir_all(&local)?;
+            } else if let Some(parent) = local.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let local_s = local.to_string_lossy().to_string();
+            for a in argv.iter_mut() {
+                *a = a.replace(path.as_str(), &local_s);
+            }
+            for (_, v) in template_env.iter_mut() {
+                *v = v.replace(path.as_str(), &local_s);
+            }
+            template_env.push(("FERROTUNE_METRICS_FILE".into(), local_s));
+            Some((local, *directory))
+        }
+        CollectorKind::StdOut | CollectorKind::Push => None,
+    };
+    if argv.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "empty command",
+        ));
+    }
+    let cwd = match &l.command.working_dir {
+        None => dir.clone(),
+        Some(w) if Path::new(w).is_absolute() => PathBuf::from(w),
+        Some(w) => l.source_dir.join(w),
+    };
+    // The template's env may set the report variables and the parent checkpoint (tests
+    // and odd setups do), but never the trial's identity below.
+    let mut env = Vec::new();
+    if let Some(r) = &l.report {
+        env.push(("FERROTUNE_ENDPOINT".to_string(), r.endpoint.clone()));
+        env.push(("FERROTUNE_TOKEN".to_string(), r.token.clone()));
+        if let Some(ca) = &r.ca_file {
+            env.push(("FERROTUNE_CA_FILE".to_string(), ca.clone()));
+        }
+    }
+    if let Some(parent) = l.labels.get(PARENT_LABEL) {
+        env.push((
+            "FERROTUNE_PARENT_CHECKPOINT_DIR".to_string(),
+            checkpoint_dir(&l.run_dir, parent).display().to_string(),
+        ));
+    }
+    env.extend(template_env);
+    let path = |p: &Path| p.display().to_string();
+    env.extend([
+        ("FERROTUNE_EXPERIMENT".to_string(), l.experiment.clone()),
+        ("FERROTUNE_NAMESPACE".to_string(), l.namespace.clone()),
+        ("FERROTUNE_TRIAL".to_string(), l.trial.clone()),
+        ("FERROTUNE_ATTEMPT".to_string(), l.attempt.to_string()),
+        (ENV_TRIAL_DIR.to_string(), path(&dir)),
+        (
+            "FERROTUNE_PARAMS".to_string(),
+            l.parameters.to_json().to_string(),
+        ),
+        ("FERROTUNE_CHECKPOINT_DIR".to_string(), path(&checkpoint)),
+    ]);
+    Ok(TrialPlan {
+        dir,
+        checkpoint,
+        log,
+        argv,
+        env,
+        cwd,
+        metrics_file,
+    })
+}
+
+/// Follows a metrics file (or a directory of them) from a byte offset.
+pub(crate) struct FileFollower {
+    path: PathBuf,
+    directory: bool,
+    offsets: HashMap<PathBuf, u64>,
+    partial: HashMap<PathBuf, String>,
+}
+
+impl FileFollower {
+    pub fn new(path: PathBuf, directory: bool) -> Self {
+        FileFollower {
+            path,
+            directory,
+            offsets: HashMap::new(),
+            partial: HashMap::new(),
+        }
+    }
+
+    pub async fn read_new(&mut self, final_read: bool) -> Vec<String> {
+        let mut files = Vec::new();
+        if self.directory {
+            if let Ok(mut rd) = tokio::fs::read_dir(&self.path).await {
+                while let Ok(Some(e)) = rd.next_entry().await {
+                    if e.file_type().await.map(|t| t.is_file()).unwrap_or(false) {
+                        files.push(e.path());
+                    }
+                }
+            }
+            files.sort();
+        } else {
+            files.push(self.path.clone());
+        }
+        let mut lines = Vec::new();
+        for f in files {
+            let Ok(mut file) = tokio::fs::File::open(&f).await else {
+                continue;
+            };
+            let off = *self.offsets.get(&f).unwrap_or(&0);
+            if file.seek(std::io::SeekFrom::Start(off)).await.is_err() {
+                continue;
+            }
+            let mut buf = Vec::new();
+            if file.read_to_end(&mut buf).await.is_err() {
+                continue;
+            }
+            self.offsets.insert(f.clone(), off + buf.len() as u64);
+            let mut text = self.partial.remove(&f).unwrap_or_default();
+            text.push_str(&String::from_utf8_lossy(&buf));
+            let mut rest = text.as_str();
+            while let Some(i) = rest.find('\n') {
+                lines.push(rest[..i].to_string());
+                rest = &rest[i + 1..];
+            }
+            if final_read {
+                if !rest.is_empty() {
+                    lines.push(rest.to_string());
+                }
+            } else if !rest.is_empty() {
+                self.partial.insert(f.clone(), rest.to_string());
+            }
+        }
+        lines
+    }
+}
+
+/// The observations in `lines`, by the collector's parser.
+pub(crate) fn parse_lines(
+    parser: &MetricParser,
+    builder: &mut ObservationBuilder,
+    lines: &[String],
+) -> Vec<Observation> {
+    let now = Utc::now();
+    lines
+        .iter()
+        .flat_map(|line| parser.parse_line(line.trim_end_matches('\r')))
+        .map(|p| builder.push(p, now))
+        .collect()
+}
