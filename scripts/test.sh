@@ -7,13 +7,27 @@
 #   rebuilt only when scripts/requirements-test.txt changes);
 # - the whole workspace's tests, with that venv's python3 first on PATH, so that real
 #   sweeps run real trial processes (including the scikit-learn example).
-# Services that later issues need (PostgreSQL, a Ray head, a Kubernetes API server) are
-# started here too as they arrive; under CI=true a missing service is a failure.
+# Services the tests need are found or started here: PostgreSQL (found), a Ray head
+# (started from the venv, stopped at the end); under CI=true a missing service is a
+# failure. (A Kubernetes API server will join them.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 say() { printf '\n== %s\n' "$*" >&2; }
+
+# Whatever this script started goes away when it ends, failed or not.
+log=""
+ray_dir=""
+cleanup() {
+  [ -n "$log" ] && rm -f "$log"
+  if [ -n "$ray_dir" ]; then
+    "$root/scripts/ray-head.sh" stop "$ray_dir" || true
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 venv="${FERROTUNE_TEST_VENV:-$root/.venv}"
 req="$root/scripts/requirements-test.txt"
@@ -54,8 +68,10 @@ fi
 # PostgreSQL for the store's PostgreSQL tests (crates/store/tests/postgres.rs), which read
 # its URL from FERROTUNE_TEST_POSTGRES and fail without it.
 pg_url="${FERROTUNE_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}"
+# Tests of a service that is missing are filtered out by name (and counted as skipped,
+# loudly); under CI=true a missing service is a failure instead.
 skip_args=()
-skip_note=""
+skip_notes=()
 pg_answers() {
   # psql proves the database and the user too; pg_isready only that the server is up.
   if command -v psql >/dev/null; then
@@ -74,8 +90,31 @@ elif [ "${CI:-}" = "true" ]; then
 else
   say "WARNING: PostgreSQL not reachable at $pg_url: skipping the PostgreSQL store tests"
   echo "  (start PostgreSQL at 127.0.0.1:5432 with user postgres and database test to run them)" >&2
-  skip_args=(--skip postgres_store::)
-  skip_note="PostgreSQL not reachable"
+  skip_args+=(--skip postgres_store::)
+  skip_notes+=("PostgreSQL not reachable")
+fi
+
+# A Ray head on loopback for the Ray runner's tests (module ray_cluster in
+# crates/runners/tests/ray.rs and crates/cli/tests/ray.rs), which read its dashboard's
+# address from FERROTUNE_TEST_RAY and fail without it. It runs from the venv (its jobs run
+# the venv's python3, with the SDK), with free ports and its temp dir under target/ (short:
+# Ray's socket paths are limited), and is stopped when this script ends.
+ray_dir="${CARGO_TARGET_DIR:-$root/target}/ray"
+if [ "${#ray_dir}" -gt 40 ]; then
+  ray_dir=$(mktemp -d /tmp/ferrotune-ray.XXXXXX)
+fi
+if command -v ray >/dev/null && ray_url=$("$root/scripts/ray-head.sh" start "$ray_dir"); then
+  say "Ray answers at $ray_url: running the Ray runner tests"
+  export FERROTUNE_TEST_RAY="$ray_url"
+elif [ "${CI:-}" = "true" ]; then
+  say "ERROR: could not start a Ray head (ray from $venv)"
+  echo "CI=true: the Ray runner tests must run; see the messages above." >&2
+  exit 1
+else
+  say "WARNING: could not start a Ray head: skipping the Ray runner tests"
+  echo "  (scripts/requirements-test.txt installs ray[default] in the venv; see the messages above)" >&2
+  skip_args+=(--skip ray_cluster::)
+  skip_notes+=("Ray not started")
 fi
 
 say "building"
@@ -84,12 +123,12 @@ cargo build --workspace --all-targets --release --quiet 2>&1 | tail -n 20
 say "running the tests"
 # Release mode: the sweeps and the crash test run real processes and a real SQLite file.
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --release --no-fail-fast -- --test-threads=2 ${skip_args[@]+"${skip_args[@]}"} 2>&1 | tee "$log" || status=$?
 # One closing line over every test binary.
-# When PostgreSQL is missing, its tests are filtered out: they count as skipped, loudly.
+# When a service is missing, its tests are filtered out: they count as skipped, loudly.
+skip_note=$(IFS=';'; echo "${skip_notes[*]-}" | sed 's/;/; /g')
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i; if ($(i+1) ~ /^filtered/) fo += $i } }
-     END { extra = ""; if (note != "") { s += fo; extra = sprintf(" (%d PostgreSQL store tests SKIPPED: %s)", fo, note) }
+     END { extra = ""; if (note != "") { s += fo; extra = sprintf(" (%d tests SKIPPED: %s)", fo, note) }
            printf "\nall tests: %d passed, %d failed, %d skipped%s\n", p, f, s, extra }' note="$skip_note" "$log"
 exit "$status"

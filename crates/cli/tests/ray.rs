@@ -1,0 +1,469 @@
+//! The Ray runner end to end: `ferrotune run --runner ray` against the real Ray head that
+//! `./scripts/test.sh` starts (its dashboard's address in FERROTUNE_TEST_RAY). Module
+//! `ray_cluster` holds the tests that need it, so that the script can skip them by name
+//! when Ray cannot start (never under CI=true).
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+/// A wrong address is refused at once, naming it, before anything is stored.
+#[test]
+fn unreachable_ray_is_a_clear_error_naming_the_address() {
+    let sb = Sandbox::new();
+    let file = sb.write(
+        "e.yaml",
+        &native(
+            "unreachable",
+            "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
+            "print('loss=1')",
+            "  parallelTrialCount: 1\n  maxTrialCount: 1\n",
+        ),
+    );
+    let out = sb.run(&[
+        "run",
+        file.to_str().unwrap(),
+        "--runner",
+        "ray",
+        "--ray-address",
+        "http://127.0.0.1:1",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("Ray at http://127.0.0.1:1"), "{err}");
+    assert!(err.contains("refused"), "{err}");
+    let list = sb.json(&["list", "--output", "json"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
+
+    let out = sb.run(&[
+        "run",
+        file.to_str().unwrap(),
+        "--runner",
+        "ray",
+        "--ray-mode",
+        "tasks",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not implemented yet"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+mod ray_cluster {
+    use super::*;
+    use ferrotune_runners::ray::api::{JobApi, JobInfo, JobStatus};
+    use std::sync::Mutex;
+
+    /// One sweep at a time on the 2-CPU head, so that timings and slots are the tests'
+    /// own.
+    static HEAD: Mutex<()> = Mutex::new(());
+
+    fn ray_url() -> String {
+        std::env::var("FERROTUNE_TEST_RAY").unwrap_or_else(|_| {
+            panic!(
+                "FERROTUNE_TEST_RAY is not set: these tests need a Ray head's dashboard address \
+                 (./scripts/test.sh starts one; by hand: scripts/ray-head.sh start DIR)"
+            )
+        })
+    }
+
+    fn lock() -> std::sync::MutexGuard<'static, ()> {
+        HEAD.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// The Ray jobs of an experiment of this sandbox, by trial and attempt.
+    fn jobs(api: &JobApi, sb: &Sandbox, name: &str) -> Vec<(String, String, JobInfo)> {
+        let run_dir = std::fs::canonicalize(sb.path(&format!("ferrotune-runs/{name}")))
+            .unwrap()
+            .display()
+            .to_string();
+        rt().block_on(api.list())
+            .expect("Ray lists its jobs")
+            .into_iter()
+            .filter_map(|j| {
+                let m = j.metadata.clone()?;
+                (m.get("ferrotune.io/run-dir") == Some(&run_dir)).then(|| {
+                    (
+                        m["ferrotune.io/trial"].clone(),
+                        m["ferrotune.io/attempt"].clone(),
+                        j,
+                    )
+                })
+            })
+            .collect()
+    }
+
+    fn run_ray(sb: &Sandbox, file: &std::path::Path) -> std::process::Output {
+        sb.run(&[
+            "run",
+            file.to_str().unwrap(),
+            "--runner",
+            "ray",
+            "--ray-address",
+            &ray_url(),
+            "--grace",
+            "2",
+        ])
+    }
+
+    fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+        let t = Instant::now();
+        while !f() {
+            assert!(t.elapsed() < timeout, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    const ENV_CHECK: &str = r#"
+import json, os, sys, time
+p = json.loads(os.environ["FERROTUNE_PARAMS"])
+d = os.environ["FERROTUNE_TRIAL_DIR"]
+ok = (os.getcwd() == d and os.path.isdir(os.environ["FERROTUNE_CHECKPOINT_DIR"])
+      and os.environ["FERROTUNE_TRIAL"].startswith("stdout-sweep-")
+      and os.environ["FERROTUNE_ATTEMPT"] == "1"
+      and os.environ["FERROTUNE_EXPERIMENT"] == "stdout-sweep"
+      and os.environ["FERROTUNE_NAMESPACE"] == "ferrotune"
+      and os.environ["GREETING"] == "hello; rm -rf / $(id)"
+      and sys.argv[1] == p["word"])
+print(f"env_ok={int(ok)}", flush=True)
+for step in range(3):
+    print(f"step={step} loss={p['x'] + 1.0 / (step + 1):.6f}", flush=True)
+    time.sleep(0.05)
+"#;
+
+    #[test]
+    fn a_sweep_runs_on_ray_with_stdout_metrics_and_the_local_environment() {
+        let _head = lock();
+        let sb = Sandbox::new();
+        let code = serde_json::to_string(ENV_CHECK).unwrap();
+        let file = sb.write(
+            "e.yaml",
+            &format!(
+                "apiVersion: ferrotune.io/v1alpha1
+kind: Experiment
+metadata:
+  name: stdout-sweep
+spec:
+  objective: {{type: minimize, objectiveMetricName: loss, additionalMetricNames: [env_ok]}}
+  algorithm: {{algorithmName: random}}
+  parallelTrialCount: 2
+  maxTrialCount: 4
+  parameters:
+    - {{name: x, parameterType: double, feasibleSpace: {{min: '0', max: '1'}}}}
+    - {{name: word, parameterType: categorical, feasibleSpace: {{list: ['a; touch /tmp/ferrotune-pwned', '$(id) `id`']}}}}
+  trialTemplate:
+    command: [python3, -c, {code}, '${{trialParameters.word}}']
+    env: {{GREETING: 'hello; rm -rf / $(id)'}}
+"
+            ),
+        );
+        let t = Instant::now();
+        let out = run_ray(&sb, &file);
+        let took = t.elapsed();
+        assert!(out.status.success(), "{}", stderr(&out));
+        eprintln!("4 trials, 2 at a time, on Ray in {took:?}");
+        let trials = sb.json(&["trials", "stdout-sweep", "--output", "json"]);
+        assert_eq!(count_status(&trials, "Succeeded"), 4, "{trials}");
+        for t in trials.as_array().unwrap() {
+            let x = t["parameters"]["x"].as_f64().unwrap();
+            let loss = t["metrics"]["loss"].as_f64().unwrap();
+            // min over the steps of x + 1/(step+1): the last step's.
+            assert!((loss - (x + 1.0 / 3.0)).abs() < 1e-5, "{t}");
+            assert_eq!(t["metrics"]["env_ok"].as_f64(), Some(1.0), "{t}");
+            let name = t["name"].as_str().unwrap();
+            let log = std::fs::read_to_string(sb.path(&format!(
+                "ferrotune-runs/stdout-sweep/trials/{name}/output.log"
+            )))
+            .unwrap();
+            assert!(log.contains("step=2 loss="), "{log}");
+        }
+        assert!(!std::path::Path::new("/tmp/ferrotune-pwned").exists());
+        let api = JobApi::new(&ray_url());
+        let jobs = jobs(&api, &sb, "stdout-sweep");
+        assert_eq!(jobs.len(), 4, "one Ray job per trial");
+        assert!(
+            jobs.iter()
+                .all(|(_, a, j)| a == "1" && j.status == JobStatus::Succeeded),
+            "{jobs:?}"
+        );
+    }
+
+    #[test]
+    fn sdk_trials_push_their_reports_from_ray_jobs() {
+        let _head = lock();
+        let sb = Sandbox::new();
+        let file = sb.write(
+            "e.yaml",
+            &native(
+                "push-sweep",
+                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
+                "import ferrotune\nx = ferrotune.params()['x']\nfor s in range(4):\n    ferrotune.report(step=s, loss=x * 10 + s)\n",
+                "  parallelTrialCount: 2\n  maxTrialCount: 3\n  metricsCollectorSpec:\n    collector: {kind: Push}\n",
+            ),
+        );
+        let out = run_ray(&sb, &file);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let trials = sb.json(&["trials", "push-sweep", "--output", "json"]);
+        assert_eq!(count_status(&trials, "Succeeded"), 3, "{trials}");
+        for t in trials.as_array().unwrap() {
+            let x = t["parameters"]["x"].as_f64().unwrap();
+            assert_eq!(t["metrics"]["loss"].as_f64(), Some(x * 10.0), "{t}");
+        }
+        let store = rt().block_on(sb.store());
+        rt().block_on(async {
+            use ferrotune_store::Store;
+            let e = store.get_experiment("push-sweep").await.unwrap();
+            for t in store.list_trials(e.id).await.unwrap() {
+                let obs = store.observations(t.id, Some(1)).await.unwrap();
+                assert_eq!(obs.len(), 4, "every report of {} arrived", t.name);
+            }
+        });
+    }
+
+    #[test]
+    fn trials_asking_for_every_cpu_never_overlap() {
+        let _head = lock();
+        let sb = Sandbox::new();
+        let code = "import time\nprint(f't_start={time.time():.3f}', flush=True)\ntime.sleep(1.0)\nprint(f't_end={time.time():.3f} loss=1', flush=True)\n";
+        let file = sb.write(
+            "e.yaml",
+            &native(
+                "two-cpus",
+                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
+                code,
+                "  parallelTrialCount: 3\n  maxTrialCount: 3\n",
+            )
+            .replace(
+                "    objectiveMetricName: loss\n",
+                "    objectiveMetricName: loss\n    additionalMetricNames: [t_start, t_end]\n",
+            )
+            .replace(
+                "  trialTemplate:\n",
+                "  trialTemplate:\n    resources: {cpu: 2, memory: 64Mi}\n",
+            ),
+        );
+        let out = run_ray(&sb, &file);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let trials = sb.json(&["trials", "two-cpus", "--output", "json"]);
+        assert_eq!(count_status(&trials, "Succeeded"), 3, "{trials}");
+        let mut spans: Vec<(f64, f64)> = trials
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["metrics"]["t_start"].as_f64().unwrap(),
+                    t["metrics"]["t_end"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for w in spans.windows(2) {
+            assert!(
+                w[1].0 >= w[0].1,
+                "two trials of 2 CPUs ran at once on a 2-CPU head: {spans:?}"
+            );
+        }
+    }
+
+    const CURVE: &str = r#"
+import json, os, time
+x = float(json.loads(os.environ["FERROTUNE_PARAMS"])["x"])
+for step in range(1, 21):
+    print(f"step={step} loss={10 * x + 2.0 / step:.5f}", flush=True)
+    time.sleep(0.1)
+open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finished")
+"#;
+
+    #[test]
+    fn early_stopping_stops_the_ray_job_and_frees_the_slot() {
+        let _head = lock();
+        let sb = Sandbox::new();
+        let file = sb.write(
+            "e.yaml",
+            &native(
+                "ray-median",
+                "    - {name: x, parameterType: discrete, feasibleSpace: {list: ['0.1', '0.2', '0.9', '0.8', '0.15']}}",
+                CURVE,
+                "  parallelTrialCount: 2\n  maxTrialCount: 5\n  earlyStopping:\n    algorithmName: medianstop\n    algorithmSettings:\n    - {name: min_trials_required, value: '2'}\n    - {name: start_step, value: '3'}\n",
+            )
+            .replace("algorithmName: random", "algorithmName: grid"),
+        );
+        let out = run_ray(&sb, &file);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let trials = sb.json(&["trials", "ray-median", "--output", "json"]);
+        let status = |x: f64| -> String {
+            trials
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| (t["parameters"]["x"].as_f64().unwrap() - x).abs() < 1e-9)
+                .map(|t| t["status"].as_str().unwrap().to_string())
+                .unwrap()
+        };
+        assert_eq!(status(0.1), "Succeeded", "{trials}");
+        assert_eq!(status(0.2), "Succeeded", "{trials}");
+        assert_eq!(status(0.9), "EarlyStopped", "{trials}");
+        assert_eq!(status(0.8), "EarlyStopped", "{trials}");
+        // The fifth got a slot a stopped trial freed, and ran to its end.
+        assert_eq!(status(0.15), "Succeeded", "{trials}");
+        let api = JobApi::new(&ray_url());
+        for (trial, _, job) in jobs(&api, &sb, "ray-median") {
+            let done = sb
+                .path(&format!("ferrotune-runs/ray-median/trials/{trial}/done"))
+                .exists();
+            let stopped = trials
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["name"] == trial.as_str() && t["status"] == "EarlyStopped");
+            if stopped {
+                assert_eq!(job.status, JobStatus::Stopped, "{trial}: {job:?}");
+                assert!(!done, "{trial} ran to its end");
+            } else {
+                assert_eq!(job.status, JobStatus::Succeeded, "{trial}: {job:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_job_stopped_outside_ferrotune_fails_its_trial_with_the_reason() {
+        let _head = lock();
+        let sb = Sandbox::new();
+        let file = sb.write(
+            "e.yaml",
+            &native(
+                "outside-stop",
+                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
+                "import time\nprint('loss=1', flush=True)\ntime.sleep(60)\n",
+                "  parallelTrialCount: 1\n  maxTrialCount: 1\n",
+            ),
+        );
+        let mut child = sb
+            .cmd(&[
+                "run",
+                file.to_str().unwrap(),
+                "--runner",
+                "ray",
+                "--ray-address",
+                &ray_url(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let api = JobApi::new(&ray_url());
+        let mut id = String::new();
+        wait_until("the trial's job to run", Duration::from_secs(60), || {
+            std::fs::canonicalize(sb.path("ferrotune-runs/outside-stop")).is_ok()
+                && jobs(&api, &sb, "outside-stop")
+                    .into_iter()
+                    .any(|(_, _, j)| {
+                        id = j.submission_id.clone().unwrap_or_default();
+                        j.status == JobStatus::Running
+                    })
+        });
+        assert!(rt().block_on(api.stop(&id)).unwrap());
+        let status = child.wait().unwrap();
+        let store = rt().block_on(sb.store());
+        let trials = rt().block_on(async {
+            use ferrotune_store::Store;
+            let e = store.get_experiment("outside-stop").await.unwrap();
+            store.list_trials(e.id).await.unwrap()
+        });
+        assert_eq!(trials.len(), 1);
+        assert_eq!(trials[0].status.as_str(), "Failed", "{status:?}");
+        assert!(
+            trials[0].message.contains("stopped outside ferrotune")
+                && trials[0].message.contains(&id),
+            "{}",
+            trials[0].message
+        );
+    }
+
+    #[test]
+    fn a_controller_killed_mid_sweep_resumes_and_stops_its_orphaned_jobs() {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        let _head = lock();
+        let sb = Sandbox::new();
+        let file = sb.write(
+            "e.yaml",
+            &native(
+                "ray-crash",
+                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
+                "import os, time\nprint(f'started attempt={os.environ[\"FERROTUNE_ATTEMPT\"]}', flush=True)\nfor s in range(8):\n    print(f'step={s} loss={s}', flush=True)\n    time.sleep(0.5)\n",
+                "  parallelTrialCount: 2\n  maxTrialCount: 4\n",
+            ),
+        );
+        let mut child = sb
+            .cmd(&[
+                "run",
+                file.to_str().unwrap(),
+                "--runner",
+                "ray",
+                "--ray-address",
+                &ray_url(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let api = JobApi::new(&ray_url());
+        wait_until("two running jobs", Duration::from_secs(60), || {
+            std::fs::canonicalize(sb.path("ferrotune-runs/ray-crash")).is_ok()
+                && jobs(&api, &sb, "ray-crash")
+                    .iter()
+                    .filter(|(_, _, j)| j.status == JobStatus::Running)
+                    .count()
+                    == 2
+        });
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+        child.wait().unwrap();
+        // Nothing ends a Ray job when its controller dies: they still run.
+        let orphans: Vec<(String, String, JobInfo)> = jobs(&api, &sb, "ray-crash")
+            .into_iter()
+            .filter(|(_, _, j)| j.status == JobStatus::Running)
+            .collect();
+        assert_eq!(orphans.len(), 2, "{orphans:?}");
+
+        // No runner option: the run folder says it ran on Ray.
+        let out = sb.run(&["resume", "ray-crash", "--grace", "2"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let trials = sb.json(&["trials", "ray-crash", "--output", "json"]);
+        assert_eq!(count_status(&trials, "Succeeded"), 4, "{trials}");
+        assert_eq!(trials.as_array().unwrap().len(), 4, "{trials}");
+        let now = jobs(&api, &sb, "ray-crash");
+        for (trial, attempt, _) in &orphans {
+            let old = now
+                .iter()
+                .find(|(t, a, _)| t == trial && a == attempt)
+                .unwrap();
+            assert_eq!(old.2.status, JobStatus::Stopped, "{trial}: {:?}", old.2);
+            let rerun = now.iter().find(|(t, a, _)| t == trial && a == "2");
+            assert!(
+                rerun.is_some_and(|r| r.2.status == JobStatus::Succeeded),
+                "{trial} re-ran as attempt 2: {now:?}"
+            );
+        }
+        let store = rt().block_on(sb.store());
+        rt().block_on(async {
+            use ferrotune_store::Store;
+            let e = store.get_experiment("ray-crash").await.unwrap();
+            for t in store.list_trials(e.id).await.unwrap() {
+                let interrupted = orphans.iter().any(|(n, _, _)| *n == t.name);
+                assert_eq!(t.attempt, if interrupted { 2 } else { 1 }, "{}", t.name);
+            }
+        });
+    }
+}
