@@ -439,3 +439,118 @@ fn early_stopping_rules_and_their_settings() {
     let ps = problems(&with("    algorithmName: hyperband-stop\n"));
     has(&ps, "spec.earlyStopping.algorithmName");
 }
+
+fn valid(yaml: &str) -> ferrotune_core::validate::Experiment {
+    let f = load_str(yaml).unwrap_or_else(|e| panic!("parse: {e}"));
+    validate_document(&f.experiments[0]).unwrap_or_else(|e| panic!("invalid: {e:?}"))
+}
+
+#[test]
+fn runner_and_resources() {
+    use ferrotune_core::placement::{RayMode, RunnerKind};
+    // Defaults: no runner said, one CPU a trial.
+    let e = valid(GOOD);
+    assert_eq!(e.runner, None);
+    assert_eq!(e.template.resources.cpu, 1.0);
+
+    let ray = GOOD.replace(
+        "  trialTemplate:\n",
+        "  runner: {kind: ray, address: 'http://10.0.0.5:8265/', mode: jobs}\n  trialTemplate:\n    resources: {cpu: 500m, gpu: 1, memory: 2Gi, custom: {TPU: 4}}\n",
+    );
+    let e = valid(&ray);
+    let r = e.runner.unwrap();
+    assert_eq!(r.kind, RunnerKind::Ray);
+    assert_eq!(r.address.as_deref(), Some("http://10.0.0.5:8265"));
+    assert_eq!(r.mode, RayMode::Jobs);
+    let res = &e.template.resources;
+    assert_eq!((res.cpu, res.gpu, res.memory), (0.5, 1.0, Some(2 << 30)));
+    assert_eq!(res.custom.get("TPU"), Some(&4.0));
+
+    let bad = GOOD.replace(
+        "  trialTemplate:\n",
+        "  runner: {kind: rey, mode: tasks, address: 'https://x:1'}\n  trialTemplate:\n    resources: {cpu: lots, memory: 1Zi, gpu: -1, custom: {CPU: 1}}\n",
+    );
+    let ps = problems(&bad);
+    has(
+        &ps,
+        "spec.runner.kind: unknown runner \"rey\" (known: local, ray), did you mean \"ray\"?",
+    );
+    has(&ps, "spec.runner.mode: Ray mode \"tasks\"");
+    has(&ps, "not implemented yet");
+    has(
+        &ps,
+        "spec.runner.address: \"https://x:1\": https is not supported",
+    );
+    has(
+        &ps,
+        "spec.trialTemplate.resources.cpu: \"lots\" is not a CPU amount",
+    );
+    has(&ps, "spec.trialTemplate.resources.memory: \"1Zi\"");
+    has(&ps, "spec.trialTemplate.resources.gpu: \"-1\"");
+    has(
+        &ps,
+        "spec.trialTemplate.resources.custom.CPU: set CPU with cpu",
+    );
+    let ps = problems(&GOOD.replace(
+        "  trialTemplate:\n",
+        "  runner: {kind: local, address: 'http://x:1'}\n  trialTemplate:\n",
+    ));
+    has(&ps, "spec.runner.address: is only for kind ray");
+    let ps = problems(&GOOD.replace(
+        "  trialTemplate:\n",
+        "  runner: {address: 'http://x:1'}\n  trialTemplate:\n",
+    ));
+    has(&ps, "spec.runner.kind: is required (local or ray)");
+}
+
+#[test]
+fn katib_resources_come_from_the_primary_container() {
+    let katib = "apiVersion: kubeflow.org/v1beta1
+kind: Experiment
+metadata: {name: k}
+spec:
+  objective: {type: minimize, objectiveMetricName: loss}
+  algorithm: {algorithmName: random}
+  parallelTrialCount: 1
+  parameters:
+  - {name: lr, parameterType: double, feasibleSpace: {min: '0.1', max: '0.2'}}
+  trialTemplate:
+    primaryContainerName: main
+    trialParameters: [{name: lr, reference: lr}]
+    trialSpec:
+      apiVersion: batch/v1
+      kind: Job
+      spec:
+        template:
+          spec:
+            containers:
+            - name: main
+              image: x
+              command: [python3, t.py]
+              resources:
+                requests: {cpu: 1500m, memory: 512Mi}
+                limits: {cpu: '4', memory: 1Gi, nvidia.com/gpu: 2, example.com/fpga: 1, ephemeral-storage: 1Gi}
+";
+    let e = valid(katib);
+    let r = &e.template.resources;
+    // Requests first, limits where nothing is requested (as Kubernetes does).
+    assert_eq!((r.cpu, r.memory, r.gpu), (1.5, Some(512 << 20), 2.0));
+    assert_eq!(r.custom.get("example.com/fpga"), Some(&1.0));
+    assert!(!r.custom.contains_key("ephemeral-storage"));
+    assert!(
+        e.notes.iter().any(|n| n.contains("ephemeral-storage")),
+        "{:?}",
+        e.notes
+    );
+
+    let ps = problems(&katib.replace("cpu: 1500m", "cpu: much"));
+    has(
+        &ps,
+        "resources.requests.cpu: \"much\" is not a CPU quantity",
+    );
+    let ps = problems(&katib.replace(
+        "  trialTemplate:\n",
+        "  runner: {kind: ray}\n  trialTemplate:\n",
+    ));
+    has(&ps, "spec.runner: is a ferrotune.io/v1alpha1 field");
+}
