@@ -2,6 +2,8 @@
 //! the core's types only. Katib sends every value as a string; a value that does not parse
 //! is an error naming its field, never a guess.
 
+pub mod wire;
+
 use crate::katib as pb;
 use ferrotune_core::spec::{
     AlgorithmDoc, FeasibleSpaceDoc, NameValue, ObjectiveDoc, ParameterDoc, Scalar, SpecDoc,

@@ -196,7 +196,7 @@ pub async fn serve_with(
         .add_service(health)
         .add_service(reflection)
         .add_service(tonic::service::interceptor::InterceptedService::new(
-            SuggestionServer::new(katib::KatibSuggestion)
+            katib::SuggestionService::new(katib::KatibSuggestion)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
             katib_auth.clone(),
         ))

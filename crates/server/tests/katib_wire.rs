@@ -1,0 +1,248 @@
+//! GetSuggestions requests read in place answer exactly as the generated service, which
+//! decodes them with prost, answers: the same bytes sent to `ferrotune server` and to the
+//! generated `SuggestionServer` get the same reply bytes, or the same status and message
+//! (undecodable bytes, requests over the size limit, bad trials).
+
+use ferrotune_api::katib as pb;
+use ferrotune_api::katib::suggestion_server::SuggestionServer;
+use ferrotune_server::MAX_MESSAGE_BYTES;
+use ferrotune_server::katib::KatibSuggestion;
+use tokio::net::TcpListener;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::transport::Channel;
+use tonic_prost::prost::Message;
+use tonic_prost::prost::bytes::{Buf, BufMut};
+
+/// Requests and replies as raw protobuf bytes, so that any bytes can be sent.
+#[derive(Clone, Copy, Default)]
+struct Raw;
+
+impl Codec for Raw {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = Raw;
+    type Decoder = Raw;
+    fn encoder(&mut self) -> Raw {
+        Raw
+    }
+    fn decoder(&mut self) -> Raw {
+        Raw
+    }
+}
+
+impl Encoder for Raw {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(&mut self, item: Vec<u8>, buf: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        buf.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for Raw {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+        Ok(Some(buf.copy_to_bytes(buf.remaining()).to_vec()))
+    }
+}
+
+/// The reply's bytes, or the status's code and message.
+type Answer = Result<Vec<u8>, (tonic::Code, String)>;
+
+async fn call(channel: &Channel, bytes: Vec<u8>) -> Answer {
+    let mut grpc = tonic::client::Grpc::new(channel.clone())
+        .max_encoding_message_size(usize::MAX)
+        .max_decoding_message_size(usize::MAX);
+    grpc.ready().await.unwrap();
+    let path = "/api.v1.beta1.Suggestion/GetSuggestions".parse().unwrap();
+    grpc.unary(tonic::Request::new(bytes), path, Raw)
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(|s| (s.code(), s.message().to_string()))
+}
+
+/// `ferrotune server`, and the generated service alone with the same size limit.
+async fn servers() -> (Channel, Channel) {
+    let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    let store = ferrotune_store::SqliteStore::open(&dir.path().join("server.db"))
+        .await
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ours = listener.local_addr().unwrap();
+    tokio::spawn(ferrotune_server::serve(
+        listener,
+        std::sync::Arc::new(store),
+        std::future::pending(),
+    ));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let generated = listener.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(
+                SuggestionServer::new(KatibSuggestion).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            )
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let connect = |addr| async move {
+        for _ in 0..100 {
+            if let Ok(c) = Channel::from_shared(format!("http://{addr}"))
+                .unwrap()
+                .connect()
+                .await
+            {
+                return c;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no server on {addr}");
+    };
+    (connect(ours).await, connect(generated).await)
+}
+
+/// A request as Katib's controller sends it (and benches/katib/bench.py): `n` completed
+/// trials of a 3-D space, each with the experiment's objective, times and one metric.
+fn request(algorithm: &str, n: usize) -> pb::GetSuggestionsRequest {
+    let objective = pb::ObjectiveSpec {
+        r#type: pb::ObjectiveType::Minimize as i32,
+        objective_metric_name: "loss".into(),
+        ..Default::default()
+    };
+    let spec = pb::ExperimentSpec {
+        parameter_specs: Some(pb::experiment_spec::ParameterSpecs {
+            parameters: (0..3)
+                .map(|i| pb::ParameterSpec {
+                    name: format!("x{i}"),
+                    parameter_type: pb::ParameterType::Double as i32,
+                    feasible_space: Some(pb::FeasibleSpace {
+                        min: "0".into(),
+                        max: "1".into(),
+                        ..Default::default()
+                    }),
+                })
+                .collect(),
+        }),
+        objective: Some(objective.clone()),
+        algorithm: Some(pb::AlgorithmSpec {
+            algorithm_name: algorithm.into(),
+            algorithm_settings: Vec::new(),
+        }),
+        parallel_trial_count: 1,
+        max_trial_count: 100,
+        ..Default::default()
+    };
+    let trials = (0..n)
+        .map(|k| {
+            let x = |i: usize| ((k * 7 + i * 3) % 10) as f64 / 10.0 + 0.01;
+            pb::Trial {
+                name: format!("t-{k:05}"),
+                spec: Some(pb::TrialSpec {
+                    objective: Some(objective.clone()),
+                    parameter_assignments: Some(pb::trial_spec::ParameterAssignments {
+                        assignments: (0..3)
+                            .map(|i| pb::ParameterAssignment {
+                                name: format!("x{i}"),
+                                value: format!("{:?}", x(i)),
+                            })
+                            .collect(),
+                    }),
+                    labels: Default::default(),
+                }),
+                status: Some(pb::TrialStatus {
+                    start_time: "2026-11-24T00:00:00Z".into(),
+                    completion_time: "2026-11-24T00:01:00Z".into(),
+                    condition: pb::trial_status::TrialConditionType::Succeeded as i32,
+                    observation: Some(pb::Observation {
+                        metrics: vec![pb::Metric {
+                            name: "loss".into(),
+                            value: format!("{:?}", x(0) - x(1) * x(2)),
+                        }],
+                    }),
+                }),
+            }
+        })
+        .collect();
+    pb::GetSuggestionsRequest {
+        experiment: Some(pb::Experiment {
+            name: format!("exp-{algorithm}"),
+            spec: Some(spec),
+        }),
+        trials,
+        current_request_number: 2,
+        total_request_number: 3,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_suggestions_answers_as_the_generated_service_does() {
+    let (ours, generated) = servers().await;
+    let same = |bytes: Vec<u8>| {
+        let (ours, generated) = (ours.clone(), generated.clone());
+        async move {
+            let a = call(&ours, bytes.clone()).await;
+            let b = call(&generated, bytes.clone()).await;
+            assert_eq!(a, b, "request bytes {bytes:?}");
+            a
+        }
+    };
+    for algorithm in ["random", "multivariate-tpe", "tpe", "cmaes", "sobol"] {
+        let answer = same(request(algorithm, 30).encode_to_vec()).await;
+        let reply = pb::GetSuggestionsReply::decode(answer.unwrap().as_slice()).unwrap();
+        assert_eq!(reply.parameter_assignments.len(), 2, "{algorithm}");
+    }
+
+    // Bad trials and a bad spec, in either order: the same first error.
+    let mut r = request("random", 5);
+    r.trials[3].status.as_mut().unwrap().observation = Some(pb::Observation {
+        metrics: vec![pb::Metric {
+            name: "loss".into(),
+            value: "n/a".into(),
+        }],
+    });
+    let e = same(r.encode_to_vec()).await.unwrap_err();
+    assert_eq!(e.0, tonic::Code::InvalidArgument);
+    assert!(
+        e.1.contains("trials[3].status.observation.metrics[0].value"),
+        "{e:?}"
+    );
+    r.trials[1].spec.as_mut().unwrap().parameter_assignments = None;
+    same(r.encode_to_vec()).await.unwrap_err();
+    r.current_request_number = -1;
+    same(r.encode_to_vec()).await.unwrap_err();
+    r.experiment = None;
+    same(r.encode_to_vec()).await.unwrap_err();
+
+    // Bytes that are not a request, or only nearly one.
+    let good = request("random", 3).encode_to_vec();
+    for bytes in [
+        vec![0xff; 7],
+        vec![0x12, 0x05, 0x0a, 0x02, 0xc3, 0x28, 0x00],
+        vec![],
+    ] {
+        same(bytes).await.ok();
+    }
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..300 {
+        let mut b = good.clone();
+        let i = next() as usize % b.len();
+        b[i] = next() as u8;
+        if next() % 4 == 0 {
+            b.truncate(next() as usize % b.len());
+        }
+        same(b).await.ok();
+    }
+
+    // Over the size limit: refused before any reading, as before.
+    let mut big = request("random", 1).encode_to_vec();
+    // An unknown field (number 15) of length-delimited bytes brings it over the limit.
+    let pad = MAX_MESSAGE_BYTES + 1 - big.len();
+    tonic_prost::prost::encoding::bytes::encode(15, &vec![0u8; pad], &mut big);
+    let e = same(big).await.unwrap_err();
+    assert_eq!(e.0, tonic::Code::OutOfRange);
+}
