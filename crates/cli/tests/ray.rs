@@ -116,6 +116,22 @@ mod ray_cluster {
         ])
     }
 
+    /// `ferrotune run --runner ray` in the background, its output dropped.
+    fn spawn_ray(sb: &Sandbox, file: &std::path::Path) -> std::process::Child {
+        sb.cmd(&[
+            "run",
+            file.to_str().unwrap(),
+            "--runner",
+            "ray",
+            "--ray-address",
+            &ray_url(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+    }
+
     fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
         let t = Instant::now();
         while !f() {
@@ -349,19 +365,7 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
                 "  parallelTrialCount: 1\n  maxTrialCount: 1\n",
             ),
         );
-        let mut child = sb
-            .cmd(&[
-                "run",
-                file.to_str().unwrap(),
-                "--runner",
-                "ray",
-                "--ray-address",
-                &ray_url(),
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_ray(&sb, &file);
         let api = JobApi::new(&ray_url());
         let mut id = String::new();
         wait_until("the trial's job to run", Duration::from_secs(60), || {
@@ -406,19 +410,7 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
                 "  parallelTrialCount: 2\n  maxTrialCount: 4\n",
             ),
         );
-        let mut child = sb
-            .cmd(&[
-                "run",
-                file.to_str().unwrap(),
-                "--runner",
-                "ray",
-                "--ray-address",
-                &ray_url(),
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_ray(&sb, &file);
         let api = JobApi::new(&ray_url());
         wait_until("two running jobs", Duration::from_secs(60), || {
             std::fs::canonicalize(sb.path("ferrotune-runs/ray-crash")).is_ok()

@@ -6,7 +6,7 @@ use crate::plan::{
 };
 use async_trait::async_trait;
 use ferrotune_controller::{ExitKind, RunnerEvent, Started, TrialLaunch, TrialRunner};
-use ferrotune_core::metrics::{MetricParser, ObservationBuilder};
+use ferrotune_core::metrics::ObservationBuilder;
 use ferrotune_core::validate::CollectorKind;
 use ferrotune_store::ExperimentRecord;
 use nix::sys::signal::{Signal, killpg};
@@ -92,19 +92,10 @@ impl TrialRunner for LocalRunner {
     async fn start(&self, l: TrialLaunch, events: mpsc::UnboundedSender<RunnerEvent>) -> Started {
         let trial = l.trial.clone();
         let attempt = l.attempt;
-        let spawn_failed = |msg: String| {
-            let _ = events.send(RunnerEvent::Exited {
-                trial: trial.clone(),
-                attempt,
-                kind: ExitKind::SpawnFailed(msg),
-                log_tail: Vec::new(),
-                stopped: false,
-            });
-            Started::default()
-        };
-        let parser = match MetricParser::new(l.collector.format, &l.collector.filters, &l.metrics) {
+        let spawn_failed = |msg: String| crate::plan::spawn_failed(&events, &l, msg);
+        let parser = match crate::plan::parser(&l) {
             Ok(p) => p,
-            Err(e) => return spawn_failed(e.to_string()),
+            Err(e) => return spawn_failed(e),
         };
         let Prepared {
             mut cmd,

@@ -4,13 +4,14 @@
 //! observations.
 
 use chrono::Utc;
-use ferrotune_controller::TrialLaunch;
+use ferrotune_controller::{ExitKind, RunnerEvent, Started, TrialLaunch};
 use ferrotune_core::metrics::{MetricParser, ObservationBuilder};
 use ferrotune_core::validate::CollectorKind;
 use ferrotune_core::{Observation, PARENT_LABEL};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::sync::mpsc;
 
 /// How many lines of a trial's output a failure message quotes.
 pub(crate) const TAIL_LINES: usize = 10;
@@ -64,6 +65,29 @@ pub(crate) struct TrialPlan {
 }
 
 /// Creates the trial's folders and works out its argv, environment and working directory.
+/// Reports an attempt that could not even start as its end (`ExitKind::SpawnFailed`), so
+/// that a bad trial fails itself, not the experiment.
+pub(crate) fn spawn_failed(
+    events: &mpsc::UnboundedSender<RunnerEvent>,
+    l: &TrialLaunch,
+    msg: String,
+) -> Started {
+    let _ = events.send(RunnerEvent::Exited {
+        trial: l.trial.clone(),
+        attempt: l.attempt,
+        kind: ExitKind::SpawnFailed(msg),
+        log_tail: Vec::new(),
+        stopped: false,
+    });
+    Started::default()
+}
+
+/// The parser for the trial's collector settings.
+pub(crate) fn parser(l: &TrialLaunch) -> Result<MetricParser, String> {
+    MetricParser::new(l.collector.format, &l.collector.filters, &l.metrics)
+        .map_err(|e| e.to_string())
+}
+
 pub(crate) fn plan(l: &TrialLaunch) -> std::io::Result<TrialPlan> {
     let dir = trial_dir(&l.run_dir, &l.trial);
     std::fs::create_dir_all(&dir)?;

@@ -52,20 +52,11 @@ impl Jobs {
         l: TrialLaunch,
         events: mpsc::UnboundedSender<RunnerEvent>,
     ) -> Started {
-        let (trial, attempt) = (l.trial.clone(), l.attempt);
-        let spawn_failed = |msg: String| {
-            let _ = events.send(RunnerEvent::Exited {
-                trial: trial.clone(),
-                attempt,
-                kind: ExitKind::SpawnFailed(msg),
-                log_tail: Vec::new(),
-                stopped: false,
-            });
-            Started::default()
-        };
-        let parser = match MetricParser::new(l.collector.format, &l.collector.filters, &l.metrics) {
+        let attempt = l.attempt;
+        let spawn_failed = |msg: String| crate::plan::spawn_failed(&events, &l, msg);
+        let parser = match crate::plan::parser(&l) {
             Ok(p) => p,
-            Err(e) => return spawn_failed(e.to_string()),
+            Err(e) => return spawn_failed(e),
         };
         let plan = match plan(&l) {
             Ok(p) => p,
