@@ -341,11 +341,12 @@ pub fn observation_log(entries: Vec<LogEntry>) -> pb::ObservationLog {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use ferrotune_core::{Distribution, Domain, ParamValue, Parameter};
 
-    fn space() -> SearchSpace {
+    /// Two doubles `a` and `b` in [0, 1], for the conversion tests here and in `wire`.
+    pub(crate) fn space() -> SearchSpace {
         let double = |name: &str| Parameter {
             name: name.into(),
             domain: Domain::Double {

@@ -502,23 +502,8 @@ impl Decoder for GetSuggestionsDecoder {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::space;
     use super::*;
-    use ferrotune_core::{Distribution, Domain, Parameter};
-
-    fn space() -> SearchSpace {
-        let double = |name: &str| Parameter {
-            name: name.into(),
-            domain: Domain::Double {
-                min: 0.0,
-                max: 1.0,
-                step: None,
-                distribution: Distribution::Uniform,
-            },
-        };
-        SearchSpace {
-            parameters: vec![double("a"), double("b")],
-        }
-    }
 
     fn request(trials: usize) -> pb::GetSuggestionsRequest {
         let objective = pb::ObjectiveSpec {
