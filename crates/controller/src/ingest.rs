@@ -7,6 +7,7 @@ use crate::runner::RunnerEvent;
 use chrono::{DateTime, Utc};
 use ferrotune_core::Observation;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
@@ -53,7 +54,16 @@ pub enum IngestError {
         metric: String,
         problem: String,
     },
+    /// The trial's controller has more observations waiting to be stored than the hub's
+    /// limit: the reporter should retry later (the SDKs do), so a reporter faster than the
+    /// database cannot grow the server's memory without bound.
+    #[error("{queued} observations wait to be stored for this experiment; retry shortly")]
+    Busy { queued: usize },
 }
+
+/// Observations a controller may have waiting (sent, not yet taken) before its trials'
+/// reports are refused as [`IngestError::Busy`]: about 100 MB.
+pub const DEFAULT_QUEUE_LIMIT: usize = 1_000_000;
 
 struct Route {
     namespace: String,
@@ -63,6 +73,8 @@ struct Route {
     wanted: HashSet<String>,
     counts: HashMap<String, i64>,
     events: mpsc::UnboundedSender<RunnerEvent>,
+    /// Observations sent to the controller and not yet taken by it (shared by its trials).
+    queued: Option<Arc<AtomicUsize>>,
     stop: Option<String>,
 }
 
@@ -71,6 +83,7 @@ struct Route {
 pub struct ReportHub {
     endpoint: Arc<Mutex<String>>,
     ca_file: Option<String>,
+    queue_limit: usize,
     routes: Arc<Mutex<HashMap<String, Route>>>,
 }
 
@@ -100,8 +113,16 @@ impl ReportHub {
         ReportHub {
             endpoint: Arc::new(Mutex::new(endpoint.into())),
             ca_file: None,
+            queue_limit: DEFAULT_QUEUE_LIMIT,
             routes: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Sets how many observations a controller may have waiting before reports are
+    /// refused as busy (see [`ReportHub::open_metered`]).
+    pub fn with_queue_limit(mut self, limit: usize) -> Self {
+        self.queue_limit = limit;
+        self
     }
 
     /// Trials trust the certificates in this file for an `https://` endpoint (a server with
@@ -138,6 +159,33 @@ impl ReportHub {
         wanted: &[String],
         events: mpsc::UnboundedSender<RunnerEvent>,
     ) -> ReportAccess {
+        self.open_route(namespace, trial, attempt, wanted, events, None)
+    }
+
+    /// As [`open`](Self::open), counting into `queued` the observations sent and not yet
+    /// taken: the receiver subtracts what it takes ([`taken`]); past the hub's limit, reports
+    /// are refused as busy.
+    pub fn open_metered(
+        &self,
+        namespace: &str,
+        trial: &str,
+        attempt: i64,
+        wanted: &[String],
+        events: mpsc::UnboundedSender<RunnerEvent>,
+        queued: Arc<AtomicUsize>,
+    ) -> ReportAccess {
+        self.open_route(namespace, trial, attempt, wanted, events, Some(queued))
+    }
+
+    fn open_route(
+        &self,
+        namespace: &str,
+        trial: &str,
+        attempt: i64,
+        wanted: &[String],
+        events: mpsc::UnboundedSender<RunnerEvent>,
+        queued: Option<Arc<AtomicUsize>>,
+    ) -> ReportAccess {
         let token = new_token();
         self.routes().insert(
             trial.to_string(),
@@ -148,6 +196,7 @@ impl ReportHub {
                 wanted: wanted.iter().cloned().collect(),
                 counts: HashMap::new(),
                 events,
+                queued,
                 stop: None,
             },
         );
@@ -235,7 +284,20 @@ impl ReportHub {
                 });
             }
         }
+        if let Some(q) = &route.queued {
+            let queued = q.load(Ordering::Relaxed);
+            if queued.saturating_add(observations.len()) > self.queue_limit && queued > 0 {
+                // Nothing taken: the step counters go back, so a retry numbers alike.
+                for o in &observations {
+                    if let Some(c) = route.counts.get_mut(&o.metric) {
+                        *c -= 1;
+                    }
+                }
+                return Err(IngestError::Busy { queued });
+            }
+        }
         if !observations.is_empty() {
+            let n = observations.len();
             let sent = route.events.send(RunnerEvent::Observations {
                 trial: trial.to_string(),
                 attempt: route.attempt,
@@ -245,6 +307,9 @@ impl ReportHub {
                 // Its controller has gone: the trial is no longer running here.
                 routes.remove(trial);
                 return Err(IngestError::NotRunning(trial.to_string()));
+            }
+            if let Some(q) = &route.queued {
+                q.fetch_add(n, Ordering::Relaxed);
             }
         }
         Ok(route.stop.is_some())
@@ -264,6 +329,13 @@ impl ReportHub {
     pub fn namespace_of(&self, trial: &str) -> Option<String> {
         self.routes().get(trial).map(|r| r.namespace.clone())
     }
+}
+
+/// Subtracts `n` taken observations from a metered queue (see [`ReportHub::open_metered`]).
+pub fn taken(queued: &AtomicUsize, n: usize) {
+    let _ = queued.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+        Some(q.saturating_sub(n))
+    });
 }
 
 #[cfg(test)]
@@ -365,6 +437,34 @@ mod tests {
             hub.report("e-0001", me, &[rep(None, &[("loss", 1.0)])]),
             Ok(true)
         );
+    }
+
+    #[test]
+    fn a_controller_behind_makes_reports_wait() {
+        let hub = ReportHub::new("127.0.0.1:1").with_queue_limit(3);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        hub.open_metered("ns", "e-0001", 1, &["loss".into()], tx, queued.clone());
+        let two = [rep(None, &[("loss", 1.0)]), rep(None, &[("loss", 2.0)])];
+        assert_eq!(hub.report("e-0001", Caller::Admin, &two), Ok(false));
+        assert_eq!(queued.load(Ordering::Relaxed), 2);
+        // Two more would make 4 > 3: refused, nothing sent, steps not used up.
+        assert_eq!(
+            hub.report("e-0001", Caller::Admin, &two),
+            Err(IngestError::Busy { queued: 2 })
+        );
+        // The controller takes the first batch; the retry goes through, numbered 2 and 3.
+        let Some(RunnerEvent::Observations { observations, .. }) = rx.try_recv().ok() else {
+            panic!("nothing sent");
+        };
+        taken(&queued, observations.len());
+        assert_eq!(hub.report("e-0001", Caller::Admin, &two), Ok(false));
+        let Some(RunnerEvent::Observations { observations, .. }) = rx.try_recv().ok() else {
+            panic!("nothing sent");
+        };
+        let steps: Vec<i64> = observations.iter().map(|o| o.step).collect();
+        assert_eq!(steps, [2, 3]);
+        assert!(rx.try_recv().is_err());
     }
 
     #[test]

@@ -165,6 +165,9 @@ pub struct Controller {
     queue: Vec<String>,
     exhausted: bool,
     best: Option<(String, f64)>,
+    /// Pushed observations sent to this controller and not yet taken (backpressure, see
+    /// `ReportHub::open_metered`).
+    queued: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Controller {
@@ -226,6 +229,7 @@ impl Controller {
             queue: Vec::new(),
             exhausted: false,
             best: None,
+            queued: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         };
         let trials = c.store.list_trials(c.record.id).await?;
         for t in trials {
@@ -520,12 +524,13 @@ impl Controller {
             resources: self.exp.template.resources.clone(),
             labels: self.views[idx].labels.clone(),
             report: self.options.reports.as_ref().map(|hub| {
-                hub.open(
+                hub.open_metered(
                     &self.exp.namespace,
                     name,
                     attempt,
                     &self.exp.objective.all_metrics(),
                     tx.clone(),
+                    self.queued.clone(),
                 )
             }),
         };
@@ -548,6 +553,7 @@ impl Controller {
                 attempt,
                 observations,
             } => {
+                ingest::taken(&self.queued, observations.len());
                 if let Some(l) = self.live.get_mut(&trial).filter(|l| l.attempt == attempt) {
                     if self.keep_curves {
                         let idx = self.index[&trial];

@@ -74,6 +74,8 @@ impl From<ServerError> for Status {
                 Status::not_found(message)
             }
             ServerError::Unauthenticated(_) => Status::unauthenticated(message),
+            // Retryable: the SDKs back off and send again.
+            ServerError::Ingest(IngestError::Busy { .. }) => Status::unavailable(message),
             ServerError::AlreadyExists(_) => Status::already_exists(message),
             ServerError::Field(_)
             | ServerError::Ingest(IngestError::Invalid { .. })
