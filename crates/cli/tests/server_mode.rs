@@ -73,6 +73,22 @@ fn start_server_with(sb: &Sandbox, more: &[&str]) -> (Child, String) {
     (child, addr)
 }
 
+/// Polls the server's `trials NAME` until `done` holds (at most 90 s).
+fn wait_for(sb: &Sandbox, addr: &str, name: &str, done: impl Fn(&serde_json::Value) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let trials = sb.json(&["trials", name, "--server", addr, "--output", "json"]);
+        if done(&trials) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} did not get there: {trials}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn sigterm(child: &mut Child) {
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
@@ -197,15 +213,9 @@ async fn a_server_killed_with_sigkill_finishes_its_experiments_after_a_restart()
     assert!(out.status.success(), "{}", stderr(&out));
 
     // Kill it once two trials have finished and two more run.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let trials = sb.json(&["trials", "survivor", "--server", &addr, "--output", "json"]);
-        if count_status(&trials, "Succeeded") >= 2 && count_status(&trials, "Running") >= 1 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no progress: {trials}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for(&sb, &addr, "survivor", |t| {
+        count_status(t, "Succeeded") >= 2 && count_status(t, "Running") >= 1
+    });
     let before: Vec<(String, String, i64, usize)> =
         reports_per_trial(&sb, "ferrotune.db", "survivor").await;
     server.kill().unwrap();
@@ -372,15 +382,7 @@ mod postgres_store {
             "2",
         ]);
         assert!(out.status.success(), "{}", stderr(&out));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let trials = sb.json(&["trials", "pg", "--server", &addr, "--output", "json"]);
-            if count_status(&trials, "Running") >= 1 {
-                break;
-            }
-            assert!(Instant::now() < deadline, "nothing runs: {trials}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for(&sb, &addr, "pg", |t| count_status(t, "Running") >= 1);
         server.kill().unwrap();
         server.wait().unwrap();
         let (mut server, addr) = start(&sb);
@@ -472,15 +474,7 @@ async fn stop_resume_and_delete_through_the_server() {
     let (mut server, addr) = start_server(&sb);
     let out = sb.run(&["submit", file.to_str().unwrap(), "--server", &addr]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while count_status(
-        &sb.json(&["trials", "paused", "--server", &addr, "--output", "json"]),
-        "Running",
-    ) < 2
-    {
-        assert!(Instant::now() < deadline, "the trials do not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(&sb, &addr, "paused", |t| count_status(t, "Running") >= 2);
     // A running experiment cannot be deleted.
     let out = sb.run(&["delete", "paused", "--server", &addr]);
     assert!(!out.status.success());
