@@ -232,6 +232,7 @@ pub async fn run(a: RunArgs) -> Result<ExitCode> {
         name: a.new.name.as_deref(),
         parallel: a.new.parallel,
         max_trials: a.new.max_trials,
+        namespace: None,
     };
     let (doc, exp) = match lifecycle::prepare_document(&text, &label, overrides) {
         Ok(d) => d,

@@ -28,13 +28,18 @@ pub enum LifecycleError {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Overrides<'a> {
     pub name: Option<&'a str>,
+    /// The namespace a server puts the experiment in, whatever the document says.
+    pub namespace: Option<&'a str>,
     pub parallel: Option<u32>,
     pub max_trials: Option<u32>,
 }
 
 impl Overrides<'_> {
     fn is_empty(&self) -> bool {
-        self.name.is_none() && self.parallel.is_none() && self.max_trials.is_none()
+        self.name.is_none()
+            && self.namespace.is_none()
+            && self.parallel.is_none()
+            && self.max_trials.is_none()
     }
 
     /// Writes the overrides into a document (a JSON object).
@@ -42,12 +47,17 @@ impl Overrides<'_> {
         let Some(obj) = raw.as_object_mut() else {
             return;
         };
-        if let Some(n) = self.name {
-            let meta = obj
+        let meta = [("name", self.name), ("namespace", self.namespace)];
+        if meta.iter().any(|(_, v)| v.is_some())
+            && let Some(m) = obj
                 .entry("metadata")
-                .or_insert_with(|| serde_json::json!({}));
-            if let Some(m) = meta.as_object_mut() {
-                m.insert("name".into(), n.into());
+                .or_insert_with(|| serde_json::json!({}))
+                .as_object_mut()
+        {
+            for (key, value) in meta {
+                if let Some(v) = value {
+                    m.insert(key.into(), v.into());
+                }
             }
         }
         let spec = obj.entry("spec").or_insert_with(|| serde_json::json!({}));
@@ -153,9 +163,9 @@ pub async fn prepare_resume(
         )));
     }
     let overrides = Overrides {
-        name: None,
         parallel,
         max_trials,
+        ..Overrides::default()
     };
     if !overrides.is_empty() {
         overrides.apply(&mut record.document);

@@ -161,18 +161,12 @@ impl Manager {
         self: &Arc<Self>,
         req: CreateRequest<'_>,
     ) -> Result<ExperimentRecord, ServerError> {
-        let (mut doc, _) = prepare_document(req.document, "document", req.overrides)?;
         // The request's namespace is the experiment's, whatever the document says.
-        if let Some(meta) = doc.raw.as_object_mut().and_then(|o| {
-            o.entry("metadata")
-                .or_insert_with(|| serde_json::json!({}))
-                .as_object_mut()
-        }) {
-            meta.insert("namespace".into(), req.namespace.into());
-        }
-        let doc = lifecycle::reload(&doc.raw)?;
-        let exp = ferrotune_controller::validate_document(&doc)
-            .map_err(ferrotune_controller::LifecycleError::Invalid)?;
+        let overrides = Overrides {
+            namespace: Some(req.namespace),
+            ..req.overrides
+        };
+        let (doc, exp) = prepare_document(req.document, "document", overrides)?;
         let seed = req
             .seed
             .or_else(|| ferrotune_algorithms::seed_from_settings(&exp.algorithm.settings))

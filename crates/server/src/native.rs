@@ -145,6 +145,7 @@ impl v1::experiment_service_server::ExperimentService for Native {
                         name: Some(m.name.as_str()).filter(|n| !n.is_empty()),
                         parallel: m.parallel_trial_count,
                         max_trials: m.max_trial_count,
+                        namespace: None,
                     },
                     seed: m.seed,
                 })

@@ -429,20 +429,13 @@ impl Studies {
     ) -> Result<v1::Study, ServerError> {
         let namespace = id.namespace(&m.namespace)?;
         let mut raw = parse_document(&m.document)?;
+        // The request's namespace is the study's, whatever the document says.
         Overrides {
             name: Some(m.name.as_str()).filter(|n| !n.is_empty()),
-            parallel: None,
-            max_trials: None,
+            namespace: Some(&namespace),
+            ..Overrides::default()
         }
         .apply(&mut raw);
-        // The request's namespace is the study's, whatever the document says.
-        if let Some(meta) = raw.as_object_mut().and_then(|o| {
-            o.entry("metadata")
-                .or_insert_with(|| json!({}))
-                .as_object_mut()
-        }) {
-            meta.insert("namespace".into(), namespace.clone().into());
-        }
         let exp = study_experiment(&raw)?;
         let seed = m
             .seed
