@@ -72,10 +72,7 @@ impl Native {
             return Err(ServerError::field("trial", "must not be empty"));
         }
         let not_found = || ServerError::NotFound(format!("no trial {:?}", r.trial));
-        let (experiment, seq) = r.trial.rsplit_once('-').ok_or_else(not_found)?;
-        if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(not_found());
-        }
+        let experiment = ferrotune_store::trial_experiment(&r.trial).ok_or_else(not_found)?;
         let rec = self
             .visible(
                 id,

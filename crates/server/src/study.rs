@@ -346,10 +346,7 @@ impl Studies {
             return Err(ServerError::field("trial.trial", "must not be empty"));
         }
         let not_found = || ServerError::NotFound(format!("no trial {:?}", r.trial));
-        let (study, seq) = r.trial.rsplit_once('-').ok_or_else(not_found)?;
-        if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(not_found());
-        }
+        let study = ferrotune_store::trial_experiment(&r.trial).ok_or_else(not_found)?;
         let exp_ref = v1::ExperimentRef {
             namespace: r.namespace.clone(),
             name: study.to_string(),

@@ -147,6 +147,19 @@ pub(crate) fn touched(rows: u64, missing: impl FnOnce() -> StoreError) -> Result
 }
 
 /// A database error on inserting experiment `name`: a taken name is `AlreadyExists`.
+/// A trial's name: `{experiment}-{seq:04}`, unique because experiment names are.
+pub fn trial_name(experiment: &str, seq: i64) -> String {
+    format!("{experiment}-{seq:04}")
+}
+
+/// The experiment a trial name (see [`trial_name`]) belongs to; `None` when the name is not
+/// one the store hands out.
+pub fn trial_experiment(trial: &str) -> Option<&str> {
+    let (experiment, seq) = trial.rsplit_once('-')?;
+    (!experiment.is_empty() && !seq.is_empty() && seq.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(experiment)
+}
+
 pub(crate) fn insert_error(e: sqlx::Error, name: &str) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
@@ -337,4 +350,20 @@ pub trait Store: Send + Sync {
         &self,
         experiment_id: i64,
     ) -> Result<Option<serde_json::Value>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trial_names_lead_back_to_their_experiment() {
+        assert_eq!(trial_name("sweep-2", 7), "sweep-2-0007");
+        assert_eq!(trial_name("e", 12345), "e-12345");
+        assert_eq!(trial_experiment("sweep-2-0007"), Some("sweep-2"));
+        assert_eq!(trial_experiment("e-12345"), Some("e"));
+        for bad in ["sweep", "sweep-", "-0001", "sweep-00a1", ""] {
+            assert_eq!(trial_experiment(bad), None, "{bad}");
+        }
+    }
 }

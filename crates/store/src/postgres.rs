@@ -439,7 +439,7 @@ impl Store for PostgresStore {
             for (i, (trial, (encoded, labels_text))) in numbered {
                 let NewTrial { parameters, labels } = trial;
                 let seq = first_seq + i as i64;
-                let name = format!("{experiment}-{seq:04}");
+                let name = crate::trial_name(&experiment, seq);
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO trials \
                      (experiment_id, name, seq, parameters, status, created_at, labels) \

@@ -580,7 +580,7 @@ impl Store for SqliteStore {
         for (i, (trial, (encoded, labels_text))) in trials.into_iter().zip(encoded).enumerate() {
             let NewTrial { parameters, labels } = trial;
             let seq = first_seq + i as i64;
-            let name = format!("{experiment}-{seq:04}");
+            let name = crate::trial_name(&experiment, seq);
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO trials (experiment_id, name, seq, parameters, status, created_at, labels) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
