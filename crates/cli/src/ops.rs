@@ -8,7 +8,7 @@ use ferrotune_controller::lifecycle::{self, process_alive};
 use ferrotune_controller::{
     Controller, Event, Interrupt, LifecycleError, Options, Overrides, ReportHub, validate_document,
 };
-use ferrotune_core::load::{LoadedDoc, load_str};
+use ferrotune_core::load::load_str;
 use ferrotune_core::placement::{RayMode, RunnerChoice, RunnerKind};
 use ferrotune_core::validate::Experiment;
 use ferrotune_runners::{RunnerSetting, Runners};
@@ -192,10 +192,6 @@ fn print_invalid(label: &str, errs: &[ferrotune_core::FieldError]) {
     for e in errs {
         eprintln!("  {e}");
     }
-}
-
-fn reload(raw: &serde_json::Value) -> Result<LoadedDoc> {
-    Ok(lifecycle::reload(raw)?)
 }
 
 /// The SQLite file `--db` names: a path, or a `sqlite://PATH` URL.
@@ -419,9 +415,7 @@ async fn load_experiment(
     name: &str,
 ) -> Result<(ExperimentRecord, Option<Experiment>)> {
     let record = store.get_experiment(name).await?;
-    let exp = reload(&record.document)
-        .ok()
-        .and_then(|d| validate_document(&d).ok());
+    let exp = lifecycle::stored_experiment(&record);
     Ok((record, exp))
 }
 
@@ -431,9 +425,7 @@ pub async fn list(db: &Path, output: Output) -> Result<ExitCode> {
     let mut rows = Vec::new();
     for r in store.list_experiments().await? {
         let trials = store.list_trials(r.id).await?;
-        let exp = reload(&r.document)
-            .ok()
-            .and_then(|d| validate_document(&d).ok());
+        let exp = lifecycle::stored_experiment(&r);
         rows.push((r, exp, trials));
     }
     display::experiments(&rows, output);
@@ -476,10 +468,7 @@ pub async fn stop(db: &Path, name: &str) -> Result<ExitCode> {
     } else {
         // Nobody runs it (the controller was killed): end what it left behind, where it
         // ran, and record that it is stopped.
-        let spec = reload(&record.document)
-            .ok()
-            .and_then(|d| validate_document(&d).ok())
-            .and_then(|e| e.runner);
+        let spec = lifecycle::stored_experiment(&record).and_then(|e| e.runner);
         let choice = RunnerSetting::merge(&[
             RunnerSetting::pinned(Path::new(&record.run_dir)).unwrap_or_default(),
             spec.as_ref().map(RunnerSetting::from).unwrap_or_default(),

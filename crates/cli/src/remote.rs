@@ -5,7 +5,7 @@ use crate::{NewArgs, Output, RemoteArgs, display};
 use anyhow::{Context, Result, anyhow};
 use ferrotune_api::{native, v1};
 use ferrotune_client::{ClientError, Connection};
-use ferrotune_controller::{Counts, Event, lifecycle, validate_document};
+use ferrotune_controller::{Counts, Event, lifecycle};
 use ferrotune_core::validate::Experiment;
 use ferrotune_core::{MetricSummary, TrialStatus};
 use ferrotune_store::{ExperimentRecord, ExperimentStatus, TrialRecord};
@@ -23,12 +23,6 @@ async fn connect(r: &RemoteArgs) -> Result<(Connection, String)> {
 /// A status as the user reads it: the server's message, without gRPC's framing.
 fn status(e: tonic::Status) -> anyhow::Error {
     anyhow!("{}", ClientError::Status(e))
-}
-
-fn experiment_of(r: &ExperimentRecord) -> Option<Experiment> {
-    lifecycle::reload(&r.document)
-        .ok()
-        .and_then(|d| validate_document(&d).ok())
 }
 
 async fn fetch(
@@ -123,7 +117,7 @@ pub async fn list(r: &RemoteArgs, output: Output) -> Result<ExitCode> {
     let mut rows = Vec::new();
     for e in all {
         let (record, trials) = fetch(&conn, &e.namespace, &e.name).await?;
-        let exp = experiment_of(&record);
+        let exp = lifecycle::stored_experiment(&record);
         rows.push((record, exp, trials));
     }
     display::experiments(&rows, output);
@@ -134,7 +128,12 @@ pub async fn list(r: &RemoteArgs, output: Output) -> Result<ExitCode> {
 pub async fn show(r: &RemoteArgs, name: &str, output: Output) -> Result<ExitCode> {
     let (conn, ns) = connect(r).await?;
     let (record, trials) = fetch(&conn, &ns, name).await?;
-    display::show(&record, experiment_of(&record).as_ref(), &trials, output);
+    display::show(
+        &record,
+        lifecycle::stored_experiment(&record).as_ref(),
+        &trials,
+        output,
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -142,7 +141,12 @@ pub async fn show(r: &RemoteArgs, name: &str, output: Output) -> Result<ExitCode
 pub async fn trials(r: &RemoteArgs, name: &str, output: Output, pareto: bool) -> Result<ExitCode> {
     let (conn, ns) = connect(r).await?;
     let (record, trials) = fetch(&conn, &ns, name).await?;
-    display::trials(experiment_of(&record).as_ref(), &trials, output, pareto);
+    display::trials(
+        lifecycle::stored_experiment(&record).as_ref(),
+        &trials,
+        output,
+        pareto,
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -243,7 +247,7 @@ pub async fn watch(name: &str, output: Output, r: &RemoteArgs) -> Result<ExitCod
             Some(v1::experiment_event::Event::Experiment(e)) => {
                 if progress.is_none()
                     && output != Output::Json
-                    && let Some(exp) = experiment_of(&native::experiment_record(&e)?)
+                    && let Some(exp) = lifecycle::stored_experiment(&native::experiment_record(&e)?)
                 {
                     let p = display::Progress::new(&exp);
                     progress = Some((exp, p));
@@ -301,7 +305,7 @@ pub async fn watch(name: &str, output: Output, r: &RemoteArgs) -> Result<ExitCod
     };
     let (record, trials) = fetch(&conn, &last.namespace, &last.name).await?;
     if output != Output::Json
-        && let Some(exp) = experiment_of(&record)
+        && let Some(exp) = lifecycle::stored_experiment(&record)
     {
         display::summary(&exp, &record, &trials);
     }

@@ -80,6 +80,14 @@ pub fn reload(raw: &serde_json::Value) -> Result<LoadedDoc, LifecycleError> {
         .ok_or_else(|| LifecycleError::Document("the stored document holds no experiment".into()))
 }
 
+/// A stored experiment's validated spec, for showing and stopping it; `None` when its
+/// document no longer validates (written by another version), which callers show without.
+pub fn stored_experiment(r: &ExperimentRecord) -> Option<Experiment> {
+    reload(&r.document)
+        .ok()
+        .and_then(|d| validate_document(&d).ok())
+}
+
 /// The one experiment in `text` (YAML or JSON), overrides applied, validated. `label` names
 /// the text in messages (a file name).
 pub fn prepare_document(

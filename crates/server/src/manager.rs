@@ -227,9 +227,7 @@ impl Manager {
             self.wait(name).await;
         } else if !r.status.is_completed() && r.status != ExperimentStatus::Stopped {
             // Nobody runs it (not ours, or its runner died): record that it is stopped.
-            let exp = lifecycle::reload(&r.document)
-                .ok()
-                .and_then(|d| ferrotune_controller::validate_document(&d).ok());
+            let exp = lifecycle::stored_experiment(&r);
             if let Some(exp) = exp
                 && let Ok((_, runner)) = self.runner_for(&exp, Path::new(&r.run_dir), true).await
             {
