@@ -6,8 +6,8 @@ use anyhow::{Context, Result, anyhow};
 use ferrotune_api::{native, v1};
 use ferrotune_client::{ClientError, Connection};
 use ferrotune_controller::{Counts, Event, lifecycle};
+use ferrotune_core::TrialStatus;
 use ferrotune_core::validate::Experiment;
-use ferrotune_core::{MetricSummary, TrialStatus};
 use ferrotune_store::{ExperimentRecord, ExperimentStatus, TrialRecord};
 use std::path::Path;
 use std::process::ExitCode;
@@ -322,14 +322,8 @@ pub async fn watch(name: &str, output: Output, r: &RemoteArgs) -> Result<ExitCod
 fn metrics_json(ms: &[v1::MetricSummary]) -> serde_json::Value {
     ms.iter()
         .map(|m| {
-            let s = MetricSummary {
-                name: m.name.clone(),
-                min: m.min,
-                max: m.max,
-                latest: m.latest,
-                count: m.count,
-            };
-            (s.name.clone(), serde_json::json!({"min": s.min, "max": s.max, "latest": s.latest, "count": s.count}))
+            let v = serde_json::json!({"min": m.min, "max": m.max, "latest": m.latest, "count": m.count});
+            (m.name.clone(), v)
         })
         .collect::<serde_json::Map<_, _>>()
         .into()
