@@ -42,7 +42,8 @@ fn sdk_experiment(name: &str, max: u32, parallel: u32, steps: u32, pause: f64) -
     )
 }
 
-/// A server in the sandbox on a free loopback port; its address.
+/// A server in the sandbox on a free loopback port; the URL it announces
+/// (`http://127.0.0.1:PORT`, `https://…` under TLS), which `--server` takes as it is.
 fn start_server(sb: &Sandbox) -> (Child, String) {
     start_server_with(sb, &[])
 }
@@ -63,9 +64,14 @@ fn start_server_with(sb: &Sandbox, more: &[&str]) -> (Child, String) {
     let mut line = String::new();
     let mut err = BufReader::new(child.stderr.take().unwrap());
     err.read_line(&mut line).unwrap();
+    // `http://ADDR`, or `https://ADDR` under TLS: the address either way.
     let addr = line
-        .strip_prefix("ferrotune server listening on http://")
+        .strip_prefix("ferrotune server listening on ")
         .and_then(|r| r.split_whitespace().next())
+        .and_then(|u| {
+            u.strip_prefix("http://")
+                .or_else(|| u.strip_prefix("https://"))
+        })
         .unwrap_or_else(|| panic!("{line}"))
         .to_string();
     // Keep draining its log so that it never blocks on a full pipe.
@@ -420,30 +426,18 @@ async fn over_tls_the_cli_and_sdk_trials_trust_the_servers_certificate() {
         rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let cert = sb.write("cert.pem", &ck.cert.pem());
     let key = sb.write("key.pem", &ck.signing_key.serialize_pem());
-    let mut child = sb
-        .cmd(&[
-            "server",
-            "--listen",
-            "127.0.0.1:0",
-            "--runs-dir",
-            "runs",
+    let (mut child, addr) = start_server_with(
+        &sb,
+        &[
             "--tls-cert",
             cert.to_str().unwrap(),
             "--tls-key",
             key.to_str().unwrap(),
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    err.read_line(&mut line).unwrap();
-    let port = line
-        .strip_prefix("ferrotune server listening on https://127.0.0.1:")
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("{line}"))
-        .to_string();
-    std::thread::spawn(move || for _ in err.lines() {});
+        ],
+    );
+    let port = addr
+        .strip_prefix("https://127.0.0.1:")
+        .unwrap_or_else(|| panic!("not a TLS address: {addr}"));
     let url = format!("https://localhost:{port}");
     let file = sb.write("exp.yaml", &sdk_experiment("secure", 2, 2, 3, 0.0));
     // Trials are told the https endpoint and the certificate to trust (FERROTUNE_CA_FILE).
