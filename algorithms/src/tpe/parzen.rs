@@ -357,8 +357,6 @@ impl Steps {
 pub(crate) struct Params {
     pub prior_weight: f64,
     pub consider_endpoints: bool,
-    /// Multivariate: the number of dimensions for Scott's rule. Univariate: `None`.
-    pub multivariate: Option<usize>,
 }
 
 /// Optuna's `default_weights`: older observations ramp down linearly once there are more
@@ -609,28 +607,17 @@ fn choice_kernels(column: &[f64], n_choices: usize, prior_weight: f64) -> Kernel
     Kernels::Choice { cumulative, ln_p }
 }
 
-/// Optuna's numeric kernels on [0, 1]: one at each observation, with the distance to its
-/// neighbours as bandwidth (univariate) or Scott's rule (multivariate), clipped to
+/// Optuna's numeric kernels on [0, 1] (5.x, univariate and multivariate alike): one at
+/// each observation, with the larger distance to its neighbours as bandwidth, clipped to
 /// [1 / min(100, n + 2), 1] (the "magic clip"); then the prior at the midpoint.
 fn numeric_kernels(column: &[f64], prior_sigma: f64, p: Params) -> Kernels {
     let n = column.len();
     let min_sigma = 1.0 / (n as f64 + 2.0).min(100.0);
-    let (mut sigma, mut ln_sigma) = match p.multivariate {
-        Some(dims) => {
-            // Scott's rule: one bandwidth for all, so one ln.
-            let s =
-                (0.2 * (n.max(1) as f64).powf(-1.0 / (dims as f64 + 4.0))).clamp(min_sigma, 1.0);
-            (vec![s; n], vec![s.ln(); n])
-        }
-        None => {
-            let mut sigma = neighbour_sigmas(column, p.consider_endpoints);
-            for s in &mut sigma {
-                *s = s.clamp(min_sigma, 1.0);
-            }
-            let ln_sigma = sigma.iter().map(|s| s.ln()).collect();
-            (sigma, ln_sigma)
-        }
-    };
+    let mut sigma = neighbour_sigmas(column, p.consider_endpoints);
+    for s in &mut sigma {
+        *s = s.clamp(min_sigma, 1.0);
+    }
+    let mut ln_sigma: Vec<f64> = sigma.iter().map(|s| s.ln()).collect();
     let mut mu: Vec<f64> = column.iter().map(|m| m.clamp(0.0, 1.0)).collect();
     mu.push(0.5);
     sigma.push(prior_sigma);
@@ -669,19 +656,18 @@ fn cdf_unless_zero(x: f64) -> f64 {
     if y >= 28.0 { 0.0 } else { 0.5 * libm::erfc(y) }
 }
 
-/// Each observation's bandwidth: the larger gap to its neighbours among the observations,
-/// the prior's midpoint and the ends 0 and 1. Without `consider_endpoints`, the outermost
-/// observations use their inner gap only.
+/// Each observation's bandwidth: the larger gap to its neighbours among the observations
+/// and the ends 0 and 1 (the prior takes no part, as in Optuna 5). Without
+/// `consider_endpoints`, the outermost observations use their inner gap only (when there
+/// are two or more).
 fn neighbour_sigmas(column: &[f64], consider_endpoints: bool) -> Vec<f64> {
-    let mut with_prior: Vec<f64> = column.to_vec();
-    with_prior.push(0.5);
-    let mut order: Vec<usize> = (0..with_prior.len()).collect();
-    order.sort_by(|&a, &b| with_prior[a].total_cmp(&with_prior[b]));
-    let mut points = Vec::with_capacity(order.len() + 2);
+    let m = column.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| column[a].total_cmp(&column[b]));
+    let mut points = Vec::with_capacity(m + 2);
     points.push(0.0);
-    points.extend(order.iter().map(|&i| with_prior[i]));
+    points.extend(order.iter().map(|&i| column[i]));
     points.push(1.0);
-    let m = order.len();
     let mut sorted: Vec<f64> = (1..=m)
         .map(|i| (points[i] - points[i - 1]).max(points[i + 1] - points[i]))
         .collect();
@@ -693,7 +679,6 @@ fn neighbour_sigmas(column: &[f64], consider_endpoints: bool) -> Vec<f64> {
     for (rank, &i) in order.iter().enumerate() {
         sigma[i] = sorted[rank];
     }
-    sigma.truncate(column.len());
     sigma
 }
 
@@ -706,7 +691,6 @@ mod tests {
         Params {
             prior_weight: 1.0,
             consider_endpoints: false,
-            multivariate: None,
         }
     }
 
@@ -774,22 +758,24 @@ mod tests {
 
     #[test]
     fn neighbour_bandwidths_follow_optuna() {
-        // Observations 0.1, 0.2, 0.9 with the prior at 0.5: sorted 0 | .1 .2 .5 .9 | 1.
-        let s = neighbour_sigmas(&[0.9, 0.1, 0.2], false);
-        let want = [0.4, 0.1, 0.3]; // 0.9: inner gap only; 0.1: inner gap only.
+        // Observations 0.1, 0.2, 0.9 (the prior takes no part): sorted 0 | .1 .2 .9 | 1.
+        let s = neighbour_sigmas(&[0.9, 0.15, 0.2], false);
+        // 0.9 and 0.15: their inner gaps only; 0.2: the larger of 0.05 and 0.7.
+        let want = [0.7, 0.05, 0.7];
         for (a, b) in s.iter().zip(want) {
             assert!((a - b).abs() < 1e-12, "{s:?}");
         }
-        let s = neighbour_sigmas(&[0.9, 0.1, 0.2], true);
-        let want = [0.4, 0.1, 0.3];
+        // With endpoints, 0.15 takes its gap to 0, and 0.9 keeps the larger inner one.
+        let s = neighbour_sigmas(&[0.9, 0.15, 0.2], true);
+        let want = [0.7, 0.15, 0.7];
         for (a, b) in s.iter().zip(want) {
             assert!((a - b).abs() < 1e-12, "{s:?}");
         }
-        // With endpoints, an observation far from its end takes that gap.
-        let s = neighbour_sigmas(&[0.7], true);
-        assert!((s[0] - 0.3).abs() < 1e-12, "{s:?}");
-        let s = neighbour_sigmas(&[0.7], false);
-        assert!((s[0] - 0.2).abs() < 1e-12, "{s:?}");
+        // A single observation has no inner gap: the larger gap to an end, either way.
+        for endpoints in [false, true] {
+            let s = neighbour_sigmas(&[0.7], endpoints);
+            assert!((s[0] - 0.7).abs() < 1e-12, "{s:?}");
+        }
     }
 
     fn double(min: f64, max: f64, step: Option<f64>, d: Distribution) -> Domain {
@@ -866,7 +852,7 @@ mod tests {
         let axis = Axis::new(&double(1e-3, 1e3, None, Distribution::LogUniform));
         let obs = [vec![0.1, 0.15, 0.9]];
         let p = Params {
-            multivariate: Some(1),
+            consider_endpoints: true,
             ..params()
         };
         for p in [params(), p] {
