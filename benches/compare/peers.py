@@ -7,6 +7,8 @@ The same loops as the Rust `compare` binary, in the same JSON line format: for e
 
 Peers, all at their libraries' default settings:
   optuna-tpe     optuna.samplers.TPESampler(seed=s)       (in Optuna 5: multivariate TPE)
+  optuna-tpe-independent  TPESampler(seed=s, multivariate=False)  (each parameter on its
+                                                           own, as ferrotune's `tpe`)
   optuna-cmaes   optuna.samplers.CmaEsSampler(seed=s)     (categoricals: its independent
                                                            sampler, as Optuna does)
   optuna-random  optuna.samplers.RandomSampler(seed=s)
@@ -60,6 +62,7 @@ CHECKPOINTS = [25, 50, 100, 200]
 SYNTHETIC_SEED = 20261123
 LABELS = {
     "optuna-tpe": ("optuna", "Optuna TPE (default)"),
+    "optuna-tpe-independent": ("optuna", "Optuna TPE (multivariate=False)"),
     "optuna-cmaes": ("optuna", "Optuna CmaEs"),
     "optuna-random": ("optuna", "Optuna random"),
     "hyperopt-tpe": ("hyperopt", "hyperopt TPE"),
@@ -114,6 +117,8 @@ def optuna_sampler(peer, seed):
         return optuna.samplers.NSGAIISampler(seed=seed)
     if peer == "optuna-tpe-multivariate":
         return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    if peer == "optuna-tpe-independent":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=False)
     raise ValueError(peer)
 
 
@@ -512,10 +517,24 @@ def csv(s):
     return [x for x in s.split(",") if x]
 
 
+def peer_trials(s):
+    """`skopt-gp=50,...` as {"skopt-gp": 50}."""
+    out = {}
+    for item in csv(s):
+        peer, _, n = item.partition("=")
+        if not n.isdigit() or int(n) < 1:
+            raise argparse.ArgumentTypeError(f"{item!r}: expected PEER=N with N ≥ 1")
+        out[peer] = int(n)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=20, help="seeds 0, 1, ..., N-1")
     ap.add_argument("--trials", type=int, default=200)
+    ap.add_argument("--peer-trials", type=peer_trials, default={},
+                    help="PEER=N,...: these peers' quality runs have N trials instead of "
+                         "--trials (for peers too slow for the whole grid)")
     ap.add_argument("--functions", type=csv,
                     help=f"default: {','.join(functions.FUNCTIONS)}; with --multi-objective: "
                          f"{','.join(functions.MULTI_OBJECTIVE)}")
@@ -532,7 +551,7 @@ def main():
                     help="quality runs in parallel (each with one BLAS thread); speed runs "
                          "are always one at a time")
     ap.add_argument("--speed-sizes", type=lambda s: [int(x) for x in csv(s)],
-                    default=[100, 500, 1000])
+                    default=[100, 200, 500, 1000])
     ap.add_argument("--speed-calls", type=int, default=5)
     ap.add_argument("--speed-functions", type=csv, default=["hartmann6"])
     ap.add_argument("--speed-time-limit", type=float, default=120.0)
@@ -563,7 +582,7 @@ def main():
     for name in args.functions:
         if name not in known_functions:
             ap.error(f"unknown function {name!r} (known: {', '.join(known_functions)})")
-    for peer in args.algorithms:
+    for peer in list(args.algorithms) + list(args.peer_trials):
         if peer not in labels:
             ap.error(f"unknown peer {peer!r} (known: {', '.join(labels)})")
     if args.resume and not args.out:
@@ -572,9 +591,9 @@ def main():
     out = Output(args.out, args.resume)
 
     if not args.skip_quality:
-        tasks = [(p, n, s, args.trials) for n in args.functions for p in args.algorithms
-                 for s in range(args.seeds)
-                 if (phase, p, n, s, args.trials) not in out.done]
+        tasks = [(p, n, s, args.peer_trials.get(p, args.trials)) for n in args.functions
+                 for p in args.algorithms for s in range(args.seeds)
+                 if (phase, p, n, s, args.peer_trials.get(p, args.trials)) not in out.done]
         start = time.perf_counter()
         if args.jobs <= 1:
             for i, t in enumerate(tasks):

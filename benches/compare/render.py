@@ -23,7 +23,7 @@ from benchlib import mean_se, read, sig  # noqa: E402
 from benchlib import replace_section as replace_named  # noqa: E402
 
 HEADING = "## Search algorithms: quality and speed"
-PEER_ORDER = ["optuna-tpe", "optuna-cmaes", "optuna-random", "hyperopt-tpe", "skopt-gp"]
+PEER_ORDER = ["optuna-tpe", "optuna-tpe-independent", "optuna-cmaes", "optuna-random", "hyperopt-tpe", "skopt-gp"]
 MO_PEER_ORDER = ["optuna-nsga2", "optuna-tpe", "optuna-tpe-multivariate", "optuna-random"]
 # What each multi-objective peer is ({d}: the number of variables).
 MO_PEER_TEXT = {
@@ -306,11 +306,135 @@ def coverage(records, functions, meta):
             out.append(f"- **{label} is partial**: {done} of {want * len(names)} runs "
                        f"({parts or 'none'}); its cells say how many seeds they average (n=…), "
                        f"and functions without a run have no row for it.")
+    for side, alg, label in row_order(quality):
+        n = meta.get("peer_trials", {}).get(alg)
+        if n is not None and n < meta["trials"]:
+            walls = [r["wall_s"] for r in quality if r["algorithm"] == alg and r["side"] == side]
+            out.append(f"- **{label} ran {n} trials per run** (`--peer-trials {alg}={n}`, "
+                       f"{sig(statistics.fmean(walls), 3)} s per run here), so its cells after "
+                       f"more trials are empty: each of its suggestions takes longer as the "
+                       f"history grows (see the speed table), and the whole grid of "
+                       f"{meta['trials']}-trial runs would take many hours.")
     for _, _, label in speed_only:
         out.append(f"- **{label} has speed figures only**: the files of this run hold its speed "
                    f"runs (from `peers.py --skip-quality --resume` into the same `--out-dir`) "
                    f"but none of its quality runs.")
     return out
+
+
+def quality_stats(records, function, algorithm, mark):
+    """(mean, standard error) of the best value after `mark` trials, or None."""
+    vals = [r["best"][r["checkpoints"].index(mark)] for r in records
+            if r["kind"] == "quality" and r["function"] == function
+            and r["algorithm"] == algorithm and mark in r["checkpoints"]]
+    if len(vals) < 2:
+        return None
+    return statistics.fmean(vals), statistics.stdev(vals) / math.sqrt(len(vals))
+
+
+def speed_median(records, algorithm, size, side):
+    r = next((r for r in records if r["kind"] == "speed" and r["algorithm"] == algorithm
+              and r["side"] == side and r["history"] == size and r["times_ms"]), None)
+    return statistics.median(r["times_ms"]) if r else None
+
+
+def target_checks(records, functions):
+    """The issue's targets, checked against this run's figures: each check says met or
+    missed with the numbers (the functions are minimised, so lower is better)."""
+    names = [fn["name"] for fn in functions]
+    marks = sorted({c for r in records if r["kind"] == "quality" for c in r["checkpoints"]})
+    out = ["### Targets, checked against this run", ""]
+
+    def no_worse(ours, theirs):
+        # Ours within one of their standard errors of their mean, or better.
+        return ours[0] <= theirs[0] + theirs[1]
+
+    def cell(ours, theirs):
+        if ours is None or theirs is None:
+            return "—"
+        if no_worse(ours, theirs):
+            return "✓" if ours[0] <= theirs[0] else f"✓ (+{sig(ours[0] - theirs[0], 2)})"
+        return f"**worse by {sig(ours[0] - theirs[0], 2)}** (SE {sig(theirs[1], 2)})"
+
+    pairs = [("multivariate-tpe", "optuna-tpe", "`multivariate-tpe` vs Optuna TPE (default)"),
+             ("tpe", "optuna-tpe", "`tpe` vs Optuna TPE (default)"),
+             ("tpe", "optuna-tpe-independent", "`tpe` vs Optuna TPE (multivariate=False)")]
+    out.append("**Quality: ferrotune's TPE no worse than Optuna TPE** (ferrotune's mean at "
+               "most one standard error of Optuna's mean above it; ✓ (+d): within it, d "
+               "behind):")
+    out.append("")
+    out.append("| pair | function | " + " | ".join(f"after {m}" for m in marks) + " |")
+    out.append("|---|---" + "|---" * len(marks) + "|")
+    verdicts = []
+    for ours, theirs, label in pairs:
+        met = total = 0
+        for fn in names:
+            cells = []
+            for m in marks:
+                a = quality_stats(records, fn, ours, m)
+                b = quality_stats(records, fn, theirs, m)
+                if a is not None and b is not None:
+                    total += 1
+                    met += no_worse(a, b)
+                cells.append(cell(a, b))
+            if any(c != "—" for c in cells):
+                out.append(f"| {label} | {fn} | " + " | ".join(cells) + " |")
+        if total:
+            verdict = "met" if met == total else "**missed**"
+            verdicts.append(f"- {label}: no worse in {met} of {total} cells: {verdict}")
+    out.append("")
+    out += verdicts
+    out.append("")
+
+    bo = "bayesianoptimization"
+    lines = []
+    for fn in names:
+        a = quality_stats(records, fn, bo, 50)
+        sk = quality_stats(records, fn, "skopt-gp", 50)
+        tpe = quality_stats(records, fn, "optuna-tpe", 50)
+        if a is None:
+            continue
+        parts = [f"{fn}: {sig(a[0], 4)} ± {sig(a[1], 2)}"]
+        if sk is not None:
+            verdict = "met" if no_worse(a, sk) else "**missed**"
+            parts.append(f"skopt {sig(sk[0], 4)} ± {sig(sk[1], 2)} ({verdict})")
+        if tpe is not None and fn in ("branin", "hartmann6", "rosenbrock5", "styblinski-tang4"):
+            verdict = "met" if a[0] < tpe[0] else "**missed**"
+            parts.append(f"Optuna TPE {sig(tpe[0], 4)} ({verdict}: better required)")
+        lines.append("- " + "; ".join(parts))
+    if lines:
+        out.append("**Quality: `bayesianoptimization` after 50 trials** at least as good as "
+                   "skopt `gp_minimize` (within its standard error), and better than Optuna "
+                   "TPE on branin, hartmann6, rosenbrock5 and styblinski-tang4:")
+        out.append("")
+        out += lines
+        out.append("")
+
+    speed_fns = sorted({r["function"] for r in records if r["kind"] == "speed"})
+    checks = [("multivariate-tpe", "optuna-tpe", 1000, 20), ("tpe", "optuna-tpe", 1000, 20),
+              ("cmaes", "optuna-cmaes", 1000, 5), (bo, "skopt-gp", 200, 10)]
+    lines = []
+    for ours, theirs, size, factor in checks:
+        a = speed_median(records, ours, size, "ferrotune")
+        b = speed_median(records, theirs, size, LABEL_SIDE.get(theirs, "optuna"))
+        if a is None or b is None:
+            continue
+        ratio = b / a
+        verdict = "met" if ratio >= factor else "**missed**"
+        extra = ""
+        if ours == bo:
+            extra = f"; under 50 ms: {'met' if a < 50 else '**missed**'}"
+        lines.append(f"- `{ours}` at {size} trials: {sig(a, 3)} ms against {sig(b, 3)} ms, "
+                     f"{sig(ratio, 3)}× faster (target {factor}×: {verdict}{extra})")
+    if lines:
+        out.append(f"**Speed** (medians of the speed table, {', '.join(speed_fns)}):")
+        out.append("")
+        out += lines
+        out.append("")
+    return out
+
+
+LABEL_SIDE = {"skopt-gp": "skopt", "hyperopt-tpe": "hyperopt"}
 
 
 def error_list(records):
@@ -371,7 +495,8 @@ def single_objective(records, listing, meta):
         "in-process through `build` and `Suggester::suggest(&history, 1)` "
         "(`benches/compare/src/main.rs`).",
         "- **Peers** (`benches/compare/peers.py`), at their libraries' defaults: Optuna "
-        "`TPESampler` (in Optuna 5 the default TPE is multivariate), `CmaEsSampler` (it leaves "
+        "`TPESampler` (in Optuna 5 the default TPE is multivariate) and, to pair with "
+        "ferrotune's `tpe`, `TPESampler(multivariate=False)`; `CmaEsSampler` (it leaves "
         "categorical parameters to its independent sampler), `RandomSampler`; hyperopt "
         "`fmin(algo=tpe.suggest)`; scikit-optimize `gp_minimize`.",
         f"- **Functions**: the same definitions on both sides (`benches/compare/src/functions.rs`, "
@@ -400,6 +525,7 @@ def single_objective(records, listing, meta):
     lines.append("")
     lines += quality_tables(records, functions, meta)
     lines += speed_table(records, meta)
+    lines += target_checks(records, functions)
     return lines
 
 
@@ -435,9 +561,11 @@ def main():
     # Only this run's settings: with --resume, the files may hold runs of other ones.
     mo_trials = meta.get("mo_trials", meta["trials"])
     mo_seeds = meta.get("mo_seeds", meta["seeds"])
+    peer_trials = meta.get("peer_trials", {})
     records = [r for r in read(args.files)
                if not (r["kind"] == "quality"
-                       and (r["trials"] != meta["trials"] or r["seed"] >= meta["seeds"]))
+                       and (r["trials"] != peer_trials.get(r["algorithm"], meta["trials"])
+                            or r["seed"] >= meta["seeds"]))
                and not (r["kind"] == "multi-objective"
                         and (r["trials"] != mo_trials or r["seed"] >= mo_seeds))]
     text = section(records, listing, meta, mo_listing)

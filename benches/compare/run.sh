@@ -13,10 +13,14 @@
 #   --trials N              trials per run (default 200); best-so-far after 25/50/100/200
 #   --functions a,b         test functions (default all: `target/release/compare --list`)
 #   --algorithms a,b        ferrotune algorithms (default: every implemented one but grid, hyperband, bohb, pbt)
-#   --peers a,b             optuna-tpe,optuna-cmaes,optuna-random,hyperopt-tpe,skopt-gp (default all)
+#   --peers a,b             optuna-tpe,optuna-tpe-independent,optuna-cmaes,optuna-random,
+#                           hyperopt-tpe,skopt-gp (default all)
+#   --peer-trials P=N,...   these peers' quality runs stop after N trials (their cells after
+#                           more trials stay empty, and the section says so): for skopt-gp,
+#                           whose 200-trial runs take about 5 minutes each here
 #   --jobs N                peers' quality runs in parallel, one BLAS thread each (default 1;
 #                           speed runs are always one at a time, after every quality run)
-#   --speed-sizes a,b       history sizes for the speed table (default 100,500,1000)
+#   --speed-sizes a,b       history sizes for the speed table (default 100,200,500,1000)
 #   --speed-calls N         timed suggestions per size (default 5)
 #   --speed-functions a,b   functions whose space the speed runs use (default hartmann6)
 #   --speed-time-limit S    seconds per speed case, after its history is built (default 120)
@@ -46,8 +50,8 @@ set -euo pipefail
 invocation="benches/compare/run.sh${*:+ $*}"
 cd "$(dirname "$0")/../.."
 
-seeds=20 trials=200 functions="" algorithms="" peers="" jobs=1
-speed_sizes=100,500,1000 speed_calls=5 speed_functions=hartmann6 speed_limit=120
+seeds=20 trials=200 functions="" algorithms="" peers="" peer_trials="" jobs=1
+speed_sizes=100,200,500,1000 speed_calls=5 speed_functions=hartmann6 speed_limit=120
 speed=1 out=target/compare resume=0 write=1
 single=1 multi=1 mo_seeds="" mo_trials="" mo_algorithms="" mo_peers=""
 while [ $# -gt 0 ]; do
@@ -57,6 +61,7 @@ while [ $# -gt 0 ]; do
     --functions) functions=$2; shift ;;
     --algorithms) algorithms=$2; shift ;;
     --peers) peers=$2; shift ;;
+    --peer-trials) peer_trials=$2; shift ;;
     --jobs) jobs=$2; shift ;;
     --speed-sizes) speed_sizes=$2; shift ;;
     --speed-calls) speed_calls=$2; shift ;;
@@ -98,6 +103,7 @@ common=(--seeds "$seeds" --trials "$trials" --speed-sizes "$speed_sizes"
 [ -n "$functions" ] && common+=(--functions "$functions")
 ours=("${common[@]}"); [ -n "$algorithms" ] && ours+=(--algorithms "$algorithms")
 theirs=("${common[@]}"); [ -n "$peers" ] && theirs+=(--algorithms "$peers")
+[ -n "$peer_trials" ] && theirs+=(--peer-trials "$peer_trials")
 again=(); [ "$resume" = 1 ] && again=(--resume)
 mo=(--multi-objective --seeds "$mo_seeds" --trials "$mo_trials")
 mo_ours=("${mo[@]}"); [ -n "$mo_algorithms" ] && mo_ours+=(--algorithms "$mo_algorithms")
@@ -152,7 +158,7 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 INVOCATION=$invocation DATE=$(date -u +%Y-%m-%d) FERROTUNE="$version at commit $commit" \
 RUSTC=$(rustc --version) MACHINE="$(nproc) cores, $mem" SEEDS=$seeds TRIALS=$trials POINTS=$points \
-MO_SEEDS=$mo_seeds MO_TRIALS=$mo_trials MO_POINTS=$mo_points \
+MO_SEEDS=$mo_seeds MO_TRIALS=$mo_trials MO_POINTS=$mo_points PEER_TRIALS=$peer_trials \
 "$py" - "$out/meta.json" <<'PY'
 import json, os, subprocess, sys
 e = os.environ
@@ -162,7 +168,9 @@ meta = {"command": e["INVOCATION"], "date": e["DATE"], "ferrotune": e["FERROTUNE
         "rustc": e["RUSTC"], "machine": e["MACHINE"], "seeds": int(e["SEEDS"]),
         "trials": int(e["TRIALS"]), "points": int(e["POINTS"]), "versions": versions,
         "mo_seeds": int(e["MO_SEEDS"]), "mo_trials": int(e["MO_TRIALS"]),
-        "mo_points": int(e["MO_POINTS"])}
+        "mo_points": int(e["MO_POINTS"]),
+        "peer_trials": {k: int(v) for k, v in
+                        (p.split("=") for p in e["PEER_TRIALS"].split(",") if p)}}
 json.dump(meta, open(sys.argv[1], "w"), indent=1)
 PY
 results=(); [ "$write" = 1 ] && results=(--results benches/RESULTS.md)

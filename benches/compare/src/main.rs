@@ -72,7 +72,7 @@ struct Args {
     #[arg(long, requires = "out")]
     resume: bool,
     /// History sizes at which suggest is timed, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "100,500,1000")]
+    #[arg(long, value_delimiter = ',', default_value = "100,200,500,1000")]
     speed_sizes: Vec<usize>,
     /// Timed suggest calls per (algorithm, history size); each adds its trial to the history.
     #[arg(long, default_value_t = 5)]
