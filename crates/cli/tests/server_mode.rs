@@ -64,14 +64,11 @@ fn start_server_with(sb: &Sandbox, more: &[&str]) -> (Child, String) {
     let mut line = String::new();
     let mut err = BufReader::new(child.stderr.take().unwrap());
     err.read_line(&mut line).unwrap();
-    // `http://ADDR`, or `https://ADDR` under TLS: the address either way.
+    // `http://ADDR`, or `https://ADDR` under TLS: `--server` takes either as it is.
     let addr = line
         .strip_prefix("ferrotune server listening on ")
         .and_then(|r| r.split_whitespace().next())
-        .and_then(|u| {
-            u.strip_prefix("http://")
-                .or_else(|| u.strip_prefix("https://"))
-        })
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
         .unwrap_or_else(|| panic!("{line}"))
         .to_string();
     // Keep draining its log so that it never blocks on a full pipe.
