@@ -42,14 +42,38 @@ fn sdk_experiment(name: &str, max: u32, parallel: u32, steps: u32, pause: f64) -
     )
 }
 
+/// A server process that is killed when its test ends, passed or failed (a panicking test
+/// would otherwise leave it running, holding the test run's output open).
+struct Server(Child);
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A server in the sandbox on a free loopback port; the URL it announces
 /// (`http://127.0.0.1:PORT`, `https://…` under TLS), which `--server` takes as it is.
-fn start_server(sb: &Sandbox) -> (Child, String) {
+fn start_server(sb: &Sandbox) -> (Server, String) {
     start_server_with(sb, &[])
 }
 
 /// As `start_server`, with more arguments.
-fn start_server_with(sb: &Sandbox, more: &[&str]) -> (Child, String) {
+fn start_server_with(sb: &Sandbox, more: &[&str]) -> (Server, String) {
     let mut args = vec![
         "server",
         "--listen",
@@ -73,7 +97,7 @@ fn start_server_with(sb: &Sandbox, more: &[&str]) -> (Child, String) {
         .to_string();
     // Keep draining its log so that it never blocks on a full pipe.
     std::thread::spawn(move || for _ in err.lines() {});
-    (child, addr)
+    (Server(child), addr)
 }
 
 /// Polls the server's `trials NAME` until `done` holds (at most 90 s).
