@@ -662,11 +662,28 @@ fn cdf_unless_zero(x: f64) -> f64 {
 /// are two or more).
 fn neighbour_sigmas(column: &[f64], consider_endpoints: bool) -> Vec<f64> {
     let m = column.len();
-    let mut order: Vec<usize> = (0..m).collect();
-    order.sort_by(|&a, &b| column[a].total_cmp(&column[b]));
+    // Each value's total-order key (as `f64::total_cmp` ranks) above its index, sorted as
+    // plain integers: the order of a stable sort by value, ties by index, at a fraction of
+    // a comparator sort's cost (which was a third of a multivariate suggestion at 1,000
+    // trials).
+    let key = |v: f64| {
+        let bits = v.to_bits();
+        if bits >> 63 == 1 {
+            !bits
+        } else {
+            bits | 1 << 63
+        }
+    };
+    let mut order: Vec<u128> = column
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| u128::from(key(v)) << 64 | i as u128)
+        .collect();
+    order.sort_unstable();
+    let index = |k: u128| (k as u64) as usize;
     let mut points = Vec::with_capacity(m + 2);
     points.push(0.0);
-    points.extend(order.iter().map(|&i| column[i]));
+    points.extend(order.iter().map(|&k| column[index(k)]));
     points.push(1.0);
     let mut sorted: Vec<f64> = (1..=m)
         .map(|i| (points[i] - points[i - 1]).max(points[i + 1] - points[i]))
@@ -676,8 +693,8 @@ fn neighbour_sigmas(column: &[f64], consider_endpoints: bool) -> Vec<f64> {
         sorted[m - 1] = points[m] - points[m - 1];
     }
     let mut sigma = vec![0.0; m];
-    for (rank, &i) in order.iter().enumerate() {
-        sigma[i] = sorted[rank];
+    for (rank, &k) in order.iter().enumerate() {
+        sigma[index(k)] = sorted[rank];
     }
     sigma
 }
