@@ -202,8 +202,11 @@ async fn an_ask_and_tell_loop_with_multivariate_tpe_improves_on_its_random_start
         v[v.len() / 2]
     };
     // The first 10 are TPE's random start-up; the model's last 10 trials crowd around the
-    // minimum. Measured with seed 3: best 8.8 then 0.095, median 21.5 then 3.1; over seeds
-    // 0..12 the median always fell to 0.3× or less, so 0.5× is the tolerance.
+    // minimum. Measured with seed 3: best 8.8 then 1.08, median 21.5 then 12.0 (0.56×). The
+    // same loop in-process over seeds 0..20: the median fell to 0.10–0.56× in 19 of them
+    // (one had a lucky start, 1.36×), so 0.75× is the tolerance. (Optuna 5's bandwidths,
+    // wide while the good group holds one to three trials, explore more early than the
+    // Scott's rule this was first measured with: 0.3× or less.)
     let (first, last) = (&losses[..10], &losses[20..]);
     let msg = format!(
         "first 10: best {:.3} median {:.3}; last 10: best {:.3} median {:.3}",
@@ -213,7 +216,7 @@ async fn an_ask_and_tell_loop_with_multivariate_tpe_improves_on_its_random_start
         median(last)
     );
     assert!(best(&losses[10..]) < best(first), "{msg}");
-    assert!(median(last) < 0.5 * median(first), "{msg}");
+    assert!(median(last) < 0.75 * median(first), "{msg}");
     // The trials are numbered in order and all told.
     let trials = TrialServiceClient::new(server.channel().await)
         .list_trials(v1::ExperimentRef {
