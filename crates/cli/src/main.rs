@@ -112,10 +112,19 @@ pub enum RunnerArg {
 pub struct DriveArgs {
     /// Seconds between SIGTERM and SIGKILL when a trial is stopped.
     #[arg(long, default_value_t = 10.0)]
-    grace: f64,
+    pub grace: f64,
     /// Print the controller's own CPU time and peak memory at the end.
     #[arg(long)]
     stats: bool,
+    /// Where the service trials push their metrics to listens (default: loopback, any
+    /// port). Trials on other machines (a Ray cluster's nodes) need an address they can
+    /// reach, with --advertise; each trial reports with a token of its own.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub reports_listen: std::net::SocketAddr,
+    /// The address trials are told to report to: HOST (with the listening port) or
+    /// HOST:PORT (default: the listening address).
+    #[arg(long)]
+    pub advertise: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -260,7 +269,8 @@ enum Command {
         /// who reaches them with a NetworkPolicy).
         #[arg(long)]
         katib_open: bool,
-        /// The address trials report to (default: the listening address).
+        /// The address trials report to: HOST (with the listening port), HOST:PORT or a
+        /// URL (default: the listening address; `https://` is added under TLS).
         #[arg(long)]
         advertise: Option<String>,
         /// Seconds between SIGTERM and SIGKILL when a trial is stopped.
@@ -308,7 +318,7 @@ fn main() -> ExitCode {
                     file,
                     new,
                     run_dir,
-                    grace: drive.grace,
+                    drive: drive.clone(),
                     runner,
                     db: db.db,
                 })
@@ -336,8 +346,7 @@ fn main() -> ExitCode {
                 db,
                 ..
             } => {
-                let r =
-                    ops::resume(&db.db, &name, max_trials, parallel, drive.grace, &runner).await;
+                let r = ops::resume(&db.db, &name, max_trials, parallel, &drive, &runner).await;
                 if drive.stats {
                     ops::print_stats();
                 }

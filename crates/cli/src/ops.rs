@@ -22,7 +22,7 @@ pub struct RunArgs {
     pub file: PathBuf,
     pub new: crate::NewArgs,
     pub run_dir: Option<PathBuf>,
-    pub grace: f64,
+    pub drive: crate::DriveArgs,
     pub runner: crate::RunnerArgs,
     pub db: PathBuf,
 }
@@ -242,7 +242,8 @@ pub async fn run(a: RunArgs) -> Result<ExitCode> {
             .unwrap_or_default(),
         env_ray_address(),
     ]);
-    let runner = connect_runner(&choice, a.grace).await?;
+    check_advertise(&a.drive)?;
+    let runner = connect_runner(&choice, a.drive.grace).await?;
     let seed = a
         .new
         .seed
@@ -272,7 +273,7 @@ pub async fn run(a: RunArgs) -> Result<ExitCode> {
     for note in &exp.notes {
         eprintln!("note: {note}");
     }
-    drive(store, runner, exp, record, a.grace).await
+    drive(store, runner, &choice, exp, record, &a.drive).await
 }
 
 /// `ferrotune resume NAME`
@@ -281,10 +282,11 @@ pub async fn resume(
     name: &str,
     max_trials: Option<u32>,
     parallel: Option<u32>,
-    grace: f64,
+    drive_args: &crate::DriveArgs,
     runner: &crate::RunnerArgs,
 ) -> Result<ExitCode> {
     let cli = command_runner(runner)?;
+    check_advertise(drive_args)?;
     let store = open_store(db).await?;
     let mut record = store.get_experiment(name).await?;
     let exp = match lifecycle::prepare_resume(
@@ -313,23 +315,61 @@ pub async fn resume(
             .unwrap_or_default(),
         env_ray_address(),
     ]);
-    let runner = connect_runner(&choice, grace).await?;
+    let runner = connect_runner(&choice, drive_args.grace).await?;
     if let Err(e) = ferrotune_runners::select::pin(run_dir, &choice) {
         eprintln!(
             "warning: cannot record the runner in {}: {e}",
             run_dir.display()
         );
     }
-    drive(store, runner, exp, record, grace).await
+    drive(store, runner, &choice, exp, record, drive_args).await
+}
+
+/// A bad `--advertise` fails the command before anything is recorded or started.
+fn check_advertise(a: &crate::DriveArgs) -> Result<()> {
+    ferrotune_server::report_endpoint(a.reports_listen, a.advertise.as_deref(), false)
+        .map(drop)
+        .map_err(|e| anyhow!("--advertise: {e}"))
+}
+
+/// Trials on a remote Ray cluster cannot push metrics to a loopback address: the warning
+/// that says so before they start, with what to do (their stdout is still collected).
+fn unreachable_warning(endpoint: &str, choice: &RunnerChoice) -> Option<String> {
+    let host_of = |a: &str| {
+        let rest = a.split_once("://").map_or(a, |(_, r)| r);
+        let hostport = rest.split('/').next().unwrap_or(rest);
+        let host = match hostport.rsplit_once(':') {
+            Some((h, p)) if p.parse::<u16>().is_ok() => h,
+            _ => hostport,
+        };
+        host.trim_matches(|c| c == '[' || c == ']').to_string()
+    };
+    let loopback = |host: &str| {
+        host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    };
+    let ray = choice.address.as_deref()?;
+    (choice.kind == RunnerKind::Ray && loopback(&host_of(endpoint)) && !loopback(&host_of(ray)))
+        .then(|| {
+            format!(
+                "warning: trials on the Ray cluster at {ray} push metrics to {endpoint}, which \
+                 other machines cannot reach; give --reports-listen 0.0.0.0:0 --advertise \
+                 THIS_HOST (stdout and file collectors work either way)"
+            )
+        })
 }
 
 async fn drive(
     store: Arc<SqliteStore>,
     runner: Arc<dyn TrialRunner>,
+    choice: &RunnerChoice,
     exp: Experiment,
     record: ExperimentRecord,
-    grace: f64,
+    a: &crate::DriveArgs,
 ) -> Result<ExitCode> {
+    let grace = a.grace;
     // A previous run killed outright may have left trials behind (processes, Ray jobs).
     runner.cleanup_orphans(&record).await;
     store
@@ -342,12 +382,18 @@ async fn drive(
     let progress = Arc::new(display::Progress::new(&exp));
     let p = progress.clone();
     let on_event = Arc::new(move |e: Event| p.on_event(e));
-    // Trials push metrics (the SDK's `report`) to a report service on loopback, each with
-    // its own token: the same ingestion path as the server's.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    // Trials push metrics (the SDK's `report`) to a report service, on loopback unless
+    // told otherwise, each with its own token: the same ingestion path as the server's.
+    let listener = tokio::net::TcpListener::bind(a.reports_listen)
         .await
-        .context("cannot listen on loopback for trial reports")?;
-    let hub = ReportHub::new(listener.local_addr()?.to_string());
+        .with_context(|| format!("cannot listen on {} for trial reports", a.reports_listen))?;
+    let endpoint =
+        ferrotune_server::report_endpoint(listener.local_addr()?, a.advertise.as_deref(), false)
+            .map_err(|e| anyhow!("--advertise: {e}"))?;
+    if let Some(w) = unreachable_warning(&endpoint, choice) {
+        eprintln!("{w}");
+    }
+    let hub = ReportHub::new(endpoint);
     let (reports_done, reports_stop) = tokio::sync::oneshot::channel::<()>();
     let reports = tokio::spawn(ferrotune_server::serve_reports(
         listener,
@@ -624,4 +670,36 @@ pub async fn delete(db: &Path, name: &str) -> Result<ExitCode> {
         record.run_dir
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trials_on_a_remote_ray_cluster_are_warned_of_a_loopback_report_address() {
+        let ray = |address: &str| RunnerChoice {
+            kind: RunnerKind::Ray,
+            address: Some(address.into()),
+            mode: RayMode::default(),
+        };
+        let remote = ray("http://10.1.2.3:8265");
+        let w = unreachable_warning("127.0.0.1:4000", &remote).unwrap();
+        assert!(
+            w.contains("--reports-listen") && w.contains("10.1.2.3"),
+            "{w}"
+        );
+        assert!(unreachable_warning("https://localhost:4000", &remote).is_some());
+        assert!(unreachable_warning("[::1]:4000", &remote).is_some());
+        // Reachable: an address of the network, or a Ray head on this machine.
+        assert!(unreachable_warning("node-7:4000", &remote).is_none());
+        assert!(unreachable_warning("127.0.0.1:4000", &ray("http://127.0.0.1:8265")).is_none());
+        assert!(unreachable_warning("127.0.0.1:4000", &ray("http://localhost:8265")).is_none());
+        let local = RunnerChoice {
+            kind: RunnerKind::Local,
+            address: None,
+            mode: RayMode::default(),
+        };
+        assert!(unreachable_warning("127.0.0.1:4000", &local).is_none());
+    }
 }

@@ -305,6 +305,65 @@ async fn local_runs_take_sdk_reports_through_the_same_path() {
 }
 
 #[tokio::test]
+async fn run_serves_reports_on_the_address_it_is_told_and_tells_trials_the_advertised_one() {
+    require_sdk();
+    let sb = Sandbox::new();
+    // Each trial notes the endpoint it was given, then reports through it.
+    let notes = sb.path("endpoints");
+    std::fs::create_dir_all(&notes).unwrap();
+    let code = format!(
+        "import ferrotune, os\n\
+         open(os.path.join({notes:?}, os.environ['FERROTUNE_TRIAL']), 'w').write(os.environ['FERROTUNE_ENDPOINT'])\n\
+         x = ferrotune.params()['x']\n\
+         for s in range(5):\n\
+         \x20   ferrotune.report(step=s, loss=x + s)\n",
+        notes = notes.display().to_string()
+    );
+    let doc = native(
+        "everywhere",
+        "  - name: x\n    parameterType: double\n    feasibleSpace: {min: '0', max: '1'}",
+        &code,
+        "  maxTrialCount: 3\n  parallelTrialCount: 3\n  metricsCollectorSpec:\n    collector: {kind: Push}\n",
+    );
+    let file = sb.write("exp.yaml", &doc);
+    // Every interface, and a name for this machine that is not the address it listens on.
+    let out = sb.run(&[
+        "run",
+        file.to_str().unwrap(),
+        "--reports-listen",
+        "0.0.0.0:0",
+        "--advertise",
+        "localhost",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&notes).unwrap() {
+        let endpoint = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let port = endpoint
+            .strip_prefix("localhost:")
+            .unwrap_or_else(|| panic!("{endpoint}"));
+        assert!(port.parse::<u16>().is_ok_and(|p| p > 0), "{endpoint}");
+        seen += 1;
+    }
+    assert_eq!(seen, 3);
+    for (name, status, _, n) in reports_per_trial(&sb, "ferrotune.db", "everywhere").await {
+        assert_eq!((status.as_str(), n), ("Succeeded", 5), "{name}");
+    }
+    // An address that is not one is refused before anything runs, naming the option.
+    let out = sb.run(&[
+        "run",
+        file.to_str().unwrap(),
+        "--name",
+        "nowhere",
+        "--advertise",
+        "host:http",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--advertise"), "{}", stderr(&out));
+    assert!(!sb.run(&["show", "nowhere"]).status.success());
+}
+
+#[tokio::test]
 async fn trials_stop_themselves_when_the_rule_gives_up() {
     require_sdk();
     let sb = Sandbox::new();

@@ -84,6 +84,51 @@ impl Config {
 
 /// The address trials on this machine reach a listener by: a wildcard address becomes
 /// loopback.
+/// The address trials are told to report to (`FERROTUNE_ENDPOINT`): `advertise` when
+/// given (a `HOST` alone takes the listening port; `https://` is added under TLS when it
+/// names no scheme), else the listening address, loopback for an unspecified one.
+pub fn report_endpoint(
+    local: SocketAddr,
+    advertise: Option<&str>,
+    tls: bool,
+) -> Result<String, String> {
+    let Some(a) = advertise else {
+        return Ok(reachable(local, tls));
+    };
+    let a = a.trim();
+    if a.is_empty() || a.contains(char::is_whitespace) {
+        return Err(format!(
+            "{a:?} is not an address: expected HOST, HOST:PORT or a URL"
+        ));
+    }
+    if a.contains("://") {
+        return Ok(a.to_string());
+    }
+    // HOST:PORT (a name, IPv4, or IPv6 in brackets), or a HOST without its port.
+    let hostport = if a.starts_with('[') && a.ends_with(']') {
+        format!("{a}:{}", local.port())
+    } else {
+        match a.rsplit_once(':') {
+            None => format!("{a}:{}", local.port()),
+            Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
+                if host.is_empty() || port.parse::<u16>().is_err() {
+                    return Err(format!(
+                        "{a:?}: expected HOST or HOST:PORT with a port from 0 to 65535"
+                    ));
+                }
+                a.to_string()
+            }
+            // An IPv6 address without brackets: it has no port.
+            Some(_) => format!("[{a}]:{}", local.port()),
+        }
+    };
+    Ok(if tls {
+        format!("https://{hostport}")
+    } else {
+        hostport
+    })
+}
+
 fn reachable(addr: SocketAddr, tls: bool) -> String {
     let ip = match addr.ip() {
         std::net::IpAddr::V4(v) if v.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
@@ -122,10 +167,8 @@ pub async fn serve_with(
     let local = listener
         .local_addr()
         .map_err(|e| ServerError::Internal(format!("listener: {e}")))?;
-    let endpoint = config
-        .advertise
-        .clone()
-        .unwrap_or_else(|| reachable(local, config.tls.is_some()));
+    let endpoint = report_endpoint(local, config.advertise.as_deref(), config.tls.is_some())
+        .map_err(|e| ServerError::Invalid(vec![ferrotune_core::FieldError::new("advertise", e)]))?;
     let hub = match &config.trial_ca_file {
         Some(ca) => ReportHub::new(endpoint).with_ca_file(ca.display().to_string()),
         None => ReportHub::new(endpoint),
@@ -378,4 +421,31 @@ async fn snapshot(m: &Manager) -> Result<metrics::Snapshot, ServerError> {
         running_experiments: m.running_count() as u64,
         queued_trials: queued,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::report_endpoint;
+
+    #[test]
+    fn trials_are_told_the_advertised_address_with_the_listening_port_when_it_has_none() {
+        let local = "0.0.0.0:4567".parse().unwrap();
+        let at = |a: Option<&str>, tls| report_endpoint(local, a, tls);
+        assert_eq!(at(None, false).unwrap(), "127.0.0.1:4567");
+        assert_eq!(at(None, true).unwrap(), "https://127.0.0.1:4567");
+        assert_eq!(at(Some("node-1"), false).unwrap(), "node-1:4567");
+        assert_eq!(at(Some("node-1:80"), false).unwrap(), "node-1:80");
+        assert_eq!(at(Some("node-1"), true).unwrap(), "https://node-1:4567");
+        assert_eq!(at(Some("10.0.0.2"), false).unwrap(), "10.0.0.2:4567");
+        assert_eq!(at(Some("fe80::1"), false).unwrap(), "[fe80::1]:4567");
+        assert_eq!(at(Some("[fe80::1]"), false).unwrap(), "[fe80::1]:4567");
+        assert_eq!(at(Some("[fe80::1]:9"), false).unwrap(), "[fe80::1]:9");
+        assert_eq!(
+            at(Some("https://lb.example:443"), false).unwrap(),
+            "https://lb.example:443"
+        );
+        for bad in ["", "  ", "a b", "node:http", ":80", "node:70000"] {
+            assert!(at(Some(bad), false).is_err(), "{bad:?}");
+        }
+    }
 }
