@@ -122,7 +122,22 @@ def check_reply(reply, algorithm):
             raise SystemExit(f"bench: {algorithm}: {a.name}={a.value} outside [0, 1]")
 
 
-def time_ferrotune(pb, stub, algorithm, points, warmup, calls):
+def server_suggestion_seconds(address):
+    """The server's own suggestion-latency totals (sum, count) from its /metrics."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{address}/metrics", timeout=30) as r:
+        text = r.read().decode()
+    values = {}
+    for line in text.splitlines():
+        for name in ("ferrotune_suggestion_seconds_sum", "ferrotune_suggestion_seconds_count"):
+            if line.startswith(name + " "):
+                values[name] = float(line.split()[1])
+    return (values["ferrotune_suggestion_seconds_sum"],
+            values["ferrotune_suggestion_seconds_count"])
+
+
+def time_ferrotune(pb, stub, algorithm, points, warmup, calls, address=None):
     request = katib_request(pb, algorithm, points)
     state = False
     if algorithm == "cmaes":
@@ -135,13 +150,26 @@ def time_ferrotune(pb, stub, algorithm, points, warmup, calls):
             state = True
     for _ in range(warmup):
         check_reply(stub.GetSuggestions(request, timeout=600), algorithm)
+    before = server_suggestion_seconds(address) if address else None
     times = []
     for _ in range(calls):
         t0 = time.perf_counter()
         reply = stub.GetSuggestions(request, timeout=600)
         times.append((time.perf_counter() - t0) * 1e3)
         check_reply(reply, algorithm)
-    return dict(times_ms=times, request_bytes=request.ByteSize(), with_state=state)
+    server_ms = None
+    if before is not None:
+        after = server_suggestion_seconds(address)
+        if after[1] > before[1]:
+            server_ms = (after[0] - before[0]) / (after[1] - before[1]) * 1e3
+    # What the client's own protobuf serialisation of the request takes, part of each call.
+    serialise = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        request.SerializeToString()
+        serialise.append((time.perf_counter() - t0) * 1e3)
+    return dict(times_ms=times, request_bytes=request.ByteSize(), with_state=state,
+                server_mean_ms=server_ms, serialise_ms=statistics.median(serialise))
 
 
 def time_optuna(optuna, make_sampler, points, warmup, asks):
@@ -211,15 +239,25 @@ def section(results, meta):
         f"- Median and p99 (nearest rank: the ⌈0.99·n⌉-th smallest) in milliseconds; "
         f"*ratio* is Optuna's median over ferrotune's. The client, the server and Optuna "
         f"share the machine, one at a time.",
+        f"- Where a call's time goes: *server mean* is the server's own time per call over "
+        f"the timed calls (its `/metrics` histogram `ferrotune_suggestion_seconds`: from the "
+        f"request's arrival to the reply, the request's parsing included), *client "
+        f"serialisation* the median time of the client's `SerializeToString()` of the same "
+        f"request (Python protobuf {results['protobuf']}), which every call pays before "
+        f"sending; the rest is gRPC in both processes and the loopback transfer.",
         "",
-        "| algorithm (ferrotune / Optuna) | ferrotune median ms | p99 ms | Optuna median ms "
-        "| p99 ms | ratio (Optuna / ferrotune) |",
-        "|---|---|---|---|---|---|",
+        "| algorithm (ferrotune / Optuna) | ferrotune median ms | p99 ms | server mean ms "
+        "| client serialisation ms | Optuna median ms | p99 ms | ratio (Optuna / ferrotune) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         f, o = r["ferrotune_ms"], r["optuna_ms"]
+        server = r.get("server_mean_ms")
+        ser = r.get("serialise_ms")
         lines.append(f"| `{r['algorithm']}` / `{r['optuna']}`{r['optuna_note']} | "
                      f"{sig(f['median'])} | {sig(f['p99'])} | "
+                     f"{sig(server) if server is not None else '—'} | "
+                     f"{sig(ser) if ser is not None else '—'} | "
                      f"{sig(o['median'])} | {sig(o['p99'])} | "
                      f"{sig(o['median'] / f['median'])}× |")
     lines.append("")
@@ -315,13 +353,16 @@ def main():
                 stub.GetSuggestions(empty, timeout=60)
                 floor.append((time.perf_counter() - t0) * 1e3)
             for alg in algorithms:
-                r = time_ferrotune(pb, stub, alg, points, args.warmup, args.calls)
+                r = time_ferrotune(pb, stub, alg, points, args.warmup, args.calls,
+                                   args.address)
                 t = r["times_ms"]
                 print(f"bench: ferrotune {alg}: median {statistics.median(t):.3f} ms, "
                       f"p99 {p99(t):.3f} ms ({r['request_bytes']:,}-byte request)",
                       file=sys.stderr)
                 rows.append(dict(algorithm=alg, optuna=PAIRS[alg][0], optuna_note=PAIRS[alg][1],
                                  request_bytes=r["request_bytes"], with_state=r["with_state"],
+                                 server_mean_ms=r["server_mean_ms"],
+                                 serialise_ms=r["serialise_ms"],
                                  ferrotune_times_ms=t,
                                  ferrotune_ms=dict(median=statistics.median(t), p99=p99(t))))
     for row in rows:
