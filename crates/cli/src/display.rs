@@ -95,6 +95,14 @@ impl Progress {
                     message.lines().next().unwrap_or("")
                 ));
             }
+            (
+                Some(bar),
+                Event::TrialRetrying {
+                    name,
+                    attempt,
+                    message,
+                },
+            ) => bar.println(format!("{name} (attempt {attempt}): {message}")),
             (Some(_), _) => {}
             (
                 None,
@@ -143,6 +151,9 @@ impl Progress {
                     format!(": {}", message.replace('\n', " | "))
                 };
                 eprintln!("trial {name} {status}{value}{why}");
+            }
+            (None, Event::TrialRetrying { name, message, .. }) => {
+                eprintln!("trial {name} {message}");
             }
             (None, Event::Progress { .. }) => {}
         }
@@ -209,6 +220,7 @@ fn trial_json(exp: Option<&Experiment>, t: &TrialRecord) -> serde_json::Value {
     let mut v = serde_json::json!({
         "name": t.name,
         "status": t.status.as_str(),
+        "attempt": t.attempt,
         "parameters": t.parameters.to_json(),
         "metrics": metrics,
         "startTime": t.start_time.map(|x| x.to_rfc3339()),

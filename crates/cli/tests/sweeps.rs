@@ -678,3 +678,117 @@ fn multi_objective_example_reports_its_pareto_front() {
         "{text}"
     );
 }
+
+/// Fails its first `n` attempts (a marker per attempt in the trial's own folder), then
+/// reports `loss = x²`.
+fn flaky(n: u32) -> String {
+    format!(
+        "import os, json, sys
+x = json.loads(os.environ['FERROTUNE_PARAMS'])['x']
+d = os.environ['FERROTUNE_TRIAL_DIR']
+tries = len([f for f in os.listdir(d) if f.startswith('tried-')])
+open(os.path.join(d, f'tried-{{tries}}'), 'w').close()
+if tries < {n}:
+    print('transient failure', flush=True)
+    sys.exit(3)
+print(f'loss={{x*x}}', flush=True)"
+    )
+}
+
+#[test]
+fn failed_trials_run_again_as_many_times_as_max_trial_retries_allows() {
+    let sb = Sandbox::new();
+    // One failure each, one retry allowed: every trial succeeds at its second attempt.
+    let f = sb.write(
+        "retry.yaml",
+        &native(
+            "retry",
+            PARAMS_X,
+            &flaky(1),
+            "  parallelTrialCount: 2\n  maxTrialCount: 3\n  maxFailedTrialCount: 1\n  maxTrialRetries: 1\n",
+        ),
+    );
+    let out = sb.run(&["run", f.to_str().unwrap(), "--seed", "1"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stderr(&out).contains("running it again (retry 1 of 1)"),
+        "{}",
+        stderr(&out)
+    );
+    let trials = sb.json(&["trials", "retry", "--output", "json"]);
+    assert_eq!(count_status(&trials, "Succeeded"), 3, "{trials}");
+    for t in trials.as_array().unwrap() {
+        assert_eq!(t["attempt"], 2, "{t}");
+        let x = t["parameters"]["x"].as_f64().unwrap();
+        assert!(
+            (t["metrics"]["loss"].as_f64().unwrap() - x * x).abs() < 1e-9,
+            "{t}"
+        );
+    }
+
+    // Two failures each, one retry: every trial fails after its second attempt, and the
+    // experiment fails once more trials failed than maxFailedTrialCount allows.
+    let f = sb.write(
+        "broken.yaml",
+        &native(
+            "broken",
+            PARAMS_X,
+            &flaky(2),
+            "  parallelTrialCount: 1\n  maxTrialCount: 3\n  maxFailedTrialCount: 1\n  maxTrialRetries: 1\n",
+        ),
+    );
+    let out = sb.run(&["run", f.to_str().unwrap(), "--seed", "1"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let trials = sb.json(&["trials", "broken", "--output", "json"]);
+    assert_eq!(count_status(&trials, "Failed"), 2, "{trials}");
+    for t in trials.as_array().unwrap() {
+        assert_eq!(t["attempt"], 2, "{t}");
+    }
+    let show = sb.json(&["show", "broken", "--output", "json"]);
+    assert_eq!(show["status"], "Failed", "{show}");
+
+    // Without retries, the first failure is final.
+    let f = sb.write(
+        "once.yaml",
+        &native(
+            "once",
+            PARAMS_X,
+            &flaky(1),
+            "  parallelTrialCount: 1\n  maxTrialCount: 2\n  maxFailedTrialCount: 2\n",
+        ),
+    );
+    let out = sb.run(&["run", f.to_str().unwrap(), "--seed", "1"]);
+    let trials = sb.json(&["trials", "once", "--output", "json"]);
+    assert_eq!(
+        count_status(&trials, "Failed"),
+        2,
+        "{}{trials}",
+        stderr(&out)
+    );
+    for t in trials.as_array().unwrap() {
+        assert_eq!(t["attempt"], 1, "{t}");
+    }
+}
+
+#[test]
+fn max_trial_retries_is_checked() {
+    let sb = Sandbox::new();
+    for (value, says) in [("-1", "must be from 0 to 100, got -1"), ("101", "got 101")] {
+        let f = sb.write(
+            "bad.yaml",
+            &native(
+                "bad",
+                PARAMS_X,
+                QUADRATIC,
+                &format!("  maxTrialRetries: {value}\n"),
+            ),
+        );
+        let out = sb.run(&["validate", f.to_str().unwrap()]);
+        assert!(!out.status.success());
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(
+            all.contains("spec.maxTrialRetries") && all.contains(says),
+            "{all}"
+        );
+    }
+}

@@ -90,6 +90,13 @@ pub enum Event {
         objectives: Vec<f64>,
         message: String,
     },
+    /// An attempt failed and the trial runs again (`spec.maxTrialRetries`).
+    TrialRetrying {
+        name: String,
+        /// The attempt that failed.
+        attempt: i64,
+        message: String,
+    },
     /// Counts and the best value after every change.
     Progress {
         counts: Counts,
@@ -719,6 +726,32 @@ impl Controller {
             }
             _ => classify(&kind, stopped, complete, &missing, &log_tail),
         };
+        // A failed attempt the experiment allows to retry runs again, first in line; its
+        // observations stay with that attempt, and it counts as failed only at the end.
+        let retries = i64::from(self.exp.max_trial_retries);
+        if status == TrialStatus::Failed && !stopped && l.attempt <= retries {
+            let why = format!(
+                "attempt {} failed ({reason}: {}); running it again (retry {} of {retries})",
+                l.attempt,
+                message.lines().next().unwrap_or(""),
+                l.attempt
+            );
+            self.store
+                .append_observations(l.id, l.attempt, &l.pending_obs)
+                .await?;
+            self.store.requeue_trial(l.id, &why).await?;
+            self.counts.remove(TrialStatus::Running);
+            self.counts.add(TrialStatus::Created);
+            self.views[idx].status = TrialStatus::Created;
+            self.queue.insert(0, name.to_string());
+            self.emit(Event::TrialRetrying {
+                name: name.to_string(),
+                attempt: l.attempt,
+                message: why,
+            });
+            self.progress();
+            return Ok(());
+        }
         let outcome = TrialOutcome {
             status,
             reason: reason.to_string(),

@@ -553,4 +553,29 @@ spec:
         "  runner: {kind: ray}\n  trialTemplate:\n",
     ));
     has(&ps, "spec.runner: is a ferrotune.io/v1alpha1 field");
+    let ps = problems(&katib.replace(
+        "  trialTemplate:\n",
+        "  maxTrialRetries: 2\n  trialTemplate:\n",
+    ));
+    has(
+        &ps,
+        "spec.maxTrialRetries: is a ferrotune.io/v1alpha1 field",
+    );
+}
+
+#[test]
+fn max_trial_retries() {
+    assert_eq!(valid(GOOD).max_trial_retries, 0);
+    let with = |v: &str| {
+        GOOD.replace(
+            "  trialTemplate:\n",
+            &format!("  maxTrialRetries: {v}\n  trialTemplate:\n"),
+        )
+    };
+    assert_eq!(valid(&with("3")).max_trial_retries, 3);
+    has(
+        &problems(&with("-1")),
+        "spec.maxTrialRetries: must be from 0 to 100, got -1",
+    );
+    has(&problems(&with("1000")), "got 1000");
 }

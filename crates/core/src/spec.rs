@@ -126,6 +126,10 @@ pub struct SpecDoc {
     /// Native: where trials run (`{kind: local|ray, address, mode}`); default local.
     #[serde(default)]
     pub runner: Option<RunnerDoc>,
+    /// Native: how many times a failed trial runs again, as a new attempt, before it
+    /// counts as Failed (Ray Tune's `max_failures`); default 0.
+    #[serde(default)]
+    pub max_trial_retries: Option<i64>,
 }
 
 /// `spec.runner` (native format only).

@@ -125,6 +125,9 @@ pub struct Collector {
     pub filters: Vec<String>,
 }
 
+/// The most re-runs `spec.maxTrialRetries` allows a failed trial.
+pub const MAX_TRIAL_RETRIES: u32 = 100;
+
 /// A validated experiment: everything the controller needs, with defaults applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Experiment {
@@ -137,6 +140,9 @@ pub struct Experiment {
     pub parallel_trial_count: u32,
     pub max_trial_count: Option<u32>,
     pub max_failed_trial_count: Option<u32>,
+    /// `spec.maxTrialRetries` (native): re-runs of a failed trial before it counts as
+    /// Failed.
+    pub max_trial_retries: u32,
     pub space: SearchSpace,
     pub template: TrialTemplate,
     pub collector: Collector,
@@ -333,6 +339,7 @@ impl Validator {
         }
         let template = self.template(flavor, doc, &space);
         let runner = self.runner(flavor, s.runner.as_ref());
+        let max_trial_retries = self.retries(flavor, s.max_trial_retries);
         let collector = self.collector(
             s.metrics_collector_spec.as_ref(),
             search.as_ref().map(|p| &p.objective),
@@ -354,6 +361,7 @@ impl Validator {
             parallel_trial_count: parallel,
             max_trial_count: max,
             max_failed_trial_count: max_failed,
+            max_trial_retries,
             space,
             template: template?,
             collector: collector?,
@@ -363,6 +371,31 @@ impl Validator {
     }
 
     /// `spec.runner`: `{kind: local|ray, address, mode}`, native format only.
+    /// `spec.maxTrialRetries`: a native field, from 0 to [`MAX_TRIAL_RETRIES`].
+    fn retries(&mut self, flavor: Flavor, v: Option<i64>) -> u32 {
+        let path = "spec.maxTrialRetries";
+        let Some(v) = v else { return 0 };
+        if flavor == Flavor::Katib {
+            self.err(
+                path,
+                format!(
+                    "is a {} field (Katib leaves retries to the trial's Job); use apiVersion {}",
+                    spec::NATIVE_API_VERSION,
+                    spec::NATIVE_API_VERSION
+                ),
+            );
+            return 0;
+        }
+        if !(0..=i64::from(MAX_TRIAL_RETRIES)).contains(&v) {
+            self.err(
+                path,
+                format!("must be from 0 to {MAX_TRIAL_RETRIES}, got {v}"),
+            );
+            return 0;
+        }
+        v as u32
+    }
+
     fn runner(&mut self, flavor: Flavor, r: Option<&spec::RunnerDoc>) -> Option<RunnerChoice> {
         let r = r?;
         let base = "spec.runner";

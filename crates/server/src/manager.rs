@@ -370,12 +370,12 @@ impl Manager {
         let experiment = record.name.clone();
         let on_event = Arc::new(move |e: Event| {
             let c = match e {
-                Event::TrialStarted { name, .. } | Event::TrialFinished { name, .. } => {
-                    Change::Trial {
-                        experiment: experiment.clone(),
-                        trial: name,
-                    }
-                }
+                Event::TrialStarted { name, .. }
+                | Event::TrialFinished { name, .. }
+                | Event::TrialRetrying { name, .. } => Change::Trial {
+                    experiment: experiment.clone(),
+                    trial: name,
+                },
                 Event::Progress { .. } => Change::Experiment(experiment.clone()),
             };
             let _ = changes.send(c);
