@@ -8,12 +8,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// mimalloc rather than glibc's allocator: a Katib request's 1,000 trials become some
-/// 8,000 small strings and vectors, and glibc's malloc and free were a quarter of the
-/// server's instructions for it.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "ferrotune",
