@@ -396,6 +396,64 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
     }
 
     #[test]
+    fn a_trial_whose_job_fails_runs_again_when_the_experiment_allows_retries() {
+        let _head = lock();
+        let sb = Sandbox::new();
+        // The first attempt waits to be killed; the second reports and ends at once.
+        let code = "import os, time\n\
+                    mark = os.path.join(os.environ['FERROTUNE_TRIAL_DIR'], 'first-attempt')\n\
+                    if not os.path.exists(mark):\n\
+                    \x20   open(mark, 'w').close()\n\
+                    \x20   print('loss=1', flush=True)\n\
+                    \x20   time.sleep(60)\n\
+                    print('loss=0.5', flush=True)\n";
+        let file = sb.write(
+            "e.yaml",
+            &native(
+                "retried",
+                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
+                code,
+                "  parallelTrialCount: 1\n  maxTrialCount: 1\n  maxTrialRetries: 1\n",
+            ),
+        );
+        let mut child = spawn_ray(&sb, &file);
+        let api = JobApi::new(&ray_url());
+        let mut id = String::new();
+        wait_until("the trial's job to run", Duration::from_secs(60), || {
+            std::fs::canonicalize(sb.path("ferrotune-runs/retried")).is_ok()
+                && jobs(&api, &sb, "retried").into_iter().any(|(_, _, j)| {
+                    id = j.submission_id.clone().unwrap_or_default();
+                    j.status == JobStatus::Running
+                })
+        });
+        // As a node's death would, from outside: the attempt fails, and the trial runs again.
+        assert!(rt().block_on(api.stop(&id)).unwrap());
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+        let store = rt().block_on(sb.store());
+        let trials = rt().block_on(async {
+            use ferrotune_store::Store;
+            let e = store.get_experiment("retried").await.unwrap();
+            store.list_trials(e.id).await.unwrap()
+        });
+        assert_eq!(trials.len(), 1);
+        let t = &trials[0];
+        assert_eq!(
+            (t.status.as_str(), t.attempt),
+            ("Succeeded", 2),
+            "{}",
+            t.message
+        );
+        // One job an attempt: the first stopped, the second done.
+        let mut all: Vec<JobStatus> = jobs(&api, &sb, "retried")
+            .into_iter()
+            .map(|(_, _, j)| j.status)
+            .collect();
+        all.sort_by_key(|s| format!("{s:?}"));
+        assert_eq!(all, vec![JobStatus::Stopped, JobStatus::Succeeded]);
+    }
+
+    #[test]
     fn a_controller_killed_mid_sweep_resumes_and_stops_its_orphaned_jobs() {
         use nix::sys::signal::{Signal, kill};
         use nix::unistd::Pid;
