@@ -361,7 +361,9 @@ def target_checks(records, functions):
              ("tpe", "optuna-tpe-independent", "`tpe` vs Optuna TPE (multivariate=False)")]
     out.append("**Quality: ferrotune's TPE no worse than Optuna TPE** (ferrotune's mean at "
                "most one standard error of Optuna's mean above it; ✓ (+d): within it, d "
-               "behind):")
+               "behind). A strict test: two runs of one algorithm with other random streams "
+               "fail it in about a quarter of the cells (their means differ by more than one "
+               "standard error, one way or the other, with probability 0.48):")
     out.append("")
     out.append("| pair | function | " + " | ".join(f"after {m}" for m in marks) + " |")
     out.append("|---|---" + "|---" * len(marks) + "|")
