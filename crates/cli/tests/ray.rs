@@ -82,6 +82,19 @@ mod ray_cluster {
     }
 
     /// The Ray jobs of an experiment of this sandbox, by trial and attempt.
+    /// Waits (at most 60 s) for a job of experiment `name` to run; its submission id.
+    fn running_job(api: &JobApi, sb: &Sandbox, name: &str) -> String {
+        let mut id = String::new();
+        wait_until("the trial's job to run", Duration::from_secs(60), || {
+            std::fs::canonicalize(sb.path(&format!("ferrotune-runs/{name}"))).is_ok()
+                && jobs(api, sb, name).into_iter().any(|(_, _, j)| {
+                    id = j.submission_id.clone().unwrap_or_default();
+                    j.status == JobStatus::Running
+                })
+        });
+        id
+    }
+
     fn jobs(api: &JobApi, sb: &Sandbox, name: &str) -> Vec<(String, String, JobInfo)> {
         let run_dir = std::fs::canonicalize(sb.path(&format!("ferrotune-runs/{name}")))
             .unwrap()
@@ -367,16 +380,7 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
         );
         let mut child = spawn_ray(&sb, &file);
         let api = JobApi::new(&ray_url());
-        let mut id = String::new();
-        wait_until("the trial's job to run", Duration::from_secs(60), || {
-            std::fs::canonicalize(sb.path("ferrotune-runs/outside-stop")).is_ok()
-                && jobs(&api, &sb, "outside-stop")
-                    .into_iter()
-                    .any(|(_, _, j)| {
-                        id = j.submission_id.clone().unwrap_or_default();
-                        j.status == JobStatus::Running
-                    })
-        });
+        let id = running_job(&api, &sb, "outside-stop");
         assert!(rt().block_on(api.stop(&id)).unwrap());
         let status = child.wait().unwrap();
         let store = rt().block_on(sb.store());
@@ -418,14 +422,7 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
         );
         let mut child = spawn_ray(&sb, &file);
         let api = JobApi::new(&ray_url());
-        let mut id = String::new();
-        wait_until("the trial's job to run", Duration::from_secs(60), || {
-            std::fs::canonicalize(sb.path("ferrotune-runs/retried")).is_ok()
-                && jobs(&api, &sb, "retried").into_iter().any(|(_, _, j)| {
-                    id = j.submission_id.clone().unwrap_or_default();
-                    j.status == JobStatus::Running
-                })
-        });
+        let id = running_job(&api, &sb, "retried");
         // As a node's death would, from outside: the attempt fails, and the trial runs again.
         assert!(rt().block_on(api.stop(&id)).unwrap());
         let status = child.wait().unwrap();
