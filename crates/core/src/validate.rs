@@ -370,20 +370,24 @@ impl Validator {
         })
     }
 
-    /// `spec.runner`: `{kind: local|ray, address, mode}`, native format only.
+    /// Whether a field of ferrotune's own format may be used here: in a Katib document it
+    /// is an error that says `why` Katib has no such field and what to use instead.
+    fn native_only(&mut self, flavor: Flavor, path: &str, why: &str, instead: &str) -> bool {
+        if flavor == Flavor::Katib {
+            let native = spec::NATIVE_API_VERSION;
+            self.err(
+                path,
+                format!("is a {native} field ({why}); use apiVersion {native}{instead}"),
+            );
+        }
+        flavor != Flavor::Katib
+    }
+
     /// `spec.maxTrialRetries`: a native field, from 0 to [`MAX_TRIAL_RETRIES`].
     fn retries(&mut self, flavor: Flavor, v: Option<i64>) -> u32 {
         let path = "spec.maxTrialRetries";
         let Some(v) = v else { return 0 };
-        if flavor == Flavor::Katib {
-            self.err(
-                path,
-                format!(
-                    "is a {} field (Katib leaves retries to the trial's Job); use apiVersion {}",
-                    spec::NATIVE_API_VERSION,
-                    spec::NATIVE_API_VERSION
-                ),
-            );
+        if !self.native_only(flavor, path, "Katib leaves retries to the trial's Job", "") {
             return 0;
         }
         if !(0..=i64::from(MAX_TRIAL_RETRIES)).contains(&v) {
@@ -396,18 +400,16 @@ impl Validator {
         v as u32
     }
 
+    /// `spec.runner`: `{kind: local|ray, address, mode}`, native format only.
     fn runner(&mut self, flavor: Flavor, r: Option<&spec::RunnerDoc>) -> Option<RunnerChoice> {
         let r = r?;
         let base = "spec.runner";
-        if flavor == Flavor::Katib {
-            self.err(
-                base,
-                format!(
-                    "is a {} field (Katib runs trials on Kubernetes); use apiVersion {} or the --runner option",
-                    spec::NATIVE_API_VERSION,
-                    spec::NATIVE_API_VERSION
-                ),
-            );
+        if !self.native_only(
+            flavor,
+            base,
+            "Katib runs trials on Kubernetes",
+            " or the --runner option",
+        ) {
             return None;
         }
         let kind = match r.kind.as_deref() {
