@@ -677,16 +677,9 @@ impl Controller {
     ) -> Result<(), ControllerError> {
         let idx = self.index[name];
         if stopped && l.stopping == Some(StopKind::Requeue) {
-            self.store
-                .append_observations(l.id, l.attempt, &l.pending_obs)
-                .await?;
-            self.store
-                .requeue_trial(l.id, "interrupted; the trial will run again on resume")
-                .await?;
-            self.counts.remove(TrialStatus::Running);
-            self.counts.add(TrialStatus::Created);
-            self.views[idx].status = TrialStatus::Created;
-            return Ok(());
+            return self
+                .requeue(idx, &l, "interrupted; the trial will run again on resume")
+                .await;
         }
         let metric = &self.exp.objective.metric;
         let objective = l
@@ -736,13 +729,7 @@ impl Controller {
                 message.lines().next().unwrap_or(""),
                 l.attempt
             );
-            self.store
-                .append_observations(l.id, l.attempt, &l.pending_obs)
-                .await?;
-            self.store.requeue_trial(l.id, &why).await?;
-            self.counts.remove(TrialStatus::Running);
-            self.counts.add(TrialStatus::Created);
-            self.views[idx].status = TrialStatus::Created;
+            self.requeue(idx, &l, &why).await?;
             self.queue.insert(0, name.to_string());
             self.emit(Event::TrialRetrying {
                 name: name.to_string(),
@@ -778,6 +765,19 @@ impl Controller {
             message,
         });
         self.progress();
+        Ok(())
+    }
+
+    /// Puts an ended attempt's trial back to Created (its observations kept with that
+    /// attempt), to run again as the next attempt.
+    async fn requeue(&mut self, idx: usize, l: &Live, why: &str) -> Result<(), ControllerError> {
+        self.store
+            .append_observations(l.id, l.attempt, &l.pending_obs)
+            .await?;
+        self.store.requeue_trial(l.id, why).await?;
+        self.counts.remove(TrialStatus::Running);
+        self.counts.add(TrialStatus::Created);
+        self.views[idx].status = TrialStatus::Created;
         Ok(())
     }
 
