@@ -325,11 +325,15 @@ pub async fn resume(
     drive(store, runner, &choice, exp, record, drive_args).await
 }
 
+/// The address trials are told to report to, for a report service listening on `local`.
+fn report_endpoint(a: &crate::DriveArgs, local: std::net::SocketAddr) -> Result<String> {
+    ferrotune_server::report_endpoint(local, a.advertise.as_deref(), false)
+        .map_err(|e| anyhow!("--advertise: {e}"))
+}
+
 /// A bad `--advertise` fails the command before anything is recorded or started.
 fn check_advertise(a: &crate::DriveArgs) -> Result<()> {
-    ferrotune_server::report_endpoint(a.reports_listen, a.advertise.as_deref(), false)
-        .map(drop)
-        .map_err(|e| anyhow!("--advertise: {e}"))
+    report_endpoint(a, a.reports_listen).map(drop)
 }
 
 /// Trials on a remote Ray cluster cannot push metrics to a loopback address: the warning
@@ -387,9 +391,7 @@ async fn drive(
     let listener = tokio::net::TcpListener::bind(a.reports_listen)
         .await
         .with_context(|| format!("cannot listen on {} for trial reports", a.reports_listen))?;
-    let endpoint =
-        ferrotune_server::report_endpoint(listener.local_addr()?, a.advertise.as_deref(), false)
-            .map_err(|e| anyhow!("--advertise: {e}"))?;
+    let endpoint = report_endpoint(a, listener.local_addr()?)?;
     if let Some(w) = unreachable_warning(&endpoint, choice) {
         eprintln!("{w}");
     }

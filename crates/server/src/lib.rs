@@ -82,8 +82,6 @@ impl Config {
     }
 }
 
-/// The address trials on this machine reach a listener by: a wildcard address becomes
-/// loopback.
 /// The address trials are told to report to (`FERROTUNE_ENDPOINT`): `advertise` when
 /// given (a `HOST` alone takes the listening port; `https://` is added under TLS when it
 /// names no scheme), else the listening address, loopback for an unspecified one.
@@ -129,6 +127,8 @@ pub fn report_endpoint(
     })
 }
 
+/// The address trials on this machine reach a listener by: a wildcard address becomes
+/// loopback.
 fn reachable(addr: SocketAddr, tls: bool) -> String {
     let ip = match addr.ip() {
         std::net::IpAddr::V4(v) if v.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
