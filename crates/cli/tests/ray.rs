@@ -82,6 +82,16 @@ mod ray_cluster {
     }
 
     /// The Ray jobs of an experiment of this sandbox, by trial and attempt.
+    /// Experiment `name`'s trials as the sandbox's store holds them.
+    fn stored_trials(sb: &Sandbox, name: &str) -> Vec<ferrotune_store::TrialRecord> {
+        let store = rt().block_on(sb.store());
+        rt().block_on(async {
+            use ferrotune_store::Store;
+            let e = store.get_experiment(name).await.unwrap();
+            store.list_trials(e.id).await.unwrap()
+        })
+    }
+
     /// Waits (at most 60 s) for a job of experiment `name` to run; its submission id.
     fn running_job(api: &JobApi, sb: &Sandbox, name: &str) -> String {
         let mut id = String::new();
@@ -383,12 +393,7 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
         let id = running_job(&api, &sb, "outside-stop");
         assert!(rt().block_on(api.stop(&id)).unwrap());
         let status = child.wait().unwrap();
-        let store = rt().block_on(sb.store());
-        let trials = rt().block_on(async {
-            use ferrotune_store::Store;
-            let e = store.get_experiment("outside-stop").await.unwrap();
-            store.list_trials(e.id).await.unwrap()
-        });
+        let trials = stored_trials(&sb, "outside-stop");
         assert_eq!(trials.len(), 1);
         assert_eq!(trials[0].status.as_str(), "Failed", "{status:?}");
         assert!(
@@ -427,12 +432,7 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
         assert!(rt().block_on(api.stop(&id)).unwrap());
         let status = child.wait().unwrap();
         assert!(status.success(), "{status:?}");
-        let store = rt().block_on(sb.store());
-        let trials = rt().block_on(async {
-            use ferrotune_store::Store;
-            let e = store.get_experiment("retried").await.unwrap();
-            store.list_trials(e.id).await.unwrap()
-        });
+        let trials = stored_trials(&sb, "retried");
         assert_eq!(trials.len(), 1);
         let t = &trials[0];
         assert_eq!(
@@ -503,14 +503,9 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
                 "{trial} re-ran as attempt 2: {now:?}"
             );
         }
-        let store = rt().block_on(sb.store());
-        rt().block_on(async {
-            use ferrotune_store::Store;
-            let e = store.get_experiment("ray-crash").await.unwrap();
-            for t in store.list_trials(e.id).await.unwrap() {
-                let interrupted = orphans.iter().any(|(n, _, _)| *n == t.name);
-                assert_eq!(t.attempt, if interrupted { 2 } else { 1 }, "{}", t.name);
-            }
-        });
+        for t in stored_trials(&sb, "ray-crash") {
+            let interrupted = orphans.iter().any(|(n, _, _)| *n == t.name);
+            assert_eq!(t.attempt, if interrupted { 2 } else { 1 }, "{}", t.name);
+        }
     }
 }
