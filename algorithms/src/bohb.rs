@@ -22,15 +22,15 @@
 //!
 //! **How it departs from the paper.** BOHB fits statsmodels' product kernel density
 //! estimators (normal-reference bandwidths, at least `min_bandwidth`) and draws its
-//! candidates from `l` with bandwidths widened by `bandwidth_factor`. ferrotune reuses its TPE's Parzen estimators
-//! instead: truncated-normal kernels on the [0, 1]-normalised, log-warped space with
-//! each kernel's bandwidth the larger gap to its neighbours, clipped from below (Optuna's
-//! "magic clip"), categorical kernels
-//! with prior smoothing, and a prior kernel in both densities, which is where exploration
-//! comes from rather than widened bandwidths. `bandwidth_factor` and `min_bandwidth` are
-//! therefore accepted (for configurations written for HpBandSter or Ray Tune's BOHB) and
-//! not used; validation says so. The model is refitted from the history for every new
-//! configuration, so nothing is saved and a resumed experiment continues exactly.
+//! candidates from `l` with bandwidths widened by `bandwidth_factor`. ferrotune reuses
+//! its TPE's Parzen estimators instead: truncated-normal kernels on the [0, 1]-normalised,
+//! log-warped space with each kernel's bandwidth the larger gap to its neighbours, clipped
+//! from below (Optuna's "magic clip"), categorical kernels with prior smoothing, and a
+//! prior kernel in both densities, which is where exploration comes from rather than
+//! widened bandwidths. `bandwidth_factor` and `min_bandwidth` are therefore accepted (for
+//! configurations written for HpBandSter or Ray Tune's BOHB) and not used; validation
+//! says so. The model is refitted from the history for every new configuration, so
+//! nothing is saved and a resumed experiment continues exactly.
 //!
 //! **Randomness.** New configuration `k` (its history index) tosses its coin and seeds its
 //! model from its own stream of the seed; a random one is random search's `k`-th
