@@ -3,6 +3,7 @@
 
 use crate::v1;
 use chrono::{DateTime, Utc};
+use ferrotune_controller::drivers::{DriverHello, FromDriver, ToDriver};
 use ferrotune_core::{Assignment, Labels, MetricSummary, Observation, ParamValue, TrialStatus};
 use ferrotune_store::{ExperimentRecord, ExperimentStatus, TrialRecord};
 
@@ -255,6 +256,106 @@ pub fn report(
         metrics,
         timestamp,
     })
+}
+
+/// A Ray driver's message, checked: the trial and attempt named, the first message a hello.
+pub fn from_driver(m: v1::DriverMessage) -> Result<DriverMessageKind, FieldProblem> {
+    use v1::driver_message::Kind;
+    let named = |trial: &str, attempt: i64, what: &str| {
+        if trial.is_empty() {
+            Err(problem(format!("{what}.trial"), "must name the trial"))
+        } else if attempt < 1 {
+            Err(problem(format!("{what}.attempt"), "must be at least 1"))
+        } else {
+            Ok(())
+        }
+    };
+    match m.kind {
+        None => Err(problem("kind", "the message is empty")),
+        Some(Kind::Hello(h)) => {
+            if h.driver_id.is_empty() {
+                return Err(problem("hello.driver_id", "must name the driver"));
+            }
+            Ok(DriverMessageKind::Hello(DriverHello {
+                driver_id: h.driver_id,
+                running: h
+                    .running
+                    .into_iter()
+                    .map(|r| (r.trial, r.attempt))
+                    .collect(),
+                ray_version: h.ray_version,
+            }))
+        }
+        Some(Kind::Started(s)) => {
+            named(&s.trial, s.attempt, "started")?;
+            Ok(DriverMessageKind::Message(FromDriver::Started {
+                trial: s.trial,
+                attempt: s.attempt,
+                node_id: s.node_id,
+                node_ip: s.node_ip,
+            }))
+        }
+        Some(Kind::Output(o)) => {
+            named(&o.trial, o.attempt, "output")?;
+            Ok(DriverMessageKind::Message(FromDriver::Output {
+                trial: o.trial,
+                attempt: o.attempt,
+                lines: o.lines,
+            }))
+        }
+        Some(Kind::Exited(e)) => {
+            named(&e.trial, e.attempt, "exited")?;
+            Ok(DriverMessageKind::Message(FromDriver::Exited {
+                trial: e.trial,
+                attempt: e.attempt,
+                code: e.code,
+                signal: e.signal,
+                error: e.error,
+                not_started: e.not_started,
+            }))
+        }
+    }
+}
+
+/// A driver's message: its hello, or news of a task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DriverMessageKind {
+    Hello(DriverHello),
+    Message(FromDriver),
+}
+
+/// A command for a Ray driver.
+pub fn to_driver(c: ToDriver) -> v1::DriverCommand {
+    use v1::driver_command::Kind;
+    let kind = match c {
+        ToDriver::Launch(t) => Kind::Launch(v1::TaskLaunch {
+            trial: t.trial,
+            attempt: t.attempt,
+            argv: t.argv,
+            env: t
+                .env
+                .into_iter()
+                .map(|(name, value)| v1::EnvVar { name, value })
+                .collect(),
+            cwd: t.cwd,
+            mkdirs: t.mkdirs,
+            num_cpus: t.resources.cpu,
+            num_gpus: t.resources.gpu,
+            memory: t.resources.memory.unwrap_or(0),
+            resources: t.resources.custom.into_iter().collect(),
+        }),
+        ToDriver::Cancel {
+            trial,
+            attempt,
+            grace,
+        } => Kind::Cancel(v1::TaskCancel {
+            trial,
+            attempt,
+            grace_seconds: grace.as_secs_f64(),
+        }),
+        ToDriver::Shutdown => Kind::Shutdown(v1::DriverShutdown {}),
+    };
+    v1::DriverCommand { kind: Some(kind) }
 }
 
 #[cfg(test)]

@@ -88,8 +88,9 @@ pub struct RunnerArgs {
     /// spec.runner.address, else the RAY_ADDRESS environment variable).
     #[arg(long)]
     ray_address: Option<String>,
-    /// How trials run on Ray: `jobs` (each trial its own Ray job). `tasks` is not
-    /// implemented yet.
+    /// How trials run on Ray: `tasks` (default: one driver job per experiment runs each
+    /// trial as a Ray task; it connects back to the report endpoint) or `jobs` (each trial
+    /// its own Ray job).
     #[arg(long)]
     ray_mode: Option<String>,
 }

@@ -62,8 +62,12 @@ async fn connect_runner(choice: &RunnerChoice, grace: f64) -> Result<Arc<dyn Tri
         .await
         .map_err(|e| anyhow!("the {} runner: {e}", choice.kind.as_str()))?;
     if choice.kind == RunnerKind::Ray {
+        let how = match choice.mode {
+            RayMode::Tasks => "one driver job for the experiment, each trial a Ray task",
+            RayMode::Jobs => "each trial its own Ray job",
+        };
         eprintln!(
-            "note: trials run on Ray at {} ({} mode: each trial its own Ray job)",
+            "note: trials run on Ray at {} ({} mode: {how})",
             choice.address.as_deref().unwrap_or("?"),
             choice.mode.as_str()
         );
@@ -431,9 +435,10 @@ async fn drive(
     });
     let id = record.id;
     let name = record.name.clone();
+    let kept = record.clone();
     let controller = Controller::new(
         store.clone(),
-        runner,
+        runner.clone(),
         exp.clone(),
         record,
         options,
@@ -441,6 +446,8 @@ async fn drive(
     )
     .await?;
     let outcome = controller.run(int_rx).await;
+    // Before the report service goes: a Ray driver is told over it to shut down.
+    runner.release(&kept).await;
     let _ = reports_done.send(());
     let _ = reports.await;
     let outcome = outcome?;

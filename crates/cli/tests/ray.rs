@@ -42,11 +42,11 @@ fn unreachable_ray_is_a_clear_error_naming_the_address() {
         "--runner",
         "ray",
         "--ray-mode",
-        "tasks",
+        "threads",
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("not implemented yet"),
+        stderr(&out).contains("--ray-mode: unknown Ray mode \"threads\" (known: jobs, tasks)"),
         "{}",
         stderr(&out)
     );
@@ -105,6 +105,8 @@ mod ray_cluster {
         id
     }
 
+    /// Experiment `name`'s Ray jobs, as (trial, attempt, job); a driver job (tasks mode)
+    /// has neither trial nor attempt.
     fn jobs(api: &JobApi, sb: &Sandbox, name: &str) -> Vec<(String, String, JobInfo)> {
         let run_dir = std::fs::canonicalize(sb.path(&format!("ferrotune-runs/{name}")))
             .unwrap()
@@ -116,17 +118,29 @@ mod ray_cluster {
             .filter_map(|j| {
                 let m = j.metadata.clone()?;
                 (m.get("ferrotune.io/run-dir") == Some(&run_dir)).then(|| {
-                    (
-                        m["ferrotune.io/trial"].clone(),
-                        m["ferrotune.io/attempt"].clone(),
-                        j,
-                    )
+                    let get = |k: &str| m.get(k).cloned().unwrap_or_default();
+                    (get("ferrotune.io/trial"), get("ferrotune.io/attempt"), j)
                 })
             })
             .collect()
     }
 
-    fn run_ray(sb: &Sandbox, file: &std::path::Path) -> std::process::Output {
+    /// The driver jobs (tasks mode) of experiment `name`.
+    fn drivers(api: &JobApi, sb: &Sandbox, name: &str) -> Vec<JobInfo> {
+        jobs(api, sb, name)
+            .into_iter()
+            .filter(|(t, _, j)| {
+                t.is_empty()
+                    && j.metadata
+                        .as_ref()
+                        .and_then(|m| m.get("ferrotune.io/driver"))
+                        == Some(&"true".to_string())
+            })
+            .map(|(_, _, j)| j)
+            .collect()
+    }
+
+    fn run_ray(sb: &Sandbox, file: &std::path::Path, mode: &str) -> std::process::Output {
         sb.run(&[
             "run",
             file.to_str().unwrap(),
@@ -134,13 +148,15 @@ mod ray_cluster {
             "ray",
             "--ray-address",
             &ray_url(),
+            "--ray-mode",
+            mode,
             "--grace",
             "2",
         ])
     }
 
     /// `ferrotune run --runner ray` in the background, its output dropped.
-    fn spawn_ray(sb: &Sandbox, file: &std::path::Path) -> std::process::Child {
+    fn spawn_ray(sb: &Sandbox, file: &std::path::Path, mode: &str) -> std::process::Child {
         sb.cmd(&[
             "run",
             file.to_str().unwrap(),
@@ -148,6 +164,8 @@ mod ray_cluster {
             "ray",
             "--ray-address",
             &ray_url(),
+            "--ray-mode",
+            mode,
         ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -180,8 +198,7 @@ for step in range(3):
     time.sleep(0.05)
 "#;
 
-    #[test]
-    fn a_sweep_runs_on_ray_with_stdout_metrics_and_the_local_environment() {
+    fn stdout_sweep(mode: &str) {
         let _head = lock();
         let sb = Sandbox::new();
         let code = serde_json::to_string(ENV_CHECK).unwrap();
@@ -207,7 +224,7 @@ spec:
             ),
         );
         let t = Instant::now();
-        let out = run_ray(&sb, &file);
+        let out = run_ray(&sb, &file, mode);
         let took = t.elapsed();
         assert!(out.status.success(), "{}", stderr(&out));
         eprintln!("4 trials, 2 at a time, on Ray in {took:?}");
@@ -229,16 +246,32 @@ spec:
         assert!(!std::path::Path::new("/tmp/ferrotune-pwned").exists());
         let api = JobApi::new(&ray_url());
         let jobs = jobs(&api, &sb, "stdout-sweep");
-        assert_eq!(jobs.len(), 4, "one Ray job per trial");
-        assert!(
-            jobs.iter()
-                .all(|(_, a, j)| a == "1" && j.status == JobStatus::Succeeded),
-            "{jobs:?}"
-        );
+        if mode == "jobs" {
+            assert_eq!(jobs.len(), 4, "one Ray job per trial");
+            assert!(
+                jobs.iter()
+                    .all(|(_, a, j)| a == "1" && j.status == JobStatus::Succeeded),
+                "{jobs:?}"
+            );
+        } else {
+            // One driver for the experiment, which ended with it.
+            assert_eq!(jobs.len(), 1, "{jobs:?}");
+            assert_eq!(drivers(&api, &sb, "stdout-sweep").len(), 1, "{jobs:?}");
+            assert_eq!(jobs[0].2.status, JobStatus::Succeeded, "{jobs:?}");
+        }
     }
 
     #[test]
-    fn sdk_trials_push_their_reports_from_ray_jobs() {
+    fn a_sweep_runs_as_ray_tasks_of_one_driver_with_stdout_metrics_and_the_local_environment() {
+        stdout_sweep("tasks");
+    }
+
+    #[test]
+    fn a_sweep_runs_as_ray_jobs_with_stdout_metrics_and_the_local_environment() {
+        stdout_sweep("jobs");
+    }
+
+    fn push_sweep(mode: &str) {
         let _head = lock();
         let sb = Sandbox::new();
         let file = sb.write(
@@ -250,7 +283,7 @@ spec:
                 "  parallelTrialCount: 2\n  maxTrialCount: 3\n  metricsCollectorSpec:\n    collector: {kind: Push}\n",
             ),
         );
-        let out = run_ray(&sb, &file);
+        let out = run_ray(&sb, &file, mode);
         assert!(out.status.success(), "{}", stderr(&out));
         let trials = sb.json(&["trials", "push-sweep", "--output", "json"]);
         assert_eq!(count_status(&trials, "Succeeded"), 3, "{trials}");
@@ -270,7 +303,16 @@ spec:
     }
 
     #[test]
-    fn trials_asking_for_every_cpu_never_overlap() {
+    fn sdk_trials_push_their_reports_from_ray_tasks() {
+        push_sweep("tasks");
+    }
+
+    #[test]
+    fn sdk_trials_push_their_reports_from_ray_jobs() {
+        push_sweep("jobs");
+    }
+
+    fn cpu_sweep(mode: &str) {
         let _head = lock();
         let sb = Sandbox::new();
         let code = "import time\nprint(f't_start={time.time():.3f}', flush=True)\ntime.sleep(1.0)\nprint(f't_end={time.time():.3f} loss=1', flush=True)\n";
@@ -291,7 +333,7 @@ spec:
                 "  trialTemplate:\n    resources: {cpu: 2, memory: 64Mi}\n",
             ),
         );
-        let out = run_ray(&sb, &file);
+        let out = run_ray(&sb, &file, mode);
         assert!(out.status.success(), "{}", stderr(&out));
         let trials = sb.json(&["trials", "two-cpus", "--output", "json"]);
         assert_eq!(count_status(&trials, "Succeeded"), 3, "{trials}");
@@ -315,6 +357,16 @@ spec:
         }
     }
 
+    #[test]
+    fn ray_tasks_asking_for_every_cpu_never_overlap() {
+        cpu_sweep("tasks");
+    }
+
+    #[test]
+    fn ray_jobs_asking_for_every_cpu_never_overlap() {
+        cpu_sweep("jobs");
+    }
+
     const CURVE: &str = r#"
 import json, os, time
 x = float(json.loads(os.environ["FERROTUNE_PARAMS"])["x"])
@@ -324,8 +376,7 @@ for step in range(1, 21):
 open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finished")
 "#;
 
-    #[test]
-    fn early_stopping_stops_the_ray_job_and_frees_the_slot() {
+    fn median_sweep(mode: &str) {
         let _head = lock();
         let sb = Sandbox::new();
         let file = sb.write(
@@ -338,7 +389,7 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
             )
             .replace("algorithmName: random", "algorithmName: grid"),
         );
-        let out = run_ray(&sb, &file);
+        let out = run_ray(&sb, &file, mode);
         assert!(out.status.success(), "{}", stderr(&out));
         let trials = sb.json(&["trials", "ray-median", "--output", "json"]);
         let status = |x: f64| -> String {
@@ -356,7 +407,17 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
         assert_eq!(status(0.8), "EarlyStopped", "{trials}");
         // The fifth got a slot a stopped trial freed, and ran to its end.
         assert_eq!(status(0.15), "Succeeded", "{trials}");
+        for t in trials.as_array().unwrap() {
+            let name = t["name"].as_str().unwrap();
+            let done = sb
+                .path(&format!("ferrotune-runs/ray-median/trials/{name}/done"))
+                .exists();
+            assert_eq!(done, t["status"] == "Succeeded", "{t}");
+        }
         let api = JobApi::new(&ray_url());
+        if mode == "tasks" {
+            return;
+        }
         for (trial, _, job) in jobs(&api, &sb, "ray-median") {
             let done = sb
                 .path(&format!("ferrotune-runs/ray-median/trials/{trial}/done"))
@@ -376,6 +437,16 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
     }
 
     #[test]
+    fn early_stopping_cancels_the_ray_task_and_frees_the_slot() {
+        median_sweep("tasks");
+    }
+
+    #[test]
+    fn early_stopping_stops_the_ray_job_and_frees_the_slot() {
+        median_sweep("jobs");
+    }
+
+    #[test]
     fn a_job_stopped_outside_ferrotune_fails_its_trial_with_the_reason() {
         let _head = lock();
         let sb = Sandbox::new();
@@ -388,7 +459,7 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
                 "  parallelTrialCount: 1\n  maxTrialCount: 1\n",
             ),
         );
-        let mut child = spawn_ray(&sb, &file);
+        let mut child = spawn_ray(&sb, &file, "jobs");
         let api = JobApi::new(&ray_url());
         let id = running_job(&api, &sb, "outside-stop");
         assert!(rt().block_on(api.stop(&id)).unwrap());
@@ -425,7 +496,7 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
                 "  parallelTrialCount: 1\n  maxTrialCount: 1\n  maxTrialRetries: 1\n",
             ),
         );
-        let mut child = spawn_ray(&sb, &file);
+        let mut child = spawn_ray(&sb, &file, "jobs");
         let api = JobApi::new(&ray_url());
         let id = running_job(&api, &sb, "retried");
         // As a node's death would, from outside: the attempt fails, and the trial runs again.
@@ -465,7 +536,7 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
                 "  parallelTrialCount: 2\n  maxTrialCount: 4\n",
             ),
         );
-        let mut child = spawn_ray(&sb, &file);
+        let mut child = spawn_ray(&sb, &file, "jobs");
         let api = JobApi::new(&ray_url());
         wait_until("two running jobs", Duration::from_secs(60), || {
             std::fs::canonicalize(sb.path("ferrotune-runs/ray-crash")).is_ok()
@@ -507,5 +578,274 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
             let interrupted = orphans.iter().any(|(n, _, _)| *n == t.name);
             assert_eq!(t.attempt, if interrupted { 2 } else { 1 }, "{}", t.name);
         }
+    }
+
+    /// Trials that print their process id and attempt, then report 8 steps in 4 s.
+    const SLOW: &str = "import os, time\nprint(f'pid={os.getpid()} attempt={os.environ[\"FERROTUNE_ATTEMPT\"]}', flush=True)\nfor s in range(8):\n    print(f'step={s} loss={s}', flush=True)\n    time.sleep(0.5)\n";
+
+    /// The process ids the running trials of experiment `name` printed (SLOW).
+    fn trial_pids(sb: &Sandbox, name: &str) -> Vec<(String, i32)> {
+        let Ok(dir) = std::fs::read_dir(sb.path(&format!("ferrotune-runs/{name}/trials"))) else {
+            return Vec::new();
+        };
+        dir.filter_map(|e| {
+            let e = e.ok()?;
+            let log = std::fs::read_to_string(e.path().join("output.log")).ok()?;
+            let pid = log.lines().find_map(|l| l.strip_prefix("pid="))?;
+            let pid = pid.split_whitespace().next()?.parse().ok()?;
+            Some((e.file_name().to_string_lossy().to_string(), pid))
+        })
+        .collect()
+    }
+
+    fn alive(pid: i32) -> bool {
+        // A zombie is not alive: nothing of the trial runs any more.
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().to_string()))
+            .is_some_and(|r| !r.starts_with('Z'))
+    }
+
+    #[test]
+    fn a_trial_process_killed_outside_ferrotune_fails_its_trial_with_the_signal() {
+        let _head = lock();
+        let sb = Sandbox::new();
+        let file = sb.write(
+            "e.yaml",
+            &native(
+                "task-killed",
+                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
+                SLOW,
+                "  parallelTrialCount: 1\n  maxTrialCount: 1\n",
+            ),
+        );
+        let mut child = spawn_ray(&sb, &file, "tasks");
+        let mut pid = 0;
+        wait_until("the trial to run", Duration::from_secs(60), || {
+            trial_pids(&sb, "task-killed")
+                .first()
+                .map(|p| pid = p.1)
+                .is_some()
+        });
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        let status = child.wait().unwrap();
+        let trials = stored_trials(&sb, "task-killed");
+        assert_eq!(trials.len(), 1);
+        assert_eq!(trials[0].status.as_str(), "Failed", "{status:?}");
+        assert!(
+            trials[0].message.contains("killed by signal 9"),
+            "{}",
+            trials[0].message
+        );
+        // The driver ended with the experiment.
+        let api = JobApi::new(&ray_url());
+        let d = drivers(&api, &sb, "task-killed");
+        assert_eq!(d.len(), 1);
+        assert!(d[0].status.is_terminal(), "{d:?}");
+    }
+
+    #[test]
+    fn a_driver_that_dies_has_its_running_trials_run_again_counted_once() {
+        let _head = lock();
+        let sb = Sandbox::new();
+        let file = sb.write(
+            "e.yaml",
+            &native(
+                "driver-dies",
+                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
+                SLOW,
+                "  parallelTrialCount: 2\n  maxTrialCount: 4\n",
+            ),
+        );
+        // No --ray-mode: tasks is the default.
+        let mut child = sb
+            .cmd(&[
+                "run",
+                file.to_str().unwrap(),
+                "--runner",
+                "ray",
+                "--ray-address",
+                &ray_url(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let api = JobApi::new(&ray_url());
+        let mut running = Vec::new();
+        wait_until("two running trials", Duration::from_secs(60), || {
+            running = trial_pids(&sb, "driver-dies");
+            running.len() == 2
+        });
+        let driver = drivers(&api, &sb, "driver-dies");
+        assert_eq!(driver.len(), 1, "{driver:?}");
+        let id = driver[0].submission_id.clone().unwrap();
+        // As the driver's node dying would: Ray ends the driver and every task it owns.
+        assert!(rt().block_on(api.stop(&id)).unwrap());
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+        let trials = stored_trials(&sb, "driver-dies");
+        assert_eq!(trials.len(), 4, "no trial added or lost");
+        for t in &trials {
+            assert_eq!(t.status.as_str(), "Succeeded", "{}: {}", t.name, t.message);
+            let interrupted = running.iter().any(|(n, _)| *n == t.name);
+            assert_eq!(t.attempt, if interrupted { 2 } else { 1 }, "{}", t.name);
+        }
+        for (_, pid) in &running {
+            assert!(!alive(*pid), "the first attempt's process {pid} still runs");
+        }
+        let all = drivers(&api, &sb, "driver-dies");
+        assert_eq!(all.len(), 2, "a new driver took over: {all:?}");
+        assert!(all.iter().all(|j| j.status.is_terminal()), "{all:?}");
+    }
+
+    #[test]
+    fn a_controller_killed_mid_sweep_resumes_and_stops_its_orphaned_driver() {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        let _head = lock();
+        let sb = Sandbox::new();
+        let file = sb.write(
+            "e.yaml",
+            &native(
+                "driver-crash",
+                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
+                SLOW,
+                "  parallelTrialCount: 2\n  maxTrialCount: 4\n",
+            ),
+        );
+        let mut child = spawn_ray(&sb, &file, "tasks");
+        let mut running = Vec::new();
+        wait_until("two running trials", Duration::from_secs(60), || {
+            running = trial_pids(&sb, "driver-crash");
+            running.len() == 2
+        });
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+        child.wait().unwrap();
+        let api = JobApi::new(&ray_url());
+        let old = drivers(&api, &sb, "driver-crash");
+        assert_eq!(old.len(), 1, "{old:?}");
+        assert_eq!(
+            old[0].status,
+            JobStatus::Running,
+            "the driver outlives its controller"
+        );
+
+        // No runner option: the run folder says it ran on Ray, in tasks mode.
+        let out = sb.run(&["resume", "driver-crash", "--grace", "2"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let trials = stored_trials(&sb, "driver-crash");
+        assert_eq!(trials.len(), 4);
+        for t in &trials {
+            assert_eq!(t.status.as_str(), "Succeeded", "{}: {}", t.name, t.message);
+            let interrupted = running.iter().any(|(n, _)| *n == t.name);
+            assert_eq!(t.attempt, if interrupted { 2 } else { 1 }, "{}", t.name);
+        }
+        for (_, pid) in &running {
+            assert!(
+                !alive(*pid),
+                "the orphaned attempt's process {pid} still runs"
+            );
+        }
+        let all = drivers(&api, &sb, "driver-crash");
+        assert_eq!(all.len(), 2, "{all:?}");
+        let first = all
+            .iter()
+            .find(|j| j.submission_id == old[0].submission_id)
+            .unwrap();
+        assert_eq!(first.status, JobStatus::Stopped, "{first:?}");
+    }
+
+    #[test]
+    fn a_server_with_tokens_runs_submitted_trials_as_ray_tasks() {
+        let _head = lock();
+        let sb = Sandbox::new();
+        let admin = "0123456789abcdef0123";
+        let tokens = sb.write(
+            "tokens.yaml",
+            &format!("tokens:\n  - {{token: {admin}, admin: true}}\n"),
+        );
+        let (mut server, addr) = start_server_with(
+            &sb,
+            &[
+                "--tokens",
+                tokens.to_str().unwrap(),
+                "--runner",
+                "ray",
+                "--ray-address",
+                &ray_url(),
+            ],
+        );
+        let file = sb.write(
+            "e.yaml",
+            &native(
+                "served-tasks",
+                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
+                "import ferrotune\nx = ferrotune.params()['x']\nfor s in range(3):\n    ferrotune.report(step=s, loss=x + s)\nprint(f'stdout-too step=9', flush=True)\n",
+                "  parallelTrialCount: 2\n  maxTrialCount: 3\n  metricsCollectorSpec:\n    collector: {kind: Push}\n",
+            ),
+        );
+        let out = sb.run(&[
+            "submit",
+            file.to_str().unwrap(),
+            "--server",
+            &addr,
+            "--token",
+            admin,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let trials = loop {
+            let t = sb.json(&[
+                "trials",
+                "served-tasks",
+                "--server",
+                &addr,
+                "--token",
+                admin,
+                "--output",
+                "json",
+            ]);
+            let n = t.as_array().map(Vec::len).unwrap_or(0);
+            if n == 3 && count_status(&t, "Succeeded") == 3 {
+                break t;
+            }
+            assert!(Instant::now() < deadline, "not done: {t}");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        for t in trials.as_array().unwrap() {
+            let x = t["parameters"]["x"].as_f64().unwrap();
+            assert_eq!(t["metrics"]["loss"].as_f64(), Some(x), "{t}");
+        }
+        // The experiment's one driver connected back with its own token (the server wants
+        // tokens), and was shut down with the experiment.
+        let api = JobApi::new(&ray_url());
+        let run_dir = sb.path("runs/ferrotune/served-tasks");
+        let run_dir = std::fs::canonicalize(&run_dir).unwrap_or(run_dir);
+        let mine: Vec<JobInfo> = rt()
+            .block_on(api.list())
+            .unwrap()
+            .into_iter()
+            .filter(|j| {
+                j.metadata
+                    .as_ref()
+                    .and_then(|m| m.get("ferrotune.io/run-dir"))
+                    == Some(&run_dir.display().to_string())
+            })
+            .collect();
+        assert_eq!(mine.len(), 1, "{mine:?}");
+        wait_until("the driver to end", Duration::from_secs(30), || {
+            rt().block_on(api.info(mine[0].submission_id.as_deref().unwrap()))
+                .unwrap()
+                .is_some_and(|j| j.status == JobStatus::Succeeded)
+        });
+        let log =
+            std::fs::read_to_string(run_dir.join("trials/served-tasks-0001/output.log")).unwrap();
+        assert!(log.contains("stdout-too"), "{log}");
+        let _ = server.kill();
     }
 }

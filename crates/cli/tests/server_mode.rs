@@ -6,9 +6,7 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
 
 /// The Python SDK must be importable by the trials' python3 (scripts/test.sh installs it
 /// into the test venv that is first on PATH).
@@ -40,80 +38,6 @@ fn sdk_experiment(name: &str, max: u32, parallel: u32, steps: u32, pause: f64) -
             "  maxTrialCount: {max}\n  parallelTrialCount: {parallel}\n  metricsCollectorSpec:\n    collector: {{kind: Push}}\n"
         ),
     )
-}
-
-/// A server process that is killed when its test ends, passed or failed (a panicking test
-/// would otherwise leave it running, holding the test run's output open).
-struct Server(Child);
-
-impl std::ops::Deref for Server {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Server {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A server in the sandbox on a free loopback port; the URL it announces
-/// (`http://127.0.0.1:PORT`, `https://…` under TLS), which `--server` takes as it is.
-fn start_server(sb: &Sandbox) -> (Server, String) {
-    start_server_with(sb, &[])
-}
-
-/// As `start_server`, with more arguments.
-fn start_server_with(sb: &Sandbox, more: &[&str]) -> (Server, String) {
-    let mut args = vec![
-        "server",
-        "--listen",
-        "127.0.0.1:0",
-        "--runs-dir",
-        "runs",
-        "--grace",
-        "1",
-    ];
-    args.extend_from_slice(more);
-    let mut child = sb.cmd(&args).stderr(Stdio::piped()).spawn().unwrap();
-    let mut line = String::new();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    err.read_line(&mut line).unwrap();
-    // `http://ADDR`, or `https://ADDR` under TLS: `--server` takes either as it is.
-    let addr = line
-        .strip_prefix("ferrotune server listening on ")
-        .and_then(|r| r.split_whitespace().next())
-        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
-        .unwrap_or_else(|| panic!("{line}"))
-        .to_string();
-    // Keep draining its log so that it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in err.lines() {});
-    (Server(child), addr)
-}
-
-/// Polls the server's `trials NAME` until `done` holds (at most 90 s).
-fn wait_for(sb: &Sandbox, addr: &str, name: &str, done: impl Fn(&serde_json::Value) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let trials = sb.json(&["trials", name, "--server", addr, "--output", "json"]);
-        if done(&trials) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} did not get there: {trials}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn sigterm(child: &mut Child) {

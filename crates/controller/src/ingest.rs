@@ -85,6 +85,7 @@ pub struct ReportHub {
     ca_file: Option<String>,
     queue_limit: usize,
     routes: Arc<Mutex<HashMap<String, Route>>>,
+    drivers: crate::drivers::DriverHub,
 }
 
 impl std::fmt::Debug for ReportHub {
@@ -107,6 +108,15 @@ pub fn new_token() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// Compares tokens in time that does not depend on where they differ.
+pub fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 impl ReportHub {
     /// A hub whose trials are told to report to `endpoint` (`host:port`, or a URL).
     pub fn new(endpoint: impl Into<String>) -> Self {
@@ -115,7 +125,13 @@ impl ReportHub {
             ca_file: None,
             queue_limit: DEFAULT_QUEUE_LIMIT,
             routes: Arc::new(Mutex::new(HashMap::new())),
+            drivers: Default::default(),
         }
+    }
+
+    /// Where remote drivers (the Ray runner's tasks mode) connect back to this process.
+    pub fn drivers(&self) -> &crate::drivers::DriverHub {
+        &self.drivers
     }
 
     /// Sets how many observations a controller may have waiting before reports are

@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod decide;
+pub mod drivers;
 pub mod ingest;
 pub mod lifecycle;
 pub mod runner;
@@ -529,6 +530,7 @@ impl Controller {
             metrics: self.exp.objective.all_metrics(),
             timeout: self.exp.template.timeout,
             resources: self.exp.template.resources.clone(),
+            drivers: self.options.reports.as_ref().map(|h| h.drivers().clone()),
             labels: self.views[idx].labels.clone(),
             report: self.options.reports.as_ref().map(|hub| {
                 hub.open_metered(
@@ -680,6 +682,23 @@ impl Controller {
             return self
                 .requeue(idx, &l, "interrupted; the trial will run again on resume")
                 .await;
+        }
+        // Cut short from outside (its driver died): it runs again at once, first in line,
+        // as a new attempt that is neither a failure nor a retry.
+        if let (ExitKind::Interrupted(why), false) = (&kind, stopped) {
+            let why = format!(
+                "attempt {} interrupted ({why}); running it again",
+                l.attempt
+            );
+            self.requeue(idx, &l, &why).await?;
+            self.queue.insert(0, name.to_string());
+            self.emit(Event::TrialRetrying {
+                name: name.to_string(),
+                attempt: l.attempt,
+                message: why,
+            });
+            self.progress();
+            return Ok(());
         }
         let metric = &self.exp.objective.metric;
         let objective = l
@@ -912,7 +931,7 @@ pub fn classify(
             "TrialFailed",
             format!("could not start: {e}"),
         ),
-        ExitKind::Lost(why) => (
+        ExitKind::Lost(why) | ExitKind::Interrupted(why) => (
             TrialStatus::Failed,
             "TrialFailed",
             format!("{why}{}", tail()),

@@ -36,6 +36,9 @@ pub struct TrialLaunch {
     /// What the trial needs (CPUs, GPUs, memory, custom resources): a cluster runner
     /// reserves it; the local runner leaves the limit to `parallelTrialCount`.
     pub resources: TrialResources,
+    /// Where a driver the runner starts elsewhere connects back (the Ray runner's tasks
+    /// mode), when the controller has an endpoint.
+    pub drivers: Option<crate::drivers::DriverHub>,
 }
 
 /// Why an attempt ended, as the runner saw it.
@@ -53,6 +56,9 @@ pub enum ExitKind {
     /// It ended without an exit status of its own, for the reason given: the place it ran
     /// on ended or lost it (a Ray job stopped from outside, a node that died).
     Lost(String),
+    /// It was cut short by something outside the trial (the driver that ran it died) and
+    /// runs again as a new attempt, first in line, without counting as a failure or a retry.
+    Interrupted(String),
 }
 
 /// What a runner tells the controller, in order per trial: observations, then exactly one
@@ -101,4 +107,7 @@ pub trait TrialRunner: Send + Sync {
     /// record names it (namespace, name) and says where its trials' folders are (run dir),
     /// which is how each runner recognises what belongs to it.
     async fn cleanup_orphans(&self, experiment: &ExperimentRecord);
+    /// The experiment's run is over (it completed, was stopped or interrupted) and none of
+    /// its attempts runs: whatever the runner keeps for it (a Ray driver) can go.
+    async fn release(&self, _experiment: &ExperimentRecord) {}
 }

@@ -468,15 +468,17 @@ fn runner_and_resources() {
 
     let bad = GOOD.replace(
         "  trialTemplate:\n",
-        "  runner: {kind: rey, mode: tasks, address: 'https://x:1'}\n  trialTemplate:\n    resources: {cpu: lots, memory: 1Zi, gpu: -1, custom: {CPU: 1}}\n",
+        "  runner: {kind: rey, mode: threads, address: 'https://x:1'}\n  trialTemplate:\n    resources: {cpu: lots, memory: 1Zi, gpu: -1, custom: {CPU: 1}}\n",
     );
     let ps = problems(&bad);
     has(
         &ps,
         "spec.runner.kind: unknown runner \"rey\" (known: local, ray), did you mean \"ray\"?",
     );
-    has(&ps, "spec.runner.mode: Ray mode \"tasks\"");
-    has(&ps, "not implemented yet");
+    has(
+        &ps,
+        "spec.runner.mode: unknown Ray mode \"threads\" (known: jobs, tasks)",
+    );
     has(
         &ps,
         "spec.runner.address: \"https://x:1\": https is not supported",

@@ -61,28 +61,31 @@ impl RunnerKind {
 /// How trials run on Ray.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum RayMode {
-    /// Each trial is its own Ray job (the Job Submission API only).
+    /// One driver job per experiment, connected back to the controller over gRPC, runs
+    /// each trial as a Ray task: launches in milliseconds, not a job's seconds.
     #[default]
+    Tasks,
+    /// Each trial is its own Ray job: for clusters where only the Job Submission API is
+    /// reachable and the controller's endpoint is not.
     Jobs,
 }
 
 impl RayMode {
-    /// Every mode name, implemented or planned.
+    /// Every mode name.
     pub const NAMES: [&'static str; 2] = ["jobs", "tasks"];
 
     pub fn as_str(self) -> &'static str {
         match self {
             RayMode::Jobs => "jobs",
+            RayMode::Tasks => "tasks",
         }
     }
 
-    /// The mode named `s`; `Err` says why not (`tasks` is planned, not implemented).
+    /// The mode named `s`.
     pub fn parse(s: &str) -> Result<Self, String> {
         match s {
             "jobs" => Ok(RayMode::Jobs),
-            "tasks" => Err(
-                "Ray mode \"tasks\" (one driver per experiment running trials as Ray tasks) is not implemented yet; use \"jobs\"".to_string(),
-            ),
+            "tasks" => Ok(RayMode::Tasks),
             other => Err(format!(
                 "unknown Ray mode {other:?} (known: {})",
                 RayMode::NAMES.join(", ")
@@ -212,11 +215,8 @@ mod tests {
         );
         assert!(normalize_ray_address("ray://x:10001").is_err());
         assert_eq!(RayMode::parse("jobs"), Ok(RayMode::Jobs));
-        assert!(
-            RayMode::parse("tasks")
-                .unwrap_err()
-                .contains("not implemented yet")
-        );
+        assert_eq!(RayMode::parse("tasks"), Ok(RayMode::Tasks));
+        assert_eq!(RayMode::default(), RayMode::Tasks);
         assert!(RayMode::parse("x").unwrap_err().contains("jobs, tasks"));
     }
 }

@@ -141,7 +141,8 @@ pub struct RunnerDoc {
     /// Ray's dashboard address, `http://HOST:8265`.
     #[serde(default)]
     pub address: Option<String>,
-    /// Ray: `jobs` (each trial its own Ray job).
+    /// Ray: `tasks` (the default: one driver job per experiment, each trial a Ray task)
+    /// or `jobs` (each trial its own Ray job).
     #[serde(default)]
     pub mode: Option<String>,
 }

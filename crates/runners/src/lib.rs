@@ -2,7 +2,8 @@
 //! [`ferrotune_controller::TrialRunner`], so the controller never knows which one it drives.
 //!
 //! - [`LocalRunner`]: processes of this machine.
-//! - [`RayRunner`]: a Ray cluster, each trial its own Ray job (jobs mode).
+//! - [`RayRunner`]: a Ray cluster: each trial a Ray task run by one driver job per
+//!   experiment (tasks mode), or each trial its own Ray job (jobs mode).
 //!
 //! [`Runners`] picks one per experiment (its `spec.runner`, else the command's choice) and
 //! keeps one runner per place, shared by every experiment that runs there.

@@ -252,3 +252,110 @@ pub(crate) fn parse_lines(
         .map(|p| builder.push(p, now))
         .collect()
 }
+
+/// A remote attempt's output as it arrives, wherever it ran: into its `output.log`, its
+/// last lines kept for failure messages, parsed for metrics (StdOut collector) or its
+/// metrics file followed (File collector); and its end reported, once.
+pub(crate) struct TrialOutput {
+    pub trial: String,
+    pub attempt: i64,
+    events: mpsc::UnboundedSender<RunnerEvent>,
+    parse_stdout: bool,
+    parser: MetricParser,
+    builder: ObservationBuilder,
+    log: std::io::BufWriter<std::fs::File>,
+    tail: std::collections::VecDeque<String>,
+    follower: Option<FileFollower>,
+    file_builder: ObservationBuilder,
+}
+
+impl TrialOutput {
+    pub fn new(
+        l: &TrialLaunch,
+        plan_log: std::fs::File,
+        metrics_file: Option<(PathBuf, bool)>,
+        parser: MetricParser,
+        events: mpsc::UnboundedSender<RunnerEvent>,
+    ) -> Self {
+        TrialOutput {
+            trial: l.trial.clone(),
+            attempt: l.attempt,
+            events,
+            parse_stdout: l.collector.kind == CollectorKind::StdOut,
+            parser,
+            builder: ObservationBuilder::new(),
+            log: std::io::BufWriter::new(plan_log),
+            tail: std::collections::VecDeque::with_capacity(TAIL_LINES),
+            follower: metrics_file.map(|(path, directory)| FileFollower::new(path, directory)),
+            file_builder: ObservationBuilder::new(),
+        }
+    }
+
+    fn send_observations(&self, observations: Vec<Observation>) {
+        if !observations.is_empty() {
+            let _ = self.events.send(RunnerEvent::Observations {
+                trial: self.trial.clone(),
+                attempt: self.attempt,
+                observations,
+            });
+        }
+    }
+
+    /// A line of ferrotune's own in the trial's log and tail (why it ended, mostly).
+    pub fn note(&mut self, text: &str) {
+        use std::io::Write;
+        let line = format!("[ferrotune] {text}");
+        let _ = writeln!(self.log, "{line}");
+        let _ = self.log.flush();
+        self.push_tail(line);
+    }
+
+    fn push_tail(&mut self, line: String) {
+        if self.tail.len() == TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line.chars().take(300).collect());
+    }
+
+    /// Output as it came, for the log file only.
+    pub fn write_raw(&mut self, text: &str) {
+        use std::io::Write;
+        let _ = self.log.write_all(text.as_bytes());
+        let _ = self.log.flush();
+    }
+
+    /// Complete lines of output: parsed for metrics (all but those `foreign` says the
+    /// place it ran wrote, not the trial) and kept as the tail.
+    pub fn lines(&mut self, lines: Vec<String>, foreign: impl Fn(&str) -> bool) {
+        if self.parse_stdout {
+            let own: Vec<String> = lines.iter().filter(|l| !foreign(l)).cloned().collect();
+            let obs = parse_lines(&self.parser, &mut self.builder, &own);
+            self.send_observations(obs);
+        }
+        for l in lines {
+            self.push_tail(l);
+        }
+    }
+
+    /// New lines of the File collector's metrics file; `last` takes an unfinished line too.
+    pub async fn read_metrics_file(&mut self, last: bool) {
+        if let Some(f) = self.follower.as_mut() {
+            let lines = f.read_new(last).await;
+            let obs = parse_lines(&self.parser, &mut self.file_builder, &lines);
+            self.send_observations(obs);
+        }
+    }
+
+    /// Reports the attempt's end, with its last lines.
+    pub fn exited(mut self, kind: ExitKind, stopped: bool) {
+        use std::io::Write;
+        let _ = self.log.flush();
+        let _ = self.events.send(RunnerEvent::Exited {
+            trial: self.trial.clone(),
+            attempt: self.attempt,
+            kind,
+            log_tail: self.tail.drain(..).collect(),
+            stopped,
+        });
+    }
+}

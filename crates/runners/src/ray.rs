@@ -1,16 +1,19 @@
 //! Trials on a Ray cluster, through the dashboard's Job Submission REST API.
 //!
-//! Jobs mode ([`RayMode::Jobs`], the only one so far): each trial attempt is its own Ray
-//! job, which Ray places where the trial's resources fit and which runs the trial's own
-//! command. A mode with one long-lived driver per experiment, running trials as Ray tasks,
-//! goes beside it as another [`Mode`] variant sharing the Job API client ([`api`]).
+//! Two modes share the Job API client ([`api`]):
+//! - tasks mode ([`RayMode::Tasks`], the default): one driver job per experiment, connected
+//!   back to the controller over gRPC, runs each trial attempt as a Ray task;
+//! - jobs mode ([`RayMode::Jobs`]): each trial attempt is its own Ray job, which Ray places
+//!   where the trial's resources fit and which runs the trial's own command.
 //!
-//! A job's submission id is derived from the experiment, its run folder, the trial and the
-//! attempt ([`submission_id`]), so a controller started again finds the jobs its crashed
-//! predecessor left running and stops them ([`TrialRunner::cleanup_orphans`]).
+//! Every submission id of an experiment starts with [`experiment_prefix`] (a trial's job
+//! adds the trial and attempt, [`submission_id`]; a driver a random suffix), so a
+//! controller started again finds the jobs its crashed predecessor left running and stops
+//! them ([`TrialRunner::cleanup_orphans`]).
 
 pub mod api;
 mod jobs;
+mod tasks;
 
 use crate::RunnerError;
 use async_trait::async_trait;
@@ -19,6 +22,7 @@ pub use ferrotune_core::placement::RayMode;
 use ferrotune_store::ExperimentRecord;
 use std::path::Path;
 use std::time::Duration;
+use std::time::Instant;
 use tokio::sync::mpsc;
 
 /// The environment variable that hands a trial's argv, environment and working directory
@@ -58,9 +62,14 @@ impl RayConfig {
     }
 }
 
+/// How long after a stop (beyond Ray's own SIGTERM-to-SIGKILL wait) a job may take to
+/// end before ferrotune stops waiting for it.
+const STOP_SLACK: Duration = Duration::from_secs(10);
+
 /// How trials run on the cluster.
 enum Mode {
     Jobs(jobs::Jobs),
+    Tasks(tasks::Tasks),
 }
 
 /// Runs trials on a Ray cluster.
@@ -78,6 +87,7 @@ impl RayRunner {
         let ray_version = api.version().await?;
         let mode = match config.mode {
             RayMode::Jobs => Mode::Jobs(jobs::Jobs::new(api, &config)),
+            RayMode::Tasks => Mode::Tasks(tasks::Tasks::new(api, &config)),
         };
         Ok(RayRunner {
             address: config.address,
@@ -106,19 +116,82 @@ impl TrialRunner for RayRunner {
     ) -> Started {
         match &self.mode {
             Mode::Jobs(j) => j.start(launch, events).await,
+            Mode::Tasks(t) => t.start(launch, events).await,
         }
     }
 
     async fn stop(&self, trial: &str, grace: Duration) {
         match &self.mode {
             Mode::Jobs(j) => j.stop(trial, grace).await,
+            Mode::Tasks(t) => t.stop(trial, grace).await,
         }
     }
 
     async fn cleanup_orphans(&self, experiment: &ExperimentRecord) {
         match &self.mode {
             Mode::Jobs(j) => j.cleanup_orphans(experiment).await,
+            Mode::Tasks(t) => t.cleanup_orphans(experiment).await,
         }
+    }
+
+    async fn release(&self, experiment: &ExperimentRecord) {
+        if let Mode::Tasks(t) = &self.mode {
+            t.release(experiment).await;
+        }
+    }
+}
+
+/// Stops the jobs of this experiment that are still pending or running (a crashed
+/// controller's trials in jobs mode, its driver in tasks mode), and waits until Ray says they ended, so their trials' new attempts
+/// do not queue behind them.
+pub(crate) async fn stop_experiment_jobs(
+    api: &api::JobApi,
+    experiment: &ExperimentRecord,
+    stop_wait: Duration,
+    poll: Duration,
+) {
+    let prefix = experiment_prefix(
+        &experiment.namespace,
+        &experiment.name,
+        std::path::Path::new(&experiment.run_dir),
+    );
+    let jobs = match api.list().await {
+        Ok(j) => j,
+        Err(e) => {
+            tracing::warn!("cannot list Ray jobs to stop a crashed run's trials: {e}");
+            return;
+        }
+    };
+    let mut orphans: Vec<String> = jobs
+        .into_iter()
+        .filter(|j| !j.status.is_terminal())
+        .filter_map(|j| j.submission_id)
+        .filter(|id| id.starts_with(&prefix))
+        .collect();
+    for id in &orphans {
+        tracing::info!(job = %id, "stopping a Ray job left by an earlier run");
+        if let Err(e) = api.stop(id).await {
+            tracing::warn!(job = %id, "cannot stop: {e}");
+        }
+    }
+    let deadline = Instant::now() + stop_wait + STOP_SLACK;
+    while !orphans.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(poll).await;
+        let mut still = Vec::new();
+        for id in orphans {
+            match api.info(&id).await {
+                Ok(Some(api::JobInfo { status, .. })) if !status.is_terminal() => still.push(id),
+                _ => {}
+            }
+        }
+        orphans = still;
+    }
+    if !orphans.is_empty() {
+        tracing::warn!(
+            ?orphans,
+            "Ray jobs of an earlier run had not ended {:?} after their stop (Ray stops a pending job only once it starts)",
+            stop_wait + STOP_SLACK
+        );
     }
 }
 

@@ -33,6 +33,7 @@ fn launch(dir: &std::path::Path, trial: &str, argv: &[&str]) -> TrialLaunch {
         labels: Default::default(),
         report: None,
         resources: Default::default(),
+        drivers: None,
     }
 }
 

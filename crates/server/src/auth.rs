@@ -156,17 +156,7 @@ impl Tokens {
             let id = match &tokens {
                 None => Identity::Admin,
                 Some(t) => {
-                    let header = req
-                        .metadata()
-                        .get("authorization")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("");
-                    let Some(token) = header
-                        .strip_prefix("Bearer ")
-                        .or_else(|| header.strip_prefix("bearer "))
-                        .map(str::trim)
-                        .filter(|t| !t.is_empty())
-                    else {
+                    let Some(token) = bearer(req.metadata()) else {
                         return Err(Status::unauthenticated(
                             "this server wants a token: send `authorization: Bearer TOKEN`",
                         ));
@@ -186,6 +176,16 @@ impl Tokens {
             Ok(req)
         }
     }
+}
+
+/// The token of `authorization: Bearer TOKEN`, if the request has one.
+pub fn bearer(metadata: &tonic::metadata::MetadataMap) -> Option<&str> {
+    let header = metadata.get("authorization")?.to_str().ok()?;
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod dbmanager;
+pub mod drivers;
 pub mod error;
 pub mod katib;
 pub mod manager;
@@ -21,6 +22,7 @@ use ferrotune_api::katib::db_manager_server::DbManagerServer;
 use ferrotune_api::katib::early_stopping_server::EarlyStoppingServer;
 use ferrotune_api::katib::suggestion_server::SuggestionServer;
 use ferrotune_api::v1::experiment_service_server::ExperimentServiceServer;
+use ferrotune_api::v1::ray_driver_service_server::RayDriverServiceServer;
 use ferrotune_api::v1::report_service_server::ReportServiceServer;
 use ferrotune_api::v1::suggestion_service_server::SuggestionServiceServer;
 use ferrotune_api::v1::trial_service_server::TrialServiceServer;
@@ -273,7 +275,8 @@ pub async fn serve_with(
             })
             .max_decoding_message_size(MAX_MESSAGE_BYTES),
             auth,
-        ));
+        ))
+        .add_service(drivers_service(manager.hub()));
     let grpc = routes.routes();
     let router = http_routes(grpc.into_axum_router(), manager.clone(), metrics);
     // Nagle's algorithm with delayed acknowledgements holds a reply for up to 40 ms; a
@@ -310,14 +313,24 @@ pub async fn serve_reports(
         hub,
         metrics: Arc::new(metrics::Metrics::default()),
     };
+    let drivers = drivers_service(&reports.hub);
     tonic::transport::Server::builder()
         .add_service(tonic::service::interceptor::InterceptedService::new(
             ReportServiceServer::new(reports).max_decoding_message_size(MAX_MESSAGE_BYTES),
             Tokens::interceptor(Some(Arc::new(Tokens::default()))),
         ))
+        .add_service(drivers)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
         .map_err(|e| ServerError::Internal(format!("serving reports: {e}")))
+}
+
+/// Where the Ray runner's drivers connect back; each authenticates with its own token.
+fn drivers_service(hub: &ReportHub) -> RayDriverServiceServer<drivers::Drivers> {
+    RayDriverServiceServer::new(drivers::Drivers {
+        hub: hub.drivers().clone(),
+    })
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
 }
 
 /// `/healthz` (the process answers), `/readyz` (the database answers) and `/metrics`, and

@@ -386,9 +386,19 @@ impl Manager {
             reports: Some(self.hub.clone()),
             ..Options::default()
         };
-        let controller =
-            Controller::new(self.store.clone(), runner, exp, record, options, on_event).await?;
-        controller.run(interrupt).await?;
+        let kept = record.clone();
+        let controller = Controller::new(
+            self.store.clone(),
+            runner.clone(),
+            exp,
+            record,
+            options,
+            on_event,
+        )
+        .await?;
+        let outcome = controller.run(interrupt).await;
+        runner.release(&kept).await;
+        outcome?;
         Ok(())
     }
 }

@@ -2,8 +2,10 @@
 //! the real `ferrotune` binary run against them.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
@@ -111,4 +113,78 @@ pub fn count_status(trials: &serde_json::Value, status: &str) -> usize {
 
 pub fn exists(p: &Path) -> bool {
     p.exists()
+}
+
+/// A server process that is killed when its test ends, passed or failed (a panicking test
+/// would otherwise leave it running, holding the test run's output open).
+pub struct Server(pub Child);
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A server in the sandbox on a free loopback port; the URL it announces
+/// (`http://127.0.0.1:PORT`, `https://…` under TLS), which `--server` takes as it is.
+pub fn start_server(sb: &Sandbox) -> (Server, String) {
+    start_server_with(sb, &[])
+}
+
+/// As `start_server`, with more arguments.
+pub fn start_server_with(sb: &Sandbox, more: &[&str]) -> (Server, String) {
+    let mut args = vec![
+        "server",
+        "--listen",
+        "127.0.0.1:0",
+        "--runs-dir",
+        "runs",
+        "--grace",
+        "1",
+    ];
+    args.extend_from_slice(more);
+    let mut child = sb.cmd(&args).stderr(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    err.read_line(&mut line).unwrap();
+    // `http://ADDR`, or `https://ADDR` under TLS: `--server` takes either as it is.
+    let addr = line
+        .strip_prefix("ferrotune server listening on ")
+        .and_then(|r| r.split_whitespace().next())
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    // Keep draining its log so that it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in err.lines() {});
+    (Server(child), addr)
+}
+
+/// Polls the server's `trials NAME` until `done` holds (at most 90 s).
+pub fn wait_for(sb: &Sandbox, addr: &str, name: &str, done: impl Fn(&serde_json::Value) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let trials = sb.json(&["trials", name, "--server", addr, "--output", "json"]);
+        if done(&trials) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} did not get there: {trials}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -10,22 +10,16 @@
 //! StdOut collector, through the metrics parser.
 
 use super::api::{JobApi, JobInfo, JobStatus, Submitted};
-use super::{ENTRYPOINT, RayConfig, TRIAL_VAR, experiment_prefix, submission_id};
-use crate::plan::{FileFollower, TAIL_LINES, TrialPlan, parse_lines, plan};
+use super::{ENTRYPOINT, RayConfig, STOP_SLACK, TRIAL_VAR, submission_id};
+use crate::plan::{TrialOutput, TrialPlan, plan};
 use ferrotune_controller::{ExitKind, RunnerEvent, Started, TrialLaunch};
-use ferrotune_core::metrics::{MetricParser, ObservationBuilder};
 use ferrotune_core::placement::TrialResources;
-use ferrotune_core::validate::CollectorKind;
 use ferrotune_store::ExperimentRecord;
-use std::collections::{HashMap, VecDeque};
-use std::io::Write;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
-/// How long after a stop (beyond Ray's own SIGTERM-to-SIGKILL wait) a job may take to
-/// end before ferrotune stops waiting for it.
-const STOP_SLACK: Duration = Duration::from_secs(10);
 /// How long Ray may stay unreachable while a trial runs before the trial is given up.
 const LOST_AFTER: Duration = Duration::from_secs(120);
 
@@ -52,7 +46,6 @@ impl Jobs {
         l: TrialLaunch,
         events: mpsc::UnboundedSender<RunnerEvent>,
     ) -> Started {
-        let attempt = l.attempt;
         let spawn_failed = |msg: String| crate::plan::spawn_failed(&events, &l, msg);
         let parser = match crate::plan::parser(&l) {
             Ok(p) => p,
@@ -72,27 +65,16 @@ impl Jobs {
         let job = Job {
             api: self.api.clone(),
             id,
-            trial: l.trial.clone(),
-            attempt,
-            events,
-            parse_stdout: l.collector.kind == CollectorKind::StdOut,
-            parser,
-            builder: ObservationBuilder::new(),
-            log: std::io::BufWriter::new(plan.log),
             seen: 0,
             partial: String::new(),
-            tail: VecDeque::with_capacity(TAIL_LINES),
-            follower: plan
-                .metrics_file
-                .map(|(path, directory)| FileFollower::new(path, directory)),
-            file_builder: ObservationBuilder::new(),
+            out: TrialOutput::new(&l, plan.log, plan.metrics_file, parser, events),
         };
         let running = self.running.clone();
         let poll = self.poll;
         let timeout = l.timeout;
         let stop_wait = Duration::from_secs(self.stop_wait_s);
         tokio::spawn(async move {
-            let trial = job.trial.clone();
+            let trial = job.out.trial.clone();
             job.run(request, stop_rx, timeout, poll, stop_wait).await;
             running.lock().expect("lock").remove(&trial);
         });
@@ -106,53 +88,14 @@ impl Jobs {
         }
     }
 
-    /// Stops the jobs of this experiment that are still pending or running (a crashed
-    /// controller's), and waits until Ray says they ended, so their trials' new attempts
-    /// do not queue behind them.
     pub async fn cleanup_orphans(&self, experiment: &ExperimentRecord) {
-        let prefix = experiment_prefix(
-            &experiment.namespace,
-            &experiment.name,
-            std::path::Path::new(&experiment.run_dir),
-        );
-        let jobs = match self.api.list().await {
-            Ok(j) => j,
-            Err(e) => {
-                tracing::warn!("cannot list Ray jobs to stop a crashed run's trials: {e}");
-                return;
-            }
-        };
-        let mut orphans: Vec<String> = jobs
-            .into_iter()
-            .filter(|j| !j.status.is_terminal())
-            .filter_map(|j| j.submission_id)
-            .filter(|id| id.starts_with(&prefix))
-            .collect();
-        for id in &orphans {
-            tracing::info!(job = %id, "stopping a Ray job left by an earlier run");
-            if let Err(e) = self.api.stop(id).await {
-                tracing::warn!(job = %id, "cannot stop: {e}");
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(self.stop_wait_s) + STOP_SLACK;
-        while !orphans.is_empty() && Instant::now() < deadline {
-            tokio::time::sleep(self.poll).await;
-            let mut still = Vec::new();
-            for id in orphans {
-                match self.api.info(&id).await {
-                    Ok(Some(JobInfo { status, .. })) if !status.is_terminal() => still.push(id),
-                    _ => {}
-                }
-            }
-            orphans = still;
-        }
-        if !orphans.is_empty() {
-            tracing::warn!(
-                ?orphans,
-                "Ray jobs of an earlier run had not ended {:?} after their stop (Ray stops a pending job only once it starts)",
-                Duration::from_secs(self.stop_wait_s) + STOP_SLACK
-            );
-        }
+        super::stop_experiment_jobs(
+            &self.api,
+            experiment,
+            Duration::from_secs(self.stop_wait_s),
+            self.poll,
+        )
+        .await;
     }
 }
 
@@ -233,48 +176,14 @@ fn is_ray_line(line: &str, id: &str) -> bool {
 struct Job {
     api: JobApi,
     id: String,
-    trial: String,
-    attempt: i64,
-    events: mpsc::UnboundedSender<RunnerEvent>,
-    parse_stdout: bool,
-    parser: MetricParser,
-    builder: ObservationBuilder,
-    log: std::io::BufWriter<std::fs::File>,
     /// Bytes of Ray's log already handled.
     seen: usize,
     /// A last line without its newline yet.
     partial: String,
-    tail: VecDeque<String>,
-    follower: Option<FileFollower>,
-    file_builder: ObservationBuilder,
+    out: TrialOutput,
 }
 
 impl Job {
-    fn send_observations(&self, observations: Vec<ferrotune_core::Observation>) {
-        if !observations.is_empty() {
-            let _ = self.events.send(RunnerEvent::Observations {
-                trial: self.trial.clone(),
-                attempt: self.attempt,
-                observations,
-            });
-        }
-    }
-
-    /// A line of ferrotune's own in the trial's log and tail (why a job ended, mostly).
-    fn note(&mut self, text: &str) {
-        let line = format!("[ferrotune] {text}");
-        let _ = writeln!(self.log, "{line}");
-        let _ = self.log.flush();
-        self.push_tail(line);
-    }
-
-    fn push_tail(&mut self, line: String) {
-        if self.tail.len() == TAIL_LINES {
-            self.tail.pop_front();
-        }
-        self.tail.push_back(line.chars().take(300).collect());
-    }
-
     /// Takes the part of Ray's log not seen yet.
     fn take_logs(&mut self, logs: &str, last: bool) {
         // Ray's log only grows; a shorter one means it started again (never seen, but then
@@ -286,8 +195,7 @@ impl Job {
         };
         let new = &logs[start..];
         self.seen = logs.len();
-        let _ = self.log.write_all(new.as_bytes());
-        let _ = self.log.flush();
+        self.out.write_raw(new);
         let mut text = std::mem::take(&mut self.partial);
         text.push_str(new);
         let mut lines: Vec<String> = Vec::new();
@@ -303,26 +211,8 @@ impl Job {
         } else {
             self.partial = rest.to_string();
         }
-        if self.parse_stdout {
-            let trial_lines: Vec<String> = lines
-                .iter()
-                .filter(|l| !is_ray_line(l, &self.id))
-                .cloned()
-                .collect();
-            let obs = parse_lines(&self.parser, &mut self.builder, &trial_lines);
-            self.send_observations(obs);
-        }
-        for l in lines {
-            self.push_tail(l);
-        }
-    }
-
-    async fn read_metrics_file(&mut self, last: bool) {
-        if let Some(f) = self.follower.as_mut() {
-            let lines = f.read_new(last).await;
-            let obs = parse_lines(&self.parser, &mut self.file_builder, &lines);
-            self.send_observations(obs);
-        }
+        let id = self.id.clone();
+        self.out.lines(lines, |l| is_ray_line(l, &id));
     }
 
     /// Submits; a job left with the same id by an earlier instance (ended) is deleted and
@@ -333,7 +223,7 @@ impl Job {
                 Ok(Submitted::Ok) => return Ok(()),
                 Ok(Submitted::Duplicate) => match self.api.info(&self.id).await {
                     Ok(Some(info)) if info.status.is_terminal() => {
-                        self.note(&format!(
+                        self.out.note(&format!(
                             "a finished Ray job {} existed already (an experiment of the same name before?); it is deleted and submitted again",
                             self.id
                         ));
@@ -364,13 +254,7 @@ impl Job {
         stop_wait: Duration,
     ) {
         if let Err(e) = self.submit(&request).await {
-            let _ = self.events.send(RunnerEvent::Exited {
-                trial: self.trial.clone(),
-                attempt: self.attempt,
-                kind: ExitKind::SpawnFailed(e),
-                log_tail: self.tail.drain(..).collect(),
-                stopped: false,
-            });
+            self.out.exited(ExitKind::SpawnFailed(e), false);
             return;
         }
         let submitted = Instant::now();
@@ -401,10 +285,11 @@ impl Job {
                 // Ray sends SIGTERM to the trial's processes and SIGKILL after
                 // RAY_JOB_STOP_WAIT_TIME_S; a job still pending is stopped when it starts.
                 if let Err(e) = self.api.stop(&self.id).await {
-                    self.note(&format!("stopping the Ray job {}: {e}", self.id));
+                    self.out
+                        .note(&format!("stopping the Ray job {}: {e}", self.id));
                 }
                 if status == JobStatus::Pending && !ran {
-                    self.note(&format!(
+                    self.out.note(&format!(
                         "the Ray job {} was still pending; Ray stops it as soon as it starts",
                         self.id
                     ));
@@ -419,7 +304,7 @@ impl Job {
             if let Some(until) = stop_until
                 && Instant::now() > until
             {
-                self.note(&format!(
+                self.out.note(&format!(
                     "the Ray job {} had not ended {:?} after it was stopped; Ray's Job API has no stronger stop, so it is left to Ray",
                     self.id,
                     stop_wait + STOP_SLACK
@@ -463,7 +348,7 @@ impl Job {
                     Err(e) => tracing::debug!(job = %self.id, "Ray logs: {e}"),
                 }
             }
-            self.read_metrics_file(false).await;
+            self.out.read_metrics_file(false).await;
             if status.is_terminal() {
                 break Ok(info);
             }
@@ -472,10 +357,12 @@ impl Job {
         if end.is_ok() {
             match self.api.logs(&self.id).await {
                 Ok(text) => self.take_logs(&text, true),
-                Err(e) => self.note(&format!("reading the job's last output: {e}")),
+                Err(e) => self
+                    .out
+                    .note(&format!("reading the job's last output: {e}")),
             }
         }
-        self.read_metrics_file(true).await;
+        self.out.read_metrics_file(true).await;
         let kind = match end {
             _ if timed_out.is_some() => ExitKind::TimedOut(timed_out.expect("checked")),
             Err(kind) => kind,
@@ -515,14 +402,7 @@ impl Job {
                 }
             }
         };
-        let _ = self.log.flush();
-        let _ = self.events.send(RunnerEvent::Exited {
-            trial: self.trial.clone(),
-            attempt: self.attempt,
-            kind,
-            log_tail: self.tail.drain(..).collect(),
-            stopped,
-        });
+        self.out.exited(kind, stopped);
     }
 }
 

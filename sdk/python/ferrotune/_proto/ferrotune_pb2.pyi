@@ -358,3 +358,134 @@ class Parameter(_message.Message):
     name: str
     value: str
     def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class DriverMessage(_message.Message):
+    __slots__ = ("hello", "started", "output", "exited")
+    HELLO_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    EXITED_FIELD_NUMBER: _ClassVar[int]
+    hello: DriverHello
+    started: TaskStarted
+    output: TaskOutput
+    exited: TaskExited
+    def __init__(self, hello: _Optional[_Union[DriverHello, _Mapping]] = ..., started: _Optional[_Union[TaskStarted, _Mapping]] = ..., output: _Optional[_Union[TaskOutput, _Mapping]] = ..., exited: _Optional[_Union[TaskExited, _Mapping]] = ...) -> None: ...
+
+class DriverHello(_message.Message):
+    __slots__ = ("driver_id", "running", "ray_version")
+    DRIVER_ID_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    RAY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    driver_id: str
+    running: _containers.RepeatedCompositeFieldContainer[TaskRef]
+    ray_version: str
+    def __init__(self, driver_id: _Optional[str] = ..., running: _Optional[_Iterable[_Union[TaskRef, _Mapping]]] = ..., ray_version: _Optional[str] = ...) -> None: ...
+
+class TaskRef(_message.Message):
+    __slots__ = ("trial", "attempt")
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    trial: str
+    attempt: int
+    def __init__(self, trial: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
+
+class TaskStarted(_message.Message):
+    __slots__ = ("trial", "attempt", "node_id", "node_ip")
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_IP_FIELD_NUMBER: _ClassVar[int]
+    trial: str
+    attempt: int
+    node_id: str
+    node_ip: str
+    def __init__(self, trial: _Optional[str] = ..., attempt: _Optional[int] = ..., node_id: _Optional[str] = ..., node_ip: _Optional[str] = ...) -> None: ...
+
+class TaskOutput(_message.Message):
+    __slots__ = ("trial", "attempt", "lines")
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    trial: str
+    attempt: int
+    lines: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, trial: _Optional[str] = ..., attempt: _Optional[int] = ..., lines: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TaskExited(_message.Message):
+    __slots__ = ("trial", "attempt", "code", "signal", "error", "not_started")
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    NOT_STARTED_FIELD_NUMBER: _ClassVar[int]
+    trial: str
+    attempt: int
+    code: int
+    signal: int
+    error: str
+    not_started: bool
+    def __init__(self, trial: _Optional[str] = ..., attempt: _Optional[int] = ..., code: _Optional[int] = ..., signal: _Optional[int] = ..., error: _Optional[str] = ..., not_started: _Optional[bool] = ...) -> None: ...
+
+class DriverCommand(_message.Message):
+    __slots__ = ("launch", "cancel", "shutdown")
+    LAUNCH_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_FIELD_NUMBER: _ClassVar[int]
+    SHUTDOWN_FIELD_NUMBER: _ClassVar[int]
+    launch: TaskLaunch
+    cancel: TaskCancel
+    shutdown: DriverShutdown
+    def __init__(self, launch: _Optional[_Union[TaskLaunch, _Mapping]] = ..., cancel: _Optional[_Union[TaskCancel, _Mapping]] = ..., shutdown: _Optional[_Union[DriverShutdown, _Mapping]] = ...) -> None: ...
+
+class TaskLaunch(_message.Message):
+    __slots__ = ("trial", "attempt", "argv", "env", "cwd", "mkdirs", "num_cpus", "num_gpus", "memory", "resources")
+    class ResourcesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    ARGV_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    CWD_FIELD_NUMBER: _ClassVar[int]
+    MKDIRS_FIELD_NUMBER: _ClassVar[int]
+    NUM_CPUS_FIELD_NUMBER: _ClassVar[int]
+    NUM_GPUS_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    trial: str
+    attempt: int
+    argv: _containers.RepeatedScalarFieldContainer[str]
+    env: _containers.RepeatedCompositeFieldContainer[EnvVar]
+    cwd: str
+    mkdirs: _containers.RepeatedScalarFieldContainer[str]
+    num_cpus: float
+    num_gpus: float
+    memory: int
+    resources: _containers.ScalarMap[str, float]
+    def __init__(self, trial: _Optional[str] = ..., attempt: _Optional[int] = ..., argv: _Optional[_Iterable[str]] = ..., env: _Optional[_Iterable[_Union[EnvVar, _Mapping]]] = ..., cwd: _Optional[str] = ..., mkdirs: _Optional[_Iterable[str]] = ..., num_cpus: _Optional[float] = ..., num_gpus: _Optional[float] = ..., memory: _Optional[int] = ..., resources: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class EnvVar(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class TaskCancel(_message.Message):
+    __slots__ = ("trial", "attempt", "grace_seconds")
+    TRIAL_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    GRACE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    trial: str
+    attempt: int
+    grace_seconds: float
+    def __init__(self, trial: _Optional[str] = ..., attempt: _Optional[int] = ..., grace_seconds: _Optional[float] = ...) -> None: ...
+
+class DriverShutdown(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -903,3 +903,87 @@ class SuggestionService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class RayDriverServiceStub:
+    """The session of a ferrotune Ray driver (`python3 -m ferrotune.ray_driver`, one Ray job per
+    experiment in the Ray runner's tasks mode) with the controller that submitted it: the
+    driver's messages go up, the controller's launches and cancels come down. The driver
+    presents its own token (`authorization: Bearer TOKEN`) and says who it is first.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Attach = channel.stream_stream(
+                '/ferrotune.v1.RayDriverService/Attach',
+                request_serializer=ferrotune_dot_v1_dot_ferrotune__pb2.DriverMessage.SerializeToString,
+                response_deserializer=ferrotune_dot_v1_dot_ferrotune__pb2.DriverCommand.FromString,
+                _registered_method=True)
+
+
+class RayDriverServiceServicer:
+    """The session of a ferrotune Ray driver (`python3 -m ferrotune.ray_driver`, one Ray job per
+    experiment in the Ray runner's tasks mode) with the controller that submitted it: the
+    driver's messages go up, the controller's launches and cancels come down. The driver
+    presents its own token (`authorization: Bearer TOKEN`) and says who it is first.
+    """
+
+    def Attach(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_RayDriverServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Attach': grpc.stream_stream_rpc_method_handler(
+                    servicer.Attach,
+                    request_deserializer=ferrotune_dot_v1_dot_ferrotune__pb2.DriverMessage.FromString,
+                    response_serializer=ferrotune_dot_v1_dot_ferrotune__pb2.DriverCommand.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'ferrotune.v1.RayDriverService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('ferrotune.v1.RayDriverService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class RayDriverService:
+    """The session of a ferrotune Ray driver (`python3 -m ferrotune.ray_driver`, one Ray job per
+    experiment in the Ray runner's tasks mode) with the controller that submitted it: the
+    driver's messages go up, the controller's launches and cancels come down. The driver
+    presents its own token (`authorization: Bearer TOKEN`) and says who it is first.
+    """
+
+    @staticmethod
+    def Attach(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/ferrotune.v1.RayDriverService/Attach',
+            ferrotune_dot_v1_dot_ferrotune__pb2.DriverMessage.SerializeToString,
+            ferrotune_dot_v1_dot_ferrotune__pb2.DriverCommand.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
