@@ -5,6 +5,7 @@ import os
 import sys
 import time
 
+print(f"started={time.time():.6f}", flush=True)  # for the launch overhead (run.sh)
 x = float(sys.argv[1].split("=", 1)[1])
 sleep = float(os.environ.get("BENCH_SLEEP", "0"))
 for k in range(1, 11):

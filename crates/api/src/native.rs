@@ -301,6 +301,7 @@ pub fn from_driver(m: v1::DriverMessage) -> Result<DriverMessageKind, FieldProbl
                 trial: o.trial,
                 attempt: o.attempt,
                 lines: o.lines,
+                rank: o.rank,
             }))
         }
         Some(Kind::Exited(e)) => {
@@ -343,6 +344,7 @@ pub fn to_driver(c: ToDriver) -> v1::DriverCommand {
             num_gpus: t.resources.gpu,
             memory: t.resources.memory.unwrap_or(0),
             resources: t.resources.custom.into_iter().collect(),
+            replicas: t.replicas,
         }),
         ToDriver::Cancel {
             trial,

@@ -8,18 +8,66 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
-/// A wrong address is refused at once, naming it, before anything is stored.
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Experiment `name` over one parameter x in [0, 1], written to the sandbox's `e.yaml`.
+fn x_experiment(sb: &Sandbox, name: &str, code: &str, extra_spec: &str) -> std::path::PathBuf {
+    sb.write(
+        "e.yaml",
+        &native(
+            name,
+            "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
+            code,
+            extra_spec,
+        ),
+    )
+}
+
+/// Several processes per trial need Ray's tasks mode: locally the trial fails, saying so.
 #[test]
-fn unreachable_ray_is_a_clear_error_naming_the_address() {
+fn replicas_fail_a_local_trial_naming_the_runner_that_can() {
     let sb = Sandbox::new();
     let file = sb.write(
         "e.yaml",
         &native(
-            "unreachable",
+            "local-gang",
             "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
             "print('loss=1')",
             "  parallelTrialCount: 1\n  maxTrialCount: 1\n",
-        ),
+        )
+        .replace("  trialTemplate:\n", "  trialTemplate:\n    replicas: 2\n"),
+    );
+    let out = sb.run(&["run", file.to_str().unwrap()]);
+    assert!(out.status.code().is_some(), "{}", stderr(&out));
+    let store = rt().block_on(sb.store());
+    let trials = rt().block_on(async {
+        use ferrotune_store::Store;
+        let e = store.get_experiment("local-gang").await.unwrap();
+        store.list_trials(e.id).await.unwrap()
+    });
+    assert_eq!(trials.len(), 1);
+    assert_eq!(trials[0].status.as_str(), "Failed");
+    let m = &trials[0].message;
+    assert!(
+        m.contains("trialTemplate.replicas is 2") && m.contains("--ray-mode tasks"),
+        "{m}"
+    );
+}
+
+/// A wrong address is refused at once, naming it, before anything is stored.
+#[test]
+fn unreachable_ray_is_a_clear_error_naming_the_address() {
+    let sb = Sandbox::new();
+    let file = x_experiment(
+        &sb,
+        "unreachable",
+        "print('loss=1')",
+        "  parallelTrialCount: 1\n  maxTrialCount: 1\n",
     );
     let out = sb.run(&[
         "run",
@@ -72,13 +120,6 @@ mod ray_cluster {
 
     fn lock() -> std::sync::MutexGuard<'static, ()> {
         HEAD.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
     }
 
     /// The Ray jobs of an experiment of this sandbox, by trial and attempt.
@@ -274,14 +315,11 @@ spec:
     fn push_sweep(mode: &str) {
         let _head = lock();
         let sb = Sandbox::new();
-        let file = sb.write(
-            "e.yaml",
-            &native(
-                "push-sweep",
-                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
-                "import ferrotune\nx = ferrotune.params()['x']\nfor s in range(4):\n    ferrotune.report(step=s, loss=x * 10 + s)\n",
-                "  parallelTrialCount: 2\n  maxTrialCount: 3\n  metricsCollectorSpec:\n    collector: {kind: Push}\n",
-            ),
+        let file = x_experiment(
+            &sb,
+            "push-sweep",
+            "import ferrotune\nx = ferrotune.params()['x']\nfor s in range(4):\n    ferrotune.report(step=s, loss=x * 10 + s)\n",
+            "  parallelTrialCount: 2\n  maxTrialCount: 3\n  metricsCollectorSpec:\n    collector: {kind: Push}\n",
         );
         let out = run_ray(&sb, &file, mode);
         assert!(out.status.success(), "{}", stderr(&out));
@@ -450,14 +488,11 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
     fn a_job_stopped_outside_ferrotune_fails_its_trial_with_the_reason() {
         let _head = lock();
         let sb = Sandbox::new();
-        let file = sb.write(
-            "e.yaml",
-            &native(
-                "outside-stop",
-                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
-                "import time\nprint('loss=1', flush=True)\ntime.sleep(60)\n",
-                "  parallelTrialCount: 1\n  maxTrialCount: 1\n",
-            ),
+        let file = x_experiment(
+            &sb,
+            "outside-stop",
+            "import time\nprint('loss=1', flush=True)\ntime.sleep(60)\n",
+            "  parallelTrialCount: 1\n  maxTrialCount: 1\n",
         );
         let mut child = spawn_ray(&sb, &file, "jobs");
         let api = JobApi::new(&ray_url());
@@ -487,14 +522,11 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
                     \x20   print('loss=1', flush=True)\n\
                     \x20   time.sleep(60)\n\
                     print('loss=0.5', flush=True)\n";
-        let file = sb.write(
-            "e.yaml",
-            &native(
-                "retried",
-                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
-                code,
-                "  parallelTrialCount: 1\n  maxTrialCount: 1\n  maxTrialRetries: 1\n",
-            ),
+        let file = x_experiment(
+            &sb,
+            "retried",
+            code,
+            "  parallelTrialCount: 1\n  maxTrialCount: 1\n  maxTrialRetries: 1\n",
         );
         let mut child = spawn_ray(&sb, &file, "jobs");
         let api = JobApi::new(&ray_url());
@@ -527,14 +559,11 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
         use nix::unistd::Pid;
         let _head = lock();
         let sb = Sandbox::new();
-        let file = sb.write(
-            "e.yaml",
-            &native(
-                "ray-crash",
-                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
-                "import os, time\nprint(f'started attempt={os.environ[\"FERROTUNE_ATTEMPT\"]}', flush=True)\nfor s in range(8):\n    print(f'step={s} loss={s}', flush=True)\n    time.sleep(0.5)\n",
-                "  parallelTrialCount: 2\n  maxTrialCount: 4\n",
-            ),
+        let file = x_experiment(
+            &sb,
+            "ray-crash",
+            "import os, time\nprint(f'started attempt={os.environ[\"FERROTUNE_ATTEMPT\"]}', flush=True)\nfor s in range(8):\n    print(f'step={s} loss={s}', flush=True)\n    time.sleep(0.5)\n",
+            "  parallelTrialCount: 2\n  maxTrialCount: 4\n",
         );
         let mut child = spawn_ray(&sb, &file, "jobs");
         let api = JobApi::new(&ray_url());
@@ -610,14 +639,11 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
     fn a_trial_process_killed_outside_ferrotune_fails_its_trial_with_the_signal() {
         let _head = lock();
         let sb = Sandbox::new();
-        let file = sb.write(
-            "e.yaml",
-            &native(
-                "task-killed",
-                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
-                SLOW,
-                "  parallelTrialCount: 1\n  maxTrialCount: 1\n",
-            ),
+        let file = x_experiment(
+            &sb,
+            "task-killed",
+            SLOW,
+            "  parallelTrialCount: 1\n  maxTrialCount: 1\n",
         );
         let mut child = spawn_ray(&sb, &file, "tasks");
         let mut pid = 0;
@@ -652,14 +678,11 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
     fn a_driver_that_dies_has_its_running_trials_run_again_counted_once() {
         let _head = lock();
         let sb = Sandbox::new();
-        let file = sb.write(
-            "e.yaml",
-            &native(
-                "driver-dies",
-                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
-                SLOW,
-                "  parallelTrialCount: 2\n  maxTrialCount: 4\n",
-            ),
+        let file = x_experiment(
+            &sb,
+            "driver-dies",
+            SLOW,
+            "  parallelTrialCount: 2\n  maxTrialCount: 4\n",
         );
         // No --ray-mode: tasks is the default.
         let mut child = sb
@@ -709,14 +732,11 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
         use nix::unistd::Pid;
         let _head = lock();
         let sb = Sandbox::new();
-        let file = sb.write(
-            "e.yaml",
-            &native(
-                "driver-crash",
-                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
-                SLOW,
-                "  parallelTrialCount: 2\n  maxTrialCount: 4\n",
-            ),
+        let file = x_experiment(
+            &sb,
+            "driver-crash",
+            SLOW,
+            "  parallelTrialCount: 2\n  maxTrialCount: 4\n",
         );
         let mut child = spawn_ray(&sb, &file, "tasks");
         let mut running = Vec::new();
@@ -780,14 +800,11 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
                 &ray_url(),
             ],
         );
-        let file = sb.write(
-            "e.yaml",
-            &native(
-                "served-tasks",
-                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
-                "import ferrotune\nx = ferrotune.params()['x']\nfor s in range(3):\n    ferrotune.report(step=s, loss=x + s)\nprint(f'stdout-too step=9', flush=True)\n",
-                "  parallelTrialCount: 2\n  maxTrialCount: 3\n  metricsCollectorSpec:\n    collector: {kind: Push}\n",
-            ),
+        let file = x_experiment(
+            &sb,
+            "served-tasks",
+            "import ferrotune\nx = ferrotune.params()['x']\nfor s in range(3):\n    ferrotune.report(step=s, loss=x + s)\nprint(f'stdout-too step=9', flush=True)\n",
+            "  parallelTrialCount: 2\n  maxTrialCount: 3\n  metricsCollectorSpec:\n    collector: {kind: Push}\n",
         );
         let out = sb.run(&[
             "submit",
@@ -847,5 +864,76 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
             std::fs::read_to_string(run_dir.join("trials/served-tasks-0001/output.log")).unwrap();
         assert!(log.contains("stdout-too"), "{log}");
         let _ = server.kill();
+    }
+
+    /// Each replica reads torch.distributed's variables; rank 0 listens on MASTER_PORT and
+    /// every other rank connects and says hello, as a process group's rendezvous would.
+    const GANG: &str = r#"
+import os, socket, time
+rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+addr, port = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
+print(f"rank={rank} local_rank={os.environ['LOCAL_RANK']} world={world}", flush=True)
+if rank == 0:
+    srv = socket.create_server((addr, port))
+    srv.settimeout(60)
+    peers = set()
+    while len(peers) < world - 1:
+        conn, _ = srv.accept()
+        peers.add(conn.recv(64).decode())
+        conn.close()
+    print(f"peers={len(peers)} loss={world * 0.25}", flush=True)
+else:
+    for _ in range(600):
+        try:
+            with socket.create_connection((addr, port), timeout=5) as c:
+                c.sendall(f"hello from {rank}".encode())
+            break
+        except OSError:
+            time.sleep(0.1)
+    print(f"loss=99 said hello", flush=True)
+"#;
+
+    #[test]
+    fn a_trial_of_two_replicas_runs_as_a_gang_with_torch_distributed_variables() {
+        let _head = lock();
+        let sb = Sandbox::new();
+        let file = sb.write(
+            "e.yaml",
+            &native(
+                "gang",
+                "    - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}",
+                GANG,
+                "  parallelTrialCount: 2\n  maxTrialCount: 2\n",
+            )
+            .replace(
+                "    objectiveMetricName: loss\n",
+                "    objectiveMetricName: loss\n    additionalMetricNames: [peers, world]\n",
+            )
+            .replace(
+                "  trialTemplate:\n",
+                "  trialTemplate:\n    replicas: 2\n    resources: {cpu: 1}\n",
+            ),
+        );
+        let out = run_ray(&sb, &file, "tasks");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let trials = sb.json(&["trials", "gang", "--output", "json"]);
+        assert_eq!(count_status(&trials, "Succeeded"), 2, "{trials}");
+        for t in trials.as_array().unwrap() {
+            // Rank 0's metrics only: rank 1's loss=99 is in the log, not in the result.
+            assert_eq!(t["metrics"]["loss"].as_f64(), Some(0.5), "{t}");
+            assert_eq!(t["metrics"]["peers"].as_f64(), Some(1.0), "{t}");
+            assert_eq!(t["metrics"]["world"].as_f64(), Some(2.0), "{t}");
+            let name = t["name"].as_str().unwrap();
+            let log = std::fs::read_to_string(
+                sb.path(&format!("ferrotune-runs/gang/trials/{name}/output.log")),
+            )
+            .unwrap();
+            // One node here: the second replica is local rank 1.
+            assert!(
+                log.contains("[rank 1] rank=1 local_rank=1 world=2"),
+                "{log}"
+            );
+            assert!(log.contains("rank=0 local_rank=0 world=2"), "{log}");
+        }
     }
 }

@@ -22,7 +22,10 @@ pub struct TaskSpec {
     pub cwd: String,
     /// Folders to create before the process starts.
     pub mkdirs: Vec<String>,
+    /// What each replica needs.
     pub resources: TrialResources,
+    /// Processes gang-scheduled for the attempt (torch.distributed style); 1 for most.
+    pub replicas: u32,
 }
 
 /// What a controller's runner tells its driver.
@@ -52,6 +55,8 @@ pub enum FromDriver {
         trial: String,
         attempt: i64,
         lines: Vec<String>,
+        /// The replica that wrote them; only rank 0's carry metrics.
+        rank: u32,
     },
     /// The process ended with a code or a signal; or the task failed without one (`error`).
     Exited {
@@ -191,6 +196,7 @@ mod tests {
             trial: "t".into(),
             attempt: 1,
             lines: vec!["x".into()],
+            rank: 0,
         };
         link.messages.send(out.clone()).unwrap();
         assert_eq!(session.messages.try_recv().unwrap(), out);

@@ -530,6 +530,7 @@ impl Controller {
             metrics: self.exp.objective.all_metrics(),
             timeout: self.exp.template.timeout,
             resources: self.exp.template.resources.clone(),
+            replicas: self.exp.template.replicas,
             drivers: self.options.reports.as_ref().map(|h| h.drivers().clone()),
             labels: self.views[idx].labels.clone(),
             report: self.options.reports.as_ref().map(|hub| {
@@ -690,15 +691,7 @@ impl Controller {
                 "attempt {} interrupted ({why}); running it again",
                 l.attempt
             );
-            self.requeue(idx, &l, &why).await?;
-            self.queue.insert(0, name.to_string());
-            self.emit(Event::TrialRetrying {
-                name: name.to_string(),
-                attempt: l.attempt,
-                message: why,
-            });
-            self.progress();
-            return Ok(());
+            return self.run_again_first(idx, name, &l, why).await;
         }
         let metric = &self.exp.objective.metric;
         let objective = l
@@ -748,15 +741,7 @@ impl Controller {
                 message.lines().next().unwrap_or(""),
                 l.attempt
             );
-            self.requeue(idx, &l, &why).await?;
-            self.queue.insert(0, name.to_string());
-            self.emit(Event::TrialRetrying {
-                name: name.to_string(),
-                attempt: l.attempt,
-                message: why,
-            });
-            self.progress();
-            return Ok(());
+            return self.run_again_first(idx, name, &l, why).await;
         }
         let outcome = TrialOutcome {
             status,
@@ -782,6 +767,26 @@ impl Controller {
             objective: outcome.objective,
             objectives: self.views[idx].objectives.clone(),
             message,
+        });
+        self.progress();
+        Ok(())
+    }
+
+    /// Requeues an ended attempt's trial first in line, to run again at once (a retry, or
+    /// an attempt cut short from outside), and says so.
+    async fn run_again_first(
+        &mut self,
+        idx: usize,
+        name: &str,
+        l: &Live,
+        why: String,
+    ) -> Result<(), ControllerError> {
+        self.requeue(idx, l, &why).await?;
+        self.queue.insert(0, name.to_string());
+        self.emit(Event::TrialRetrying {
+            name: name.to_string(),
+            attempt: l.attempt,
+            message: why,
         });
         self.progress();
         Ok(())

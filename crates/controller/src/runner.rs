@@ -36,6 +36,9 @@ pub struct TrialLaunch {
     /// What the trial needs (CPUs, GPUs, memory, custom resources): a cluster runner
     /// reserves it; the local runner leaves the limit to `parallelTrialCount`.
     pub resources: TrialResources,
+    /// Processes that make up one attempt (`trialTemplate.replicas`; only the Ray runner's
+    /// tasks mode runs more than 1).
+    pub replicas: u32,
     /// Where a driver the runner starts elsewhere connects back (the Ray runner's tasks
     /// mode), when the controller has an endpoint.
     pub drivers: Option<crate::drivers::DriverHub>,

@@ -581,3 +581,23 @@ fn max_trial_retries() {
     );
     has(&problems(&with("1000")), "got 1000");
 }
+
+#[test]
+fn replicas() {
+    assert_eq!(valid(GOOD).template.replicas, 1);
+    let with = |v: &str| {
+        GOOD.replace(
+            "  trialTemplate:\n",
+            &format!("  trialTemplate:\n    replicas: {v}\n"),
+        )
+    };
+    assert_eq!(valid(&with("4")).template.replicas, 4);
+    for bad in ["0", "two", "-1", "1025"] {
+        has(
+            &problems(&with(bad)),
+            &format!(
+                "spec.trialTemplate.replicas: \"{bad}\" is not a number of processes from 1 to 1024"
+            ),
+        );
+    }
+}

@@ -275,9 +275,12 @@ pub struct TrialTemplateDoc {
     /// Native: a trial running longer than this fails (`90s`, `10m`, or seconds).
     #[serde(default)]
     pub timeout: Option<Scalar>,
-    /// Native: what each trial needs (CPUs, GPUs, memory, custom resources).
+    /// Native: what each trial needs (CPUs, GPUs, memory, custom resources); per replica.
     #[serde(default)]
     pub resources: Option<ResourcesDoc>,
+    /// Native: processes per trial (data-parallel training across nodes; Ray tasks mode).
+    #[serde(default)]
+    pub replicas: Option<Scalar>,
 }
 
 /// `spec.trialTemplate.trialParameters[]`.

@@ -19,6 +19,9 @@ pub struct TrialTemplate {
     pub timeout: Option<Duration>,
     /// What each trial needs (native `resources`, or the Katib container's requests).
     pub resources: crate::placement::TrialResources,
+    /// Native: processes per trial, gang-scheduled with torch.distributed's variables (Ray
+    /// tasks mode); 1 for most trials.
+    pub replicas: u32,
 }
 
 /// Where the command comes from.

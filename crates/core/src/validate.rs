@@ -128,6 +128,9 @@ pub struct Collector {
 /// The most re-runs `spec.maxTrialRetries` allows a failed trial.
 pub const MAX_TRIAL_RETRIES: u32 = 100;
 
+/// The most processes one trial may have (`trialTemplate.replicas`).
+pub const MAX_REPLICAS: u32 = 1024;
+
 /// A validated experiment: everything the controller needs, with defaults applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Experiment {
@@ -1110,7 +1113,8 @@ impl Validator {
             || t.env.is_some()
             || t.working_dir.is_some()
             || t.timeout.is_some()
-            || t.resources.is_some();
+            || t.resources.is_some()
+            || t.replicas.is_some();
         if flavor == Flavor::Katib && shorthand {
             for (f, present) in [
                 ("command", t.command.is_some()),
@@ -1119,6 +1123,7 @@ impl Validator {
                 ("workingDir", t.working_dir.is_some()),
                 ("timeout", t.timeout.is_some()),
                 ("resources", t.resources.is_some()),
+                ("replicas", t.replicas.is_some()),
             ] {
                 if present {
                     self.err(format!("{base}.{f}"), format!("is a {} field; put it in the trialSpec's container or use apiVersion {}", spec::NATIVE_API_VERSION, spec::NATIVE_API_VERSION));
@@ -1308,11 +1313,28 @@ impl Validator {
         if self.errors.len() > n_before {
             return None;
         }
+        let replicas = match &t.replicas {
+            None => 1,
+            Some(r) => match r.0.trim().parse::<u32>() {
+                Ok(n) if (1..=MAX_REPLICAS).contains(&n) => n,
+                _ => {
+                    self.err(
+                        format!("{base}.replicas"),
+                        format!(
+                            "{:?} is not a number of processes from 1 to {MAX_REPLICAS}",
+                            r.0
+                        ),
+                    );
+                    return None;
+                }
+            },
+        };
         Some(TrialTemplate {
             trial_parameters,
             source: source?,
             timeout,
             resources,
+            replicas,
         })
     }
 

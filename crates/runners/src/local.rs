@@ -93,6 +93,9 @@ impl TrialRunner for LocalRunner {
         let trial = l.trial.clone();
         let attempt = l.attempt;
         let spawn_failed = |msg: String| crate::plan::spawn_failed(&events, &l, msg);
+        if let Err(e) = crate::plan::one_process(&l, "the local runner") {
+            return spawn_failed(e);
+        }
         let parser = match crate::plan::parser(&l) {
             Ok(p) => p,
             Err(e) => return spawn_failed(e),

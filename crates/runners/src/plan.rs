@@ -82,10 +82,34 @@ pub(crate) fn spawn_failed(
     Started::default()
 }
 
+/// For runners that start one process per attempt: refuses `replicas` above 1, naming
+/// the runner that can.
+pub(crate) fn one_process(l: &TrialLaunch, runner: &str) -> Result<(), String> {
+    if l.replicas > 1 {
+        return Err(format!(
+            "trialTemplate.replicas is {}: {runner} runs one process per trial; several (gang-scheduled, with MASTER_ADDR, RANK, WORLD_SIZE) need the Ray runner in tasks mode (--runner ray --ray-mode tasks)",
+            l.replicas
+        ));
+    }
+    Ok(())
+}
+
 /// The parser for the trial's collector settings.
 pub(crate) fn parser(l: &TrialLaunch) -> Result<MetricParser, String> {
     MetricParser::new(l.collector.format, &l.collector.filters, &l.metrics)
         .map_err(|e| e.to_string())
+}
+
+/// The parser and the plan of a remote attempt; an attempt that cannot have them is
+/// reported as not started, and its `Started` returned as the error.
+pub(crate) fn parser_and_plan(
+    l: &TrialLaunch,
+    events: &mpsc::UnboundedSender<RunnerEvent>,
+) -> Result<(MetricParser, TrialPlan), Started> {
+    let parser = parser(l).map_err(|e| spawn_failed(events, l, e))?;
+    let plan = plan(l)
+        .map_err(|e| spawn_failed(events, l, format!("preparing the trial directory: {e}")))?;
+    Ok((parser, plan))
 }
 
 pub(crate) fn plan(l: &TrialLaunch) -> std::io::Result<TrialPlan> {

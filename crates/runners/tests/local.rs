@@ -34,6 +34,7 @@ fn launch(dir: &std::path::Path, trial: &str, argv: &[&str]) -> TrialLaunch {
         report: None,
         resources: Default::default(),
         drivers: None,
+        replicas: 1,
     }
 }
 

@@ -209,17 +209,59 @@ def run_trial(spec: Mapping[str, Any], node: Any = None) -> Iterator[Dict[str, A
 
 
 @dataclass
-class Running:
-    """A trial attempt the driver runs."""
+class Member:
+    """One replica's task of a trial attempt."""
 
-    trial: str
-    attempt: int
+    rank: int
     gen: Any = None
     pgid: Optional[int] = None
     node_id: str = ""
+    node_ip: str = ""
+    exit: Optional[Dict[str, Any]] = None  # its {"code"|"signal"|"error": ...}, once ended
+
+
+@dataclass
+class Running:
+    """A trial attempt the driver runs: one task, or one per replica in a placement group."""
+
+    trial: str
+    attempt: int
+    members: List[Member] = field(default_factory=list)
+    pg: Any = None
+    replicas: int = 1
+    started: bool = False
     cancel: Optional[float] = None  # the grace, once a cancel was asked for
     cancelled_at: Optional[float] = None
     exited: bool = False
+
+
+def replica_env(rank: int, world: int, local_rank: int, addr: str, port: int) -> List[Tuple[str, str]]:
+    """torch.distributed's variables for one replica (and FERROTUNE_REPLICA)."""
+    return [("MASTER_ADDR", addr), ("MASTER_PORT", str(port)), ("WORLD_SIZE", str(world)),
+            ("RANK", str(rank)), ("LOCAL_RANK", str(local_rank)),
+            ("FERROTUNE_REPLICA", str(rank))]
+
+
+def local_ranks(nodes: List[str]) -> List[int]:
+    """Each replica's index among the replicas on its node, in rank order."""
+    seen: Dict[str, int] = {}
+    out = []
+    for n in nodes:
+        out.append(seen.get(n, 0))
+        seen[n] = seen.get(n, 0) + 1
+    return out
+
+
+def free_port() -> Tuple[str, int]:
+    """This node's address and a port free on it now (rank 0's rendezvous)."""
+    import socket
+
+    import ray
+
+    with socket.socket() as sock:
+        sock.bind(("", 0))
+        port = sock.getsockname()[1]
+    return ray.util.get_node_ip_address(), port
 
 
 @dataclass
@@ -264,85 +306,183 @@ class Driver:
         key = (t.trial, t.attempt)
         if key in self.running:
             return  # sent again after a reconnection: it runs already
-        options: Dict[str, Any] = {"num_cpus": t.num_cpus, "max_retries": 0,
-                                   "num_returns": "streaming"}
+        resources: Dict[str, Any] = {"num_cpus": t.num_cpus}
         if t.num_gpus:
-            options["num_gpus"] = t.num_gpus
+            resources["num_gpus"] = t.num_gpus
         if t.memory:
-            options["memory"] = t.memory
+            resources["memory"] = t.memory
         if t.resources:
-            options["resources"] = dict(t.resources)
+            resources["resources"] = dict(t.resources)
         spec = {"argv": list(t.argv), "env": [(e.name, e.value) for e in t.env],
                 "cwd": t.cwd, "mkdirs": list(t.mkdirs)}
-        r = Running(trial=t.trial, attempt=t.attempt)
+        r = Running(trial=t.trial, attempt=t.attempt, replicas=max(t.replicas, 1))
         self.running[key] = r
-        try:
-            r.gen = _trial_task.options(**options).remote(spec)
-        except Exception as e:  # bad resources, say
-            self.exited(r, error=f"Ray refused the task: {e}", not_started=True)
-            return
-        asyncio.get_running_loop().create_task(self.follow(r))
+        asyncio.get_running_loop().create_task(self.run_attempt(r, resources, spec))
 
-    async def follow(self, r: Running) -> None:
+    async def run_attempt(self, r: Running, resources: Dict[str, Any], spec: Dict[str, Any]) -> None:
+        """Starts the attempt's task (or, for replicas, reserves their placement group, finds
+        rank 0's address and a free port, and starts one task per replica), follows them,
+        and reports the attempt's end."""
+        options = dict(resources, max_retries=0, num_returns="streaming")
         try:
-            async for ref in r.gen:
+            if r.replicas == 1:
+                r.members = [Member(rank=0)]
+                r.members[0].gen = _trial_task.options(**options).remote(spec)
+            else:
+                if not await self.place(r, resources):
+                    return
+                from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+                def where(i: int) -> Any:
+                    return PlacementGroupSchedulingStrategy(
+                        placement_group=r.pg, placement_group_bundle_index=i)
+
+                addr, port = await _port_task.options(
+                    num_cpus=0, max_retries=0, scheduling_strategy=where(0)).remote()
+                table = self.ray.util.placement_group_table(r.pg)
+                nodes = [table["bundles_to_node_id"][i] for i in range(r.replicas)]
+                local = local_ranks(nodes)
+                for i in range(r.replicas):
+                    env = list(spec["env"]) + replica_env(i, r.replicas, local[i], addr, port)
+                    m = Member(rank=i)
+                    m.gen = _trial_task.options(**options, scheduling_strategy=where(i)).remote(
+                        dict(spec, env=env))
+                    r.members.append(m)
+        except Exception as e:  # bad resources, say
+            self.exited(r, error=f"Ray refused the task: {type(e).__name__}: {e}", not_started=True)
+            self.release(r)
+            return
+        await asyncio.gather(*(self.follow(r, m) for m in r.members))
+        self.finish(r)
+
+    async def place(self, r: Running, resources: Dict[str, Any]) -> bool:
+        """Reserves one bundle of the trial's resources per replica, spread over nodes where
+        Ray can; waits until they are free. False when cancelled meanwhile."""
+        from ray.util.placement_group import placement_group
+
+        bundle: Dict[str, float] = {"CPU": resources["num_cpus"]}
+        if "num_gpus" in resources:
+            bundle["GPU"] = resources["num_gpus"]
+        if "memory" in resources:
+            bundle["memory"] = resources["memory"]
+        bundle.update(resources.get("resources", {}))
+        bundle = {k: v for k, v in bundle.items() if v}
+        r.pg = placement_group([bundle] * r.replicas, strategy="SPREAD")
+        # One readiness probe (each call of ready() submits a task), polled.
+        probe = r.pg.ready()
+        while True:
+            if r.cancel is not None:
+                self.exited(r, error="cancelled before it started", not_started=True)
+                self.release(r)
+                return False
+            ready, _ = self.ray.wait([probe], timeout=0)
+            if ready:
+                return True
+            await asyncio.sleep(0.05)
+
+    def release(self, r: Running) -> None:
+        if r.pg is not None:
+            from ray.util.placement_group import remove_placement_group
+
+            try:
+                remove_placement_group(r.pg)
+            except Exception:
+                pass
+            r.pg = None
+
+    async def follow(self, r: Running, m: Member) -> None:
+        """One replica's task, until it ends; a replica that fails ends its gang."""
+        try:
+            async for ref in m.gen:
                 item = await ref
                 if "started" in item:
                     s = item["started"]
-                    r.pgid, r.node_id = s["pid"], s["node_id"]
-                    self.send(started=self.pb.TaskStarted(
-                        trial=r.trial, attempt=r.attempt, node_id=s["node_id"],
-                        node_ip=s["node_ip"]))
+                    m.pgid, m.node_id, m.node_ip = s["pid"], s["node_id"], s["node_ip"]
                     if r.cancel is not None:
-                        self.kill(r, r.cancel)
+                        self.kill(m, r.cancel)
+                    elif not r.started and all(x.pgid is not None for x in r.members):
+                        r.started = True
+                        first = r.members[0]
+                        self.send(started=self.pb.TaskStarted(
+                            trial=r.trial, attempt=r.attempt, node_id=first.node_id,
+                            node_ip=first.node_ip))
                 elif "lines" in item:
                     self.send(output=self.pb.TaskOutput(trial=r.trial, attempt=r.attempt,
-                                                        lines=item["lines"]))
+                                                        lines=item["lines"], rank=m.rank))
                 elif "exit" in item:
-                    e = item["exit"]
-                    if e.get("error"):
+                    m.exit = item["exit"]
+                    if m.exit.get("error"):
                         self.send(output=self.pb.TaskOutput(
-                            trial=r.trial, attempt=r.attempt,
-                            lines=[f"[ferrotune] {e['error']}"]))
-                    self.exited(r, code=e.get("code"), sig=e.get("signal"))
-            if not r.exited:
-                self.exited(r, error="the trial's task ended without an exit status")
+                            trial=r.trial, attempt=r.attempt, rank=m.rank,
+                            lines=[f"[ferrotune] {m.exit['error']}"]))
+            if m.exit is None:
+                m.exit = {"error": "the trial's task ended without an exit status"}
         except self.ray.exceptions.TaskCancelledError:
-            self.exited(r, sig=signal.SIGTERM if r.pgid else None,
-                        error="" if r.pgid else "cancelled before it started",
-                        not_started=r.pgid is None)
+            m.exit = {"signal": signal.SIGTERM} if m.pgid else {
+                "error": "cancelled before it started", "not_started": True}
         except Exception as e:  # the worker or its node died, or the task failed
-            if r.cancel is not None and r.pgid is None:
-                self.exited(r, error="cancelled before it started", not_started=True)
+            if r.cancel is not None and m.pgid is None:
+                m.exit = {"error": "cancelled before it started", "not_started": True}
             else:
-                self.exited(r, error=f"the trial's Ray task failed: {type(e).__name__}: {e}")
+                m.exit = {"error": f"the trial's Ray task failed: {type(e).__name__}: {e}"}
+        failed = m.exit.get("code", 0) != 0 or "signal" in m.exit or "error" in m.exit
+        if failed and r.replicas > 1 and r.cancel is None:
+            # Gang semantics: the others cannot go on without it.
+            for other in r.members:
+                if other is not m and other.exit is None:
+                    self.cancel_member(r, other, 5.0)
 
-    def kill(self, r: Running, grace: float) -> None:
-        """Ends the attempt's process group on its node (SIGTERM, SIGKILL after grace)."""
+    def finish(self, r: Running) -> None:
+        """The attempt's end: rank 0's, or the first replica's that failed."""
+        self.release(r)
+        ends = [m.exit or {} for m in r.members]
+
+        def bad(e: Dict[str, Any]) -> bool:
+            return e.get("code", 0) != 0 or "signal" in e or "error" in e
+
+        end = next((e for e in ends if bad(e)), ends[0] if ends else {})
+        rank = ends.index(end) if end in ends else 0
+        error = end.get("error", "")
+        if r.replicas > 1 and bad(end):
+            error = f"replica {rank} of {r.replicas} failed" + (f": {error}" if error else "")
+            if not end.get("error"):
+                self.send(output=self.pb.TaskOutput(
+                    trial=r.trial, attempt=r.attempt, lines=[f"[ferrotune] {error}"]))
+        self.exited(r, code=end.get("code"), sig=end.get("signal"),
+                    error=error if "error" in end else "",
+                    not_started=bool(end.get("not_started")))
+
+    def kill(self, m: Member, grace: float) -> None:
+        """Ends a replica's process group on its node (SIGTERM, SIGKILL after grace)."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         try:
             _kill_task.options(
                 num_cpus=0, max_retries=0,
-                scheduling_strategy=NodeAffinitySchedulingStrategy(r.node_id, soft=False),
-            ).remote(r.pgid, grace)
+                scheduling_strategy=NodeAffinitySchedulingStrategy(m.node_id, soft=False),
+            ).remote(m.pgid, grace)
         except Exception as e:
-            print(f"ferrotune.ray_driver: cannot stop {r.trial}: {e}", file=sys.stderr, flush=True)
+            print(f"ferrotune.ray_driver: cannot stop a trial's process: {e}", file=sys.stderr,
+                  flush=True)
+
+    def cancel_member(self, r: Running, m: Member, grace: float) -> None:
+        if m.pgid is not None:
+            self.kill(m, grace)
+        elif m.gen is not None:
+            # Still waiting for resources (or starting): out of Ray's queue; should it have
+            # started meanwhile, its "started" item kills it (above).
+            try:
+                self.ray.cancel(m.gen)
+            except Exception:
+                pass
 
     def cancel(self, trial: str, attempt: int, grace: float) -> None:
         r = self.running.get((trial, attempt))
         if r is None or r.cancel is not None:
             return
         r.cancel, r.cancelled_at = grace, time.monotonic()
-        if r.pgid is not None:
-            self.kill(r, grace)
-        else:
-            # Still waiting for resources (or starting): out of Ray's queue; should it have
-            # started meanwhile, its "started" item kills it (above).
-            try:
-                self.ray.cancel(r.gen)
-            except Exception:
-                pass
+        for m in r.members:
+            self.cancel_member(r, m, grace)
 
     async def watchdog(self) -> None:
         """Forces out trials that outlived their cancel (their node stopped answering)."""
@@ -351,10 +491,12 @@ class Driver:
             now = time.monotonic()
             for r in list(self.running.values()):
                 if r.cancelled_at is not None and now - r.cancelled_at > r.cancel + CANCEL_SLACK:
-                    try:
-                        self.ray.cancel(r.gen, force=True)
-                    except Exception:
-                        pass
+                    for m in r.members:
+                        if m.exit is None and m.gen is not None:
+                            try:
+                                self.ray.cancel(m.gen, force=True)
+                            except Exception:
+                                pass
                     r.cancelled_at = now
 
     def stop_all(self, grace: float) -> None:
@@ -443,18 +585,19 @@ class Driver:
         return 0
 
 
-def _remote_functions() -> Tuple[Any, Any]:
+def _remote_functions() -> Tuple[Any, Any, Any]:
     import ray
 
     # Imported by the module's own name (this file may run as __main__), so that workers
     # import the functions rather than receive them by value.
-    from ferrotune.ray_driver import kill_group as kill, run_trial as trial
+    from ferrotune.ray_driver import free_port as port, kill_group as kill, run_trial as trial
 
-    return ray.remote(trial), ray.remote(kill)
+    return ray.remote(trial), ray.remote(kill), ray.remote(port)
 
 
 _trial_task: Any = None
 _kill_task: Any = None
+_port_task: Any = None
 
 
 def init_ray(ray: Any) -> None:
@@ -474,7 +617,7 @@ def init_ray(ray: Any) -> None:
 
 
 def main(environ: Optional[Mapping[str, str]] = None) -> int:
-    global _trial_task, _kill_task
+    global _trial_task, _kill_task, _port_task
     environ = os.environ if environ is None else environ
     try:
         cfg = read_config(environ)
@@ -487,7 +630,7 @@ def main(environ: Optional[Mapping[str, str]] = None) -> int:
     from ._proto import ferrotune_pb2_grpc as pb_grpc
 
     init_ray(ray)
-    _trial_task, _kill_task = _remote_functions()
+    _trial_task, _kill_task, _port_task = _remote_functions()
 
     async def go() -> int:
         return await Driver(cfg=cfg, ray=ray, pb=pb, pb_grpc=pb_grpc).run()

@@ -49,6 +49,15 @@ class ConfigTest(unittest.TestCase):
         self.assertIn("FERROTUNE_RAY_DRIVER is not JSON", p.stderr)
 
 
+class ReplicaTest(unittest.TestCase):
+    def test_each_replica_gets_torch_distributed_variables(self):
+        self.assertEqual(ray_driver.local_ranks(["a", "b", "a", "a", "b"]), [0, 0, 1, 2, 1])
+        env = dict(ray_driver.replica_env(3, 4, 1, "10.0.0.2", 29500))
+        self.assertEqual(env, {"MASTER_ADDR": "10.0.0.2", "MASTER_PORT": "29500",
+                               "WORLD_SIZE": "4", "RANK": "3", "LOCAL_RANK": "1",
+                               "FERROTUNE_REPLICA": "3"})
+
+
 class TrialTaskTest(unittest.TestCase):
     def test_runs_argv_with_env_in_its_folder_and_streams_lines_then_the_code(self):
         with tempfile.TemporaryDirectory() as d:

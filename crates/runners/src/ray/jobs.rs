@@ -11,7 +11,7 @@
 
 use super::api::{JobApi, JobInfo, JobStatus, Submitted};
 use super::{ENTRYPOINT, RayConfig, STOP_SLACK, TRIAL_VAR, submission_id};
-use crate::plan::{TrialOutput, TrialPlan, plan};
+use crate::plan::{TrialOutput, TrialPlan};
 use ferrotune_controller::{ExitKind, RunnerEvent, Started, TrialLaunch};
 use ferrotune_core::placement::TrialResources;
 use ferrotune_store::ExperimentRecord;
@@ -46,14 +46,12 @@ impl Jobs {
         l: TrialLaunch,
         events: mpsc::UnboundedSender<RunnerEvent>,
     ) -> Started {
-        let spawn_failed = |msg: String| crate::plan::spawn_failed(&events, &l, msg);
-        let parser = match crate::plan::parser(&l) {
+        if let Err(e) = crate::plan::one_process(&l, "Ray's jobs mode") {
+            return crate::plan::spawn_failed(&events, &l, e);
+        }
+        let (parser, plan) = match crate::plan::parser_and_plan(&l, &events) {
             Ok(p) => p,
-            Err(e) => return spawn_failed(e),
-        };
-        let plan = match plan(&l) {
-            Ok(p) => p,
-            Err(e) => return spawn_failed(format!("preparing the trial directory: {e}")),
+            Err(started) => return started,
         };
         let id = submission_id(&l);
         let request = job_request(&l, &plan, &id, self.stop_wait_s);

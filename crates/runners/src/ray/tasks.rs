@@ -14,7 +14,7 @@
 
 use super::api::{JobApi, JobStatus, Submitted};
 use super::{RayConfig, experiment_prefix};
-use crate::plan::{TrialOutput, plan};
+use crate::plan::TrialOutput;
 use ferrotune_controller::drivers::{DriverHub, DriverSession, FromDriver, TaskSpec, ToDriver};
 use ferrotune_controller::{ExitKind, RunnerEvent, Started, TrialLaunch};
 use ferrotune_store::ExperimentRecord;
@@ -92,13 +92,9 @@ impl Tasks {
                 "Ray's tasks mode needs the controller's gRPC endpoint for its driver to connect back to; use --ray-mode jobs where there is none".into(),
             );
         };
-        let parser = match crate::plan::parser(&l) {
+        let (parser, plan) = match crate::plan::parser_and_plan(&l, &events) {
             Ok(p) => p,
-            Err(e) => return spawn_failed(e),
-        };
-        let plan = match plan(&l) {
-            Ok(p) => p,
-            Err(e) => return spawn_failed(format!("preparing the trial directory: {e}")),
+            Err(started) => return started,
         };
         let spec = TaskSpec {
             trial: l.trial.clone(),
@@ -113,6 +109,7 @@ impl Tasks {
                 plan.checkpoint.display().to_string(),
             ],
             resources: l.resources.clone(),
+            replicas: l.replicas.max(1),
         };
         let pending = Pending {
             spec,
@@ -443,12 +440,23 @@ impl DriverActor {
                 trial,
                 attempt,
                 lines,
+                rank,
             } => {
                 if let Some(t) = self.task(&trial, attempt) {
+                    // Other replicas' lines go to the log, marked, and are not parsed: the
+                    // metrics are rank 0's.
+                    let lines: Vec<String> = if rank == 0 {
+                        lines
+                    } else {
+                        lines
+                            .into_iter()
+                            .map(|l| format!("[rank {rank}] {l}"))
+                            .collect()
+                    };
                     let mut text = lines.join("\n");
                     text.push('\n');
                     t.out.write_raw(&text);
-                    t.out.lines(lines, |_| false);
+                    t.out.lines(lines, |_| rank != 0);
                     t.out.read_metrics_file(false).await;
                 }
             }

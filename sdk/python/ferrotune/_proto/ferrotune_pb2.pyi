@@ -402,14 +402,16 @@ class TaskStarted(_message.Message):
     def __init__(self, trial: _Optional[str] = ..., attempt: _Optional[int] = ..., node_id: _Optional[str] = ..., node_ip: _Optional[str] = ...) -> None: ...
 
 class TaskOutput(_message.Message):
-    __slots__ = ("trial", "attempt", "lines")
+    __slots__ = ("trial", "attempt", "lines", "rank")
     TRIAL_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
     trial: str
     attempt: int
     lines: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, trial: _Optional[str] = ..., attempt: _Optional[int] = ..., lines: _Optional[_Iterable[str]] = ...) -> None: ...
+    rank: int
+    def __init__(self, trial: _Optional[str] = ..., attempt: _Optional[int] = ..., lines: _Optional[_Iterable[str]] = ..., rank: _Optional[int] = ...) -> None: ...
 
 class TaskExited(_message.Message):
     __slots__ = ("trial", "attempt", "code", "signal", "error", "not_started")
@@ -438,7 +440,7 @@ class DriverCommand(_message.Message):
     def __init__(self, launch: _Optional[_Union[TaskLaunch, _Mapping]] = ..., cancel: _Optional[_Union[TaskCancel, _Mapping]] = ..., shutdown: _Optional[_Union[DriverShutdown, _Mapping]] = ...) -> None: ...
 
 class TaskLaunch(_message.Message):
-    __slots__ = ("trial", "attempt", "argv", "env", "cwd", "mkdirs", "num_cpus", "num_gpus", "memory", "resources")
+    __slots__ = ("trial", "attempt", "argv", "env", "cwd", "mkdirs", "num_cpus", "num_gpus", "memory", "resources", "replicas")
     class ResourcesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -456,6 +458,7 @@ class TaskLaunch(_message.Message):
     NUM_GPUS_FIELD_NUMBER: _ClassVar[int]
     MEMORY_FIELD_NUMBER: _ClassVar[int]
     RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
     trial: str
     attempt: int
     argv: _containers.RepeatedScalarFieldContainer[str]
@@ -466,7 +469,8 @@ class TaskLaunch(_message.Message):
     num_gpus: float
     memory: int
     resources: _containers.ScalarMap[str, float]
-    def __init__(self, trial: _Optional[str] = ..., attempt: _Optional[int] = ..., argv: _Optional[_Iterable[str]] = ..., env: _Optional[_Iterable[_Union[EnvVar, _Mapping]]] = ..., cwd: _Optional[str] = ..., mkdirs: _Optional[_Iterable[str]] = ..., num_cpus: _Optional[float] = ..., num_gpus: _Optional[float] = ..., memory: _Optional[int] = ..., resources: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    replicas: int
+    def __init__(self, trial: _Optional[str] = ..., attempt: _Optional[int] = ..., argv: _Optional[_Iterable[str]] = ..., env: _Optional[_Iterable[_Union[EnvVar, _Mapping]]] = ..., cwd: _Optional[str] = ..., mkdirs: _Optional[_Iterable[str]] = ..., num_cpus: _Optional[float] = ..., num_gpus: _Optional[float] = ..., memory: _Optional[int] = ..., resources: _Optional[_Mapping[str, float]] = ..., replicas: _Optional[int] = ...) -> None: ...
 
 class EnvVar(_message.Message):
     __slots__ = ("name", "value")
