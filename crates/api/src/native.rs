@@ -258,6 +258,43 @@ pub fn report(
     })
 }
 
+/// A runner a request asks for: its kind, Ray address and Ray mode, each when said.
+pub type RunnerRequest = (
+    Option<ferrotune_core::placement::RunnerKind>,
+    Option<String>,
+    Option<ferrotune_core::placement::RayMode>,
+);
+
+/// `CreateExperimentRequest.runner`, checked; `None` when it says nothing.
+pub fn runner_override(r: &v1::RunnerOverride) -> Result<Option<RunnerRequest>, FieldProblem> {
+    use ferrotune_core::placement::{RayMode, RunnerKind, normalize_ray_address};
+    let kind = match r.kind.as_str() {
+        "" => None,
+        k => Some(RunnerKind::parse(k).ok_or_else(|| {
+            problem(
+                "runner.kind",
+                format!("unknown runner {k:?} (known: local, ray)"),
+            )
+        })?),
+    };
+    let ray_address = match r.ray_address.as_str() {
+        "" => None,
+        a => Some(normalize_ray_address(a).map_err(|e| problem("runner.ray_address", e))?),
+    };
+    let ray_mode = match r.ray_mode.as_str() {
+        "" => None,
+        m => Some(RayMode::parse(m).map_err(|e| problem("runner.ray_mode", e))?),
+    };
+    if kind == Some(RunnerKind::Local) && (ray_address.is_some() || ray_mode.is_some()) {
+        return Err(problem(
+            "runner",
+            "ray_address and ray_mode are only for kind ray",
+        ));
+    }
+    let said = kind.is_some() || ray_address.is_some() || ray_mode.is_some();
+    Ok(said.then_some((kind, ray_address, ray_mode)))
+}
+
 /// A Ray driver's message, checked: the trial and attempt named, the first message a hello.
 pub fn from_driver(m: v1::DriverMessage) -> Result<DriverMessageKind, FieldProblem> {
     use v1::driver_message::Kind;

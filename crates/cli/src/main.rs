@@ -75,13 +75,13 @@ pub struct NewArgs {
     max_trials: Option<u32>,
 }
 
-/// Where trials run, for `run`, `resume` and `server` (an experiment's `spec.runner`
-/// says it too; see each option for which wins).
+/// Where trials run, for `run`, `resume`, `submit` and `server` (an experiment's
+/// `spec.runner` says it too; see each option for which wins).
 #[derive(clap::Args, Clone, Default)]
 pub struct RunnerArgs {
-    /// Where trials run: `local` processes or a `ray` cluster. For `run` and `resume` it
-    /// wins over the experiment's spec.runner; for `server` it is the default of
-    /// experiments that say none.
+    /// Where trials run: `local` processes or a `ray` cluster. For `run`, `resume` and
+    /// `submit` it wins over the experiment's spec.runner (and a server's default); for
+    /// `server` it is the default of experiments that say none.
     #[arg(long, value_enum)]
     runner: Option<RunnerArg>,
     /// Ray's dashboard address (http://HOST:8265), for the Ray runner (default:
@@ -93,6 +93,21 @@ pub struct RunnerArgs {
     /// its own Ray job).
     #[arg(long)]
     ray_mode: Option<String>,
+}
+
+impl RunnerArgs {
+    /// Whether any of the options was given.
+    fn said(&self) -> bool {
+        self.runner.is_some() || self.ray_address.is_some() || self.ray_mode.is_some()
+    }
+
+    /// `--runner`'s value as the spec names it.
+    fn kind_name(&self) -> Option<&'static str> {
+        self.runner.map(|r| match r {
+            RunnerArg::Local => "local",
+            RunnerArg::Ray => "ray",
+        })
+    }
 }
 
 /// `--runner` values.
@@ -211,6 +226,8 @@ enum Command {
         file: PathBuf,
         #[command(flatten)]
         new: NewArgs,
+        #[command(flatten)]
+        runner: RunnerArgs,
         /// Follow it until it ends (as `watch`).
         #[arg(long)]
         watch: bool,
@@ -386,9 +403,10 @@ fn main() -> ExitCode {
             Command::Submit {
                 file,
                 new,
+                runner,
                 watch,
                 remote,
-            } => remote::submit(&file, new, watch, &remote).await,
+            } => remote::submit(&file, new, &runner, watch, &remote).await,
             Command::Watch {
                 name,
                 output,

@@ -56,7 +56,13 @@ async fn fetch(
 }
 
 /// `submit FILE --server URL`
-pub async fn submit(file: &Path, a: NewArgs, watch_it: bool, r: &RemoteArgs) -> Result<ExitCode> {
+pub async fn submit(
+    file: &Path,
+    a: NewArgs,
+    runner: &crate::RunnerArgs,
+    watch_it: bool,
+    r: &RemoteArgs,
+) -> Result<ExitCode> {
     let label = file.display().to_string();
     let document = std::fs::read_to_string(file).with_context(|| format!("cannot read {label}"))?;
     let (conn, ns) = connect(r).await?;
@@ -71,6 +77,12 @@ pub async fn submit(file: &Path, a: NewArgs, watch_it: bool, r: &RemoteArgs) -> 
             parallel_trial_count: a.parallel,
             max_trial_count: a.max_trials,
             source: source.display().to_string(),
+            // Checked by the server, which names the field of what it refuses.
+            runner: runner.said().then(|| v1::RunnerOverride {
+                kind: runner.kind_name().unwrap_or_default().to_string(),
+                ray_address: runner.ray_address.clone().unwrap_or_default(),
+                ray_mode: runner.ray_mode.clone().unwrap_or_default(),
+            }),
         })
         .await;
     let e = match reply {

@@ -936,4 +936,50 @@ else:
             assert!(log.contains("rank=0 local_rank=0 world=2"), "{log}");
         }
     }
+
+    #[test]
+    fn submit_runner_ray_sends_a_local_servers_trials_to_ray_for_good() {
+        let _head = lock();
+        let sb = Sandbox::new();
+        // The server's default is local; the submission says Ray, in jobs mode.
+        let (_server, addr) = start_server(&sb);
+        let file = x_experiment(
+            &sb,
+            "placed",
+            "print('loss=0.25', flush=True)\n",
+            "  parallelTrialCount: 1\n  maxTrialCount: 2\n",
+        );
+        let out = sb.run(&[
+            "submit",
+            file.to_str().unwrap(),
+            "--server",
+            &addr,
+            "--runner",
+            "ray",
+            "--ray-address",
+            &ray_url(),
+            "--ray-mode",
+            "jobs",
+            "--watch",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let api = JobApi::new(&ray_url());
+        let run_dir = sb.path("runs/ferrotune/placed");
+        let run_dir = std::fs::canonicalize(&run_dir).unwrap_or(run_dir);
+        let mine = rt()
+            .block_on(api.list())
+            .unwrap()
+            .into_iter()
+            .filter(|j| {
+                j.metadata
+                    .as_ref()
+                    .and_then(|m| m.get("ferrotune.io/run-dir"))
+                    == Some(&run_dir.display().to_string())
+            })
+            .count();
+        assert_eq!(mine, 2, "one Ray job per trial");
+        // The choice is the experiment's from now on: a resume goes back to Ray.
+        let pinned = std::fs::read_to_string(run_dir.join("runner.json")).unwrap();
+        assert!(pinned.contains("\"mode\": \"jobs\""), "{pinned}");
+    }
 }

@@ -512,3 +512,40 @@ async fn stop_resume_and_delete_through_the_server() {
     assert_eq!(listed, serde_json::json!([]));
     sigterm(&mut server);
 }
+
+/// `submit --runner` is checked by the server before anything is stored: a bad mode names
+/// its field, an unreachable Ray its address, and neither leaves an experiment behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn submit_runner_choices_are_checked_before_anything_is_stored() {
+    let sb = Sandbox::new();
+    let file = sb.write("exp.yaml", &sdk_experiment("placed", 1, 1, 1, 0.0));
+    let (_server, addr) = start_server(&sb);
+    let submit = |more: &[&str]| {
+        let mut args = vec!["submit", file.to_str().unwrap(), "--server", &addr];
+        args.extend_from_slice(more);
+        sb.run(&args)
+    };
+    let out = submit(&["--runner", "ray", "--ray-mode", "threads"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("runner.ray_mode: unknown Ray mode \"threads\" (known: jobs, tasks)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = submit(&["--runner", "ray", "--ray-address", "http://127.0.0.1:1"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("Ray at http://127.0.0.1:1"),
+        "{}",
+        stderr(&out)
+    );
+    let out = submit(&["--runner", "local", "--ray-mode", "jobs"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("runner: ray_address and ray_mode are only for kind ray"),
+        "{}",
+        stderr(&out)
+    );
+    let list = sb.json(&["list", "--server", &addr, "--output", "json"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
+}

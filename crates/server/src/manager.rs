@@ -56,6 +56,8 @@ pub struct CreateRequest<'a> {
     pub source: &'a str,
     pub overrides: Overrides<'a>,
     pub seed: Option<u64>,
+    /// Where its trials run, over its spec.runner and the server's default.
+    pub runner: Option<RunnerSetting>,
 }
 
 impl Manager {
@@ -112,8 +114,8 @@ impl Manager {
         self.runs_dir.join(namespace).join(name)
     }
 
-    /// The runner of an experiment: where it last ran (pinned in its run folder, when
-    /// `pinned`), else its
+    /// The runner of an experiment: what the request asks for, else where it last ran
+    /// (pinned in its run folder, when `pinned`), else its
     /// `spec.runner`, else the server's default; `RAY_ADDRESS` fills in a missing Ray
     /// address. A Ray cluster is connected to here, so a wrong address is an error of the
     /// request that asks for it.
@@ -122,6 +124,7 @@ impl Manager {
         exp: &Experiment,
         run_dir: &Path,
         pinned: bool,
+        requested: Option<RunnerSetting>,
     ) -> Result<
         (
             ferrotune_core::placement::RunnerChoice,
@@ -130,6 +133,7 @@ impl Manager {
         ServerError,
     > {
         let choice = RunnerSetting::merge(&[
+            requested.unwrap_or_default(),
             RunnerSetting::pinned(run_dir)
                 .filter(|_| pinned)
                 .unwrap_or_default(),
@@ -173,7 +177,9 @@ impl Manager {
             .unwrap_or_else(lifecycle::random_seed);
         let run_dir = self.run_dir(&exp.namespace, &exp.name);
         // The runner must be usable before anything is stored.
-        self.runner_for(&exp, &run_dir, false).await?;
+        let (choice, _) = self
+            .runner_for(&exp, &run_dir, false, req.runner.clone())
+            .await?;
         std::fs::create_dir_all(&run_dir).map_err(|e| {
             ServerError::Internal(format!("cannot create {}: {e}", run_dir.display()))
         })?;
@@ -188,8 +194,13 @@ impl Manager {
                 seed,
             })
             .await?;
-        // The name was free: a pin in its run folder is a deleted namesake's.
+        // The name was free: a pin in its run folder is a deleted namesake's. A runner the
+        // request chose is pinned now, so that every run of the experiment keeps it.
         let _ = std::fs::remove_file(run_dir.join(ferrotune_runners::select::PINNED_FILE));
+        if req.runner.is_some() {
+            ferrotune_runners::select::pin(&run_dir, &choice)
+                .map_err(|e| ServerError::Internal(format!("cannot record its runner: {e}")))?;
+        }
         self.spawn(exp, record.clone());
         Ok(record)
     }
@@ -229,7 +240,9 @@ impl Manager {
             // Nobody runs it (not ours, or its runner died): record that it is stopped.
             let exp = lifecycle::stored_experiment(&r);
             if let Some(exp) = exp
-                && let Ok((_, runner)) = self.runner_for(&exp, Path::new(&r.run_dir), true).await
+                && let Ok((_, runner)) = self
+                    .runner_for(&exp, Path::new(&r.run_dir), true, None)
+                    .await
             {
                 runner.cleanup_orphans(&r).await;
             }
@@ -351,7 +364,7 @@ impl Manager {
         interrupt: watch::Receiver<Option<Interrupt>>,
     ) -> Result<(), ServerError> {
         let (choice, runner) = self
-            .runner_for(&exp, Path::new(&record.run_dir), true)
+            .runner_for(&exp, Path::new(&record.run_dir), true, None)
             .await?;
         if let Err(e) = ferrotune_runners::select::pin(Path::new(&record.run_dir), &choice) {
             tracing::warn!(experiment = %record.name, "cannot record its runner: {e}");

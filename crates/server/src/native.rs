@@ -145,6 +145,16 @@ impl v1::experiment_service_server::ExperimentService for Native {
                         namespace: None,
                     },
                     seed: m.seed,
+                    runner: match &m.runner {
+                        None => None,
+                        Some(r) => ferrotune_api::native::runner_override(r)?.map(
+                            |(kind, ray_address, ray_mode)| ferrotune_runners::RunnerSetting {
+                                kind,
+                                ray_address,
+                                ray_mode,
+                            },
+                        ),
+                    },
                 })
                 .await?;
             self.message(&record).await

@@ -23,7 +23,7 @@ class TrialRef(_message.Message):
     def __init__(self, namespace: _Optional[str] = ..., trial: _Optional[str] = ...) -> None: ...
 
 class CreateExperimentRequest(_message.Message):
-    __slots__ = ("namespace", "document", "name", "seed", "parallel_trial_count", "max_trial_count", "source")
+    __slots__ = ("namespace", "document", "name", "seed", "parallel_trial_count", "max_trial_count", "source", "runner")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +31,7 @@ class CreateExperimentRequest(_message.Message):
     PARALLEL_TRIAL_COUNT_FIELD_NUMBER: _ClassVar[int]
     MAX_TRIAL_COUNT_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    RUNNER_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     document: str
     name: str
@@ -38,7 +39,18 @@ class CreateExperimentRequest(_message.Message):
     parallel_trial_count: int
     max_trial_count: int
     source: str
-    def __init__(self, namespace: _Optional[str] = ..., document: _Optional[str] = ..., name: _Optional[str] = ..., seed: _Optional[int] = ..., parallel_trial_count: _Optional[int] = ..., max_trial_count: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
+    runner: RunnerOverride
+    def __init__(self, namespace: _Optional[str] = ..., document: _Optional[str] = ..., name: _Optional[str] = ..., seed: _Optional[int] = ..., parallel_trial_count: _Optional[int] = ..., max_trial_count: _Optional[int] = ..., source: _Optional[str] = ..., runner: _Optional[_Union[RunnerOverride, _Mapping]] = ...) -> None: ...
+
+class RunnerOverride(_message.Message):
+    __slots__ = ("kind", "ray_address", "ray_mode")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    RAY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    RAY_MODE_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    ray_address: str
+    ray_mode: str
+    def __init__(self, kind: _Optional[str] = ..., ray_address: _Optional[str] = ..., ray_mode: _Optional[str] = ...) -> None: ...
 
 class ListExperimentsRequest(_message.Message):
     __slots__ = ("namespace",)
