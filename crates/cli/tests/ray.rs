@@ -982,4 +982,49 @@ else:
         let pinned = std::fs::read_to_string(run_dir.join("runner.json")).unwrap();
         assert!(pinned.contains("\"mode\": \"jobs\""), "{pinned}");
     }
+
+    #[test]
+    fn a_trial_whose_ray_worker_dies_fails_with_rays_reason_and_leaves_no_process() {
+        let _head = lock();
+        let sb = Sandbox::new();
+        let code = "import os, time\nprint(f'pid={os.getpid()} worker={os.getppid()}', flush=True)\ntime.sleep(60)\n";
+        let file = x_experiment(
+            &sb,
+            "worker-dies",
+            code,
+            "  parallelTrialCount: 1\n  maxTrialCount: 1\n",
+        );
+        let mut child = spawn_ray(&sb, &file, "tasks");
+        let log = sb.path("ferrotune-runs/worker-dies/trials/worker-dies-0001/output.log");
+        let mut line = String::new();
+        wait_until("the trial to run", Duration::from_secs(60), || {
+            line = std::fs::read_to_string(&log).unwrap_or_default();
+            line.contains("worker=")
+        });
+        let field = |k: &str| -> i32 {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(k))
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        let (pid, worker) = (field("pid="), field("worker="));
+        // As a node's death does to its workers.
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(worker),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        child.wait().unwrap();
+        let trials = stored_trials(&sb, "worker-dies");
+        assert_eq!(trials[0].status.as_str(), "Failed");
+        assert!(
+            trials[0].message.contains("the trial's Ray task failed"),
+            "{}",
+            trials[0].message
+        );
+        wait_until("the trial's process to go", Duration::from_secs(10), || {
+            !alive(pid)
+        });
+    }
 }
