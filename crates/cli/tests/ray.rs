@@ -983,19 +983,22 @@ else:
         assert!(pinned.contains("\"mode\": \"jobs\""), "{pinned}");
     }
 
-    #[test]
-    fn a_trial_whose_ray_worker_dies_fails_with_rays_reason_and_leaves_no_process() {
-        let _head = lock();
+    /// Runs a sweep of one trial whose first attempt's Ray worker is killed (as a node's
+    /// death does to its workers); the trial as stored, and the first attempt's pid.
+    fn worker_dies(name: &str, retries: u32) -> (ferrotune_store::TrialRecord, i32) {
         let sb = Sandbox::new();
-        let code = "import os, time\nprint(f'pid={os.getpid()} worker={os.getppid()}', flush=True)\ntime.sleep(60)\n";
+        // The first attempt waits to be killed; a second one reports and ends.
+        let code = "import os, time\nprint(f'pid={os.getpid()} worker={os.getppid()}', flush=True)\nif os.environ['FERROTUNE_ATTEMPT'] == '1':\n    time.sleep(60)\nprint('loss=0.5', flush=True)\n";
         let file = x_experiment(
             &sb,
-            "worker-dies",
+            name,
             code,
-            "  parallelTrialCount: 1\n  maxTrialCount: 1\n",
+            &format!("  parallelTrialCount: 1\n  maxTrialCount: 1\n  maxTrialRetries: {retries}\n"),
         );
         let mut child = spawn_ray(&sb, &file, "tasks");
-        let log = sb.path("ferrotune-runs/worker-dies/trials/worker-dies-0001/output.log");
+        let log = sb.path(&format!(
+            "ferrotune-runs/{name}/trials/{name}-0001/output.log"
+        ));
         let mut line = String::new();
         wait_until("the trial to run", Duration::from_secs(60), || {
             line = std::fs::read_to_string(&log).unwrap_or_default();
@@ -1009,22 +1012,41 @@ else:
                 .unwrap()
         };
         let (pid, worker) = (field("pid="), field("worker="));
-        // As a node's death does to its workers.
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(worker),
             nix::sys::signal::Signal::SIGKILL,
         )
         .unwrap();
         child.wait().unwrap();
-        let trials = stored_trials(&sb, "worker-dies");
-        assert_eq!(trials[0].status.as_str(), "Failed");
-        assert!(
-            trials[0].message.contains("the trial's Ray task failed"),
-            "{}",
-            trials[0].message
-        );
         wait_until("the trial's process to go", Duration::from_secs(10), || {
             !alive(pid)
         });
+        let trials = stored_trials(&sb, name);
+        assert_eq!(trials.len(), 1);
+        (trials[0].clone(), pid)
+    }
+
+    #[test]
+    fn a_trial_whose_ray_worker_dies_fails_with_rays_reason_and_leaves_no_process() {
+        let _head = lock();
+        let (t, _) = worker_dies("worker-dies", 0);
+        assert_eq!((t.status.as_str(), t.attempt), ("Failed", 1));
+        assert!(
+            t.message.contains("the trial's Ray task failed"),
+            "{}",
+            t.message
+        );
+    }
+
+    #[test]
+    fn a_trial_whose_ray_worker_dies_runs_again_when_the_experiment_allows_retries() {
+        let _head = lock();
+        let (t, _) = worker_dies("worker-retried", 1);
+        assert_eq!(
+            (t.status.as_str(), t.attempt),
+            ("Succeeded", 2),
+            "{}",
+            t.message
+        );
     }
 }

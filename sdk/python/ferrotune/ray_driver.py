@@ -39,6 +39,8 @@ VAR = "FERROTUNE_RAY_DRIVER"
 MAX_BATCH = 1000
 # A line longer than this is cut (a trial that prints megabytes without a newline).
 MAX_LINE = 64 * 1024
+# How many of the latest exit messages are sent again on each new connection.
+MAX_RESENT_EXITS = 256
 # How long a cancelled trial may take beyond its grace before Ray kills its worker.
 CANCEL_SLACK = 10.0
 
@@ -284,6 +286,9 @@ class Driver:
         m = self.pb.DriverMessage(**kind)
         if "exited" in kind:
             self.exits.append(m)
+            if len(self.exits) > MAX_RESENT_EXITS:
+                # Older ones were delivered long ago (a connection carries them in order).
+                del self.exits[: len(self.exits) - MAX_RESENT_EXITS]
         self.outbox.put_nowait(m)
 
     def exited(self, r: Running, code: Optional[int] = None, sig: Optional[int] = None,
