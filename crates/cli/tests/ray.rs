@@ -627,6 +627,48 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
         .collect()
     }
 
+    /// Starts a sweep of SLOW trials (`parallel` at once, `max` in all) on Ray in the
+    /// background (`mode` None: the default mode) and waits until `parallel` of them run;
+    /// the sandbox, the `ferrotune run` process and the running trials' (name, pid).
+    fn slow_sweep(
+        name: &str,
+        parallel: u32,
+        max: u32,
+        mode: Option<&str>,
+    ) -> (Sandbox, std::process::Child, Vec<(String, i32)>) {
+        let sb = Sandbox::new();
+        let file = x_experiment(
+            &sb,
+            name,
+            SLOW,
+            &format!("  parallelTrialCount: {parallel}\n  maxTrialCount: {max}\n"),
+        );
+        let url = ray_url();
+        let mut args = vec![
+            "run",
+            file.to_str().unwrap(),
+            "--runner",
+            "ray",
+            "--ray-address",
+            &url,
+        ];
+        if let Some(m) = mode {
+            args.extend(["--ray-mode", m]);
+        }
+        let child = sb
+            .cmd(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut running = Vec::new();
+        wait_until("the trials to run", Duration::from_secs(60), || {
+            running = trial_pids(&sb, name);
+            running.len() == parallel as usize
+        });
+        (sb, child, running)
+    }
+
     fn alive(pid: i32) -> bool {
         // A zombie is not alive: nothing of the trial runs any more.
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -638,21 +680,8 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
     #[test]
     fn a_trial_process_killed_outside_ferrotune_fails_its_trial_with_the_signal() {
         let _head = lock();
-        let sb = Sandbox::new();
-        let file = x_experiment(
-            &sb,
-            "task-killed",
-            SLOW,
-            "  parallelTrialCount: 1\n  maxTrialCount: 1\n",
-        );
-        let mut child = spawn_ray(&sb, &file, "tasks");
-        let mut pid = 0;
-        wait_until("the trial to run", Duration::from_secs(60), || {
-            trial_pids(&sb, "task-killed")
-                .first()
-                .map(|p| pid = p.1)
-                .is_some()
-        });
+        let (sb, mut child, running) = slow_sweep("task-killed", 1, 1, Some("tasks"));
+        let pid = running[0].1;
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGKILL,
@@ -677,33 +706,9 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
     #[test]
     fn a_driver_that_dies_has_its_running_trials_run_again_counted_once() {
         let _head = lock();
-        let sb = Sandbox::new();
-        let file = x_experiment(
-            &sb,
-            "driver-dies",
-            SLOW,
-            "  parallelTrialCount: 2\n  maxTrialCount: 4\n",
-        );
         // No --ray-mode: tasks is the default.
-        let mut child = sb
-            .cmd(&[
-                "run",
-                file.to_str().unwrap(),
-                "--runner",
-                "ray",
-                "--ray-address",
-                &ray_url(),
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let (sb, mut child, running) = slow_sweep("driver-dies", 2, 4, None);
         let api = JobApi::new(&ray_url());
-        let mut running = Vec::new();
-        wait_until("two running trials", Duration::from_secs(60), || {
-            running = trial_pids(&sb, "driver-dies");
-            running.len() == 2
-        });
         let driver = drivers(&api, &sb, "driver-dies");
         assert_eq!(driver.len(), 1, "{driver:?}");
         let id = driver[0].submission_id.clone().unwrap();
@@ -731,19 +736,7 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
         use nix::sys::signal::{Signal, kill};
         use nix::unistd::Pid;
         let _head = lock();
-        let sb = Sandbox::new();
-        let file = x_experiment(
-            &sb,
-            "driver-crash",
-            SLOW,
-            "  parallelTrialCount: 2\n  maxTrialCount: 4\n",
-        );
-        let mut child = spawn_ray(&sb, &file, "tasks");
-        let mut running = Vec::new();
-        wait_until("two running trials", Duration::from_secs(60), || {
-            running = trial_pids(&sb, "driver-crash");
-            running.len() == 2
-        });
+        let (sb, mut child, running) = slow_sweep("driver-crash", 2, 4, Some("tasks"));
         kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
         child.wait().unwrap();
         let api = JobApi::new(&ray_url());
