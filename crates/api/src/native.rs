@@ -402,6 +402,114 @@ mod tests {
     use super::*;
 
     #[test]
+    fn driver_messages_are_checked_and_name_their_field() {
+        use v1::driver_message::Kind;
+        let bad = |kind: Option<Kind>| from_driver(v1::DriverMessage { kind }).unwrap_err().field;
+        assert_eq!(bad(None), "kind");
+        assert_eq!(
+            bad(Some(Kind::Hello(v1::DriverHello::default()))),
+            "hello.driver_id"
+        );
+        assert_eq!(
+            bad(Some(Kind::Output(v1::TaskOutput {
+                attempt: 1,
+                ..Default::default()
+            }))),
+            "output.trial"
+        );
+        assert_eq!(
+            bad(Some(Kind::Exited(v1::TaskExited {
+                trial: "t".into(),
+                ..Default::default()
+            }))),
+            "exited.attempt"
+        );
+        let ok = from_driver(v1::DriverMessage {
+            kind: Some(Kind::Exited(v1::TaskExited {
+                trial: "t".into(),
+                attempt: 2,
+                signal: Some(9),
+                ..Default::default()
+            })),
+        })
+        .unwrap();
+        assert_eq!(
+            ok,
+            DriverMessageKind::Message(FromDriver::Exited {
+                trial: "t".into(),
+                attempt: 2,
+                code: None,
+                signal: Some(9),
+                error: String::new(),
+                not_started: false,
+            })
+        );
+    }
+
+    #[test]
+    fn a_launch_carries_argv_env_in_order_and_resources() {
+        use ferrotune_controller::drivers::TaskSpec;
+        let mut resources = ferrotune_core::placement::TrialResources {
+            cpu: 0.5,
+            gpu: 1.0,
+            memory: Some(1 << 30),
+            ..Default::default()
+        };
+        resources.custom.insert("TPU".into(), 4.0);
+        let c = to_driver(ToDriver::Launch(TaskSpec {
+            trial: "e-0001".into(),
+            attempt: 3,
+            argv: vec!["python3".into(), "$(id)".into()],
+            env: vec![("A".into(), "1".into()), ("A".into(), "2".into())],
+            cwd: "/w".into(),
+            mkdirs: vec!["/w".into()],
+            resources,
+            replicas: 2,
+        }));
+        let Some(v1::driver_command::Kind::Launch(l)) = c.kind else {
+            panic!("{c:?}");
+        };
+        assert_eq!(l.argv, ["python3", "$(id)"]);
+        let env: Vec<(&str, &str)> = l
+            .env
+            .iter()
+            .map(|e| (e.name.as_str(), e.value.as_str()))
+            .collect();
+        assert_eq!(env, [("A", "1"), ("A", "2")]);
+        assert_eq!((l.num_cpus, l.num_gpus, l.memory), (0.5, 1.0, 1 << 30));
+        assert_eq!(l.resources.get("TPU"), Some(&4.0));
+        assert_eq!((l.attempt, l.replicas), (3, 2));
+    }
+
+    #[test]
+    fn a_runner_override_is_checked() {
+        use ferrotune_core::placement::{RayMode, RunnerKind};
+        let o = |kind: &str, addr: &str, mode: &str| {
+            runner_override(&v1::RunnerOverride {
+                kind: kind.into(),
+                ray_address: addr.into(),
+                ray_mode: mode.into(),
+            })
+        };
+        assert_eq!(o("", "", ""), Ok(None));
+        assert_eq!(
+            o("ray", "h:8265/", "jobs"),
+            Ok(Some((
+                Some(RunnerKind::Ray),
+                Some("http://h:8265".into()),
+                Some(RayMode::Jobs)
+            )))
+        );
+        assert_eq!(o("rey", "", "").unwrap_err().field, "runner.kind");
+        assert_eq!(o("ray", "", "x").unwrap_err().field, "runner.ray_mode");
+        assert_eq!(
+            o("ray", "ray://h", "").unwrap_err().field,
+            "runner.ray_address"
+        );
+        assert_eq!(o("local", "", "tasks").unwrap_err().field, "runner");
+    }
+
+    #[test]
     fn parameter_values_round_trip_with_their_types() {
         for v in [
             ParamValue::Int(-3),

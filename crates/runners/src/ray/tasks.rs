@@ -317,6 +317,7 @@ impl DriverActor {
         if self.driver.is_none()
             && let Err(e) = self.start_driver(&endpoint, ca_file.as_deref(), hub).await
         {
+            self.forget(&spec.trial);
             out.note(&e);
             out.exited(ExitKind::SpawnFailed(e), false);
             return;
