@@ -149,7 +149,12 @@ mod ray_cluster {
     /// Experiment `name`'s Ray jobs, as (trial, attempt, job); a driver job (tasks mode)
     /// has neither trial nor attempt.
     fn jobs(api: &JobApi, sb: &Sandbox, name: &str) -> Vec<(String, String, JobInfo)> {
-        let run_dir = std::fs::canonicalize(sb.path(&format!("ferrotune-runs/{name}")))
+        jobs_in(api, &sb.path(&format!("ferrotune-runs/{name}")))
+    }
+
+    /// The Ray jobs of the experiment whose run folder is `run_dir`, as `jobs` gives them.
+    fn jobs_in(api: &JobApi, run_dir: &std::path::Path) -> Vec<(String, String, JobInfo)> {
+        let run_dir = std::fs::canonicalize(run_dir)
             .unwrap()
             .display()
             .to_string();
@@ -835,17 +840,9 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
         // tokens), and was shut down with the experiment.
         let api = JobApi::new(&ray_url());
         let run_dir = sb.path("runs/ferrotune/served-tasks");
-        let run_dir = std::fs::canonicalize(&run_dir).unwrap_or(run_dir);
-        let mine: Vec<JobInfo> = rt()
-            .block_on(api.list())
-            .unwrap()
+        let mine: Vec<JobInfo> = jobs_in(&api, &run_dir)
             .into_iter()
-            .filter(|j| {
-                j.metadata
-                    .as_ref()
-                    .and_then(|m| m.get("ferrotune.io/run-dir"))
-                    == Some(&run_dir.display().to_string())
-            })
+            .map(|(_, _, j)| j)
             .collect();
         assert_eq!(mine.len(), 1, "{mine:?}");
         wait_until("the driver to end", Duration::from_secs(30), || {
@@ -958,18 +955,7 @@ else:
         assert!(out.status.success(), "{}", stderr(&out));
         let api = JobApi::new(&ray_url());
         let run_dir = sb.path("runs/ferrotune/placed");
-        let run_dir = std::fs::canonicalize(&run_dir).unwrap_or(run_dir);
-        let mine = rt()
-            .block_on(api.list())
-            .unwrap()
-            .into_iter()
-            .filter(|j| {
-                j.metadata
-                    .as_ref()
-                    .and_then(|m| m.get("ferrotune.io/run-dir"))
-                    == Some(&run_dir.display().to_string())
-            })
-            .count();
+        let mine = jobs_in(&api, &run_dir).len();
         assert_eq!(mine, 2, "one Ray job per trial");
         // The choice is the experiment's from now on: a resume goes back to Ray.
         let pinned = std::fs::read_to_string(run_dir.join("runner.json")).unwrap();
