@@ -318,7 +318,7 @@ pub fn from_driver(m: v1::DriverMessage) -> Result<DriverMessageKind, FieldProbl
                 running: h
                     .running
                     .into_iter()
-                    .map(|r| (r.trial, r.attempt))
+                    .map(|r| (r.trial, r.attempt, r.token))
                     .collect(),
                 ray_version: h.ray_version,
             }))
@@ -339,6 +339,7 @@ pub fn from_driver(m: v1::DriverMessage) -> Result<DriverMessageKind, FieldProbl
                 attempt: o.attempt,
                 lines: o.lines,
                 rank: o.rank,
+                first_line: o.first_line,
             }))
         }
         Some(Kind::Exited(e)) => {

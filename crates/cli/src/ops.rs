@@ -75,6 +75,9 @@ async fn connect_runner(choice: &RunnerChoice, grace: f64) -> Result<Arc<dyn Tri
     Ok(runner)
 }
 
+/// The file in a run folder that says where the run's report service listened.
+const REPORTS_ADDR_FILE: &str = "reports.addr";
+
 /// Exit status for an experiment file that does not validate.
 const EXIT_INVALID: u8 = 1;
 
@@ -378,8 +381,8 @@ async fn drive(
     a: &crate::DriveArgs,
 ) -> Result<ExitCode> {
     let grace = a.grace;
-    // A previous run killed outright may have left trials behind (processes, Ray jobs).
-    runner.cleanup_orphans(&record).await;
+    // What a previous run killed outright left behind (processes, Ray jobs) is taken back
+    // or ended by the controller before it starts anything (`TrialRunner::reattach`).
     store
         .claim_experiment(record.id, std::process::id() as i64)
         .await?;
@@ -392,9 +395,22 @@ async fn drive(
     let on_event = Arc::new(move |e: Event| p.on_event(e));
     // Trials push metrics (the SDK's `report`) to a report service, on loopback unless
     // told otherwise, each with its own token: the same ingestion path as the server's.
-    let listener = tokio::net::TcpListener::bind(a.reports_listen)
-        .await
-        .with_context(|| format!("cannot listen on {} for trial reports", a.reports_listen))?;
+    // Without a port of its own, the address an earlier run of this experiment listened on
+    // is tried first: trials (and a Ray driver) it left running report there.
+    let recorded = Path::new(&record.run_dir).join(REPORTS_ADDR_FILE);
+    let earlier = std::fs::read_to_string(&recorded)
+        .ok()
+        .and_then(|t| t.trim().parse::<std::net::SocketAddr>().ok())
+        .filter(|e| a.reports_listen.port() == 0 && e.ip() == a.reports_listen.ip());
+    let listener = match earlier {
+        Some(e) => match tokio::net::TcpListener::bind(e).await {
+            Ok(l) => Ok(l),
+            Err(_) => tokio::net::TcpListener::bind(a.reports_listen).await,
+        },
+        None => tokio::net::TcpListener::bind(a.reports_listen).await,
+    }
+    .with_context(|| format!("cannot listen on {} for trial reports", a.reports_listen))?;
+    let _ = std::fs::write(&recorded, format!("{}\n", listener.local_addr()?));
     let endpoint = report_endpoint(a, listener.local_addr()?)?;
     if let Some(w) = unreachable_warning(&endpoint, choice) {
         eprintln!("{w}");

@@ -736,29 +736,97 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
         assert!(all.iter().all(|j| j.status.is_terminal()), "{all:?}");
     }
 
-    #[test]
-    fn a_controller_killed_mid_sweep_resumes_and_stops_its_orphaned_driver() {
+    /// Kills the `ferrotune run` of a sweep of SLOW trials on Ray (tasks mode) while two
+    /// trials run, checks that its driver outlives it, and resumes; the sandbox, the running
+    /// trials' (name, pid) and the driver jobs before the resume.
+    fn killed_and_resumed(
+        name: &str,
+        forget_driver: bool,
+    ) -> (Sandbox, Vec<(String, i32)>, Vec<JobInfo>) {
         use nix::sys::signal::{Signal, kill};
         use nix::unistd::Pid;
-        let _head = lock();
-        let (sb, mut child, running) = slow_sweep("driver-crash", 2, 4, Some("tasks"));
+        let (sb, mut child, running) = slow_sweep(name, 2, 4, Some("tasks"));
         kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
         child.wait().unwrap();
         let api = JobApi::new(&ray_url());
-        let old = drivers(&api, &sb, "driver-crash");
+        let old = drivers(&api, &sb, name);
         assert_eq!(old.len(), 1, "{old:?}");
         assert_eq!(
             old[0].status,
             JobStatus::Running,
             "the driver outlives its controller"
         );
-
+        if forget_driver {
+            std::fs::remove_file(sb.path(&format!("ferrotune-runs/{name}/ray-driver.json")))
+                .unwrap();
+        }
         // No runner option: the run folder says it ran on Ray, in tasks mode.
-        let out = sb.run(&["resume", "driver-crash", "--grace", "2"]);
+        let out = sb.run(&["resume", name, "--grace", "2"]);
         assert!(out.status.success(), "{}", stderr(&out));
-        let trials = stored_trials(&sb, "driver-crash");
-        assert_eq!(trials.len(), 4);
-        for t in &trials {
+        assert_eq!(stored_trials(&sb, name).len(), 4);
+        (sb, running, old)
+    }
+
+    #[test]
+    fn a_controller_killed_mid_sweep_takes_its_running_trials_back_on_resume() {
+        let _head = lock();
+        let (sb, running, old) = killed_and_resumed("driver-back", false);
+        for t in stored_trials(&sb, "driver-back") {
+            // Every trial ran once: the two that ran through the crash were taken back.
+            assert_eq!(
+                (t.status.as_str(), t.attempt),
+                ("Succeeded", 1),
+                "{}: {}",
+                t.name,
+                t.message
+            );
+            let store = rt().block_on(sb.store());
+            let steps: Vec<i64> = rt().block_on(async {
+                use ferrotune_store::Store;
+                store
+                    .observations(t.id, Some(1))
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|(_, o)| o.step)
+                    .collect()
+            });
+            let log = std::fs::read_to_string(sb.path(&format!(
+                "ferrotune-runs/driver-back/trials/{}/output.log",
+                t.name
+            )))
+            .unwrap_or_default();
+            assert_eq!(
+                steps,
+                (0..8).collect::<Vec<i64>>(),
+                "{}: every step once; its log:\n{log}",
+                t.name
+            );
+        }
+        for (name, pid) in &running {
+            let log = std::fs::read_to_string(sb.path(&format!(
+                "ferrotune-runs/driver-back/trials/{name}/output.log"
+            )))
+            .unwrap();
+            assert_eq!(log.matches("pid=").count(), 1, "{name} started once: {log}");
+            assert!(log.contains(&format!("pid={pid}")), "{log}");
+        }
+        let api = JobApi::new(&ray_url());
+        let all = drivers(&api, &sb, "driver-back");
+        assert_eq!(
+            all.len(),
+            1,
+            "the driver was taken back, not replaced: {all:?}"
+        );
+        assert_eq!(all[0].submission_id, old[0].submission_id);
+        assert!(all[0].status.is_terminal(), "{all:?}");
+    }
+
+    #[test]
+    fn a_driver_that_cannot_be_taken_back_is_stopped_and_its_trials_run_again() {
+        let _head = lock();
+        let (sb, running, old) = killed_and_resumed("driver-crash", true);
+        for t in stored_trials(&sb, "driver-crash") {
             assert_eq!(t.status.as_str(), "Succeeded", "{}: {}", t.name, t.message);
             let interrupted = running.iter().any(|(n, _)| *n == t.name);
             assert_eq!(t.attempt, if interrupted { 2 } else { 1 }, "{}", t.name);
@@ -769,6 +837,7 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
                 "the orphaned attempt's process {pid} still runs"
             );
         }
+        let api = JobApi::new(&ray_url());
         let all = drivers(&api, &sb, "driver-crash");
         assert_eq!(all.len(), 2, "{all:?}");
         let first = all

@@ -57,6 +57,9 @@ pub enum FromDriver {
         lines: Vec<String>,
         /// The replica that wrote them; only rank 0's carry metrics.
         rank: u32,
+        /// The index of the first among the replica's lines (lines sent again after a
+        /// reconnection overlap); `None`: the driver's own note.
+        first_line: Option<u64>,
     },
     /// The process ended with a code or a signal; or the task failed without one (`error`).
     Exited {
@@ -74,8 +77,8 @@ pub enum FromDriver {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DriverHello {
     pub driver_id: String,
-    /// Attempts the driver still runs (it reconnected).
-    pub running: Vec<(String, i64)>,
+    /// Attempts the driver still runs (it reconnected), with each one's report token.
+    pub running: Vec<(String, i64, String)>,
     pub ray_version: String,
 }
 
@@ -127,15 +130,25 @@ impl DriverHub {
     /// arrive.
     pub fn register(&self, driver_id: &str) -> (String, mpsc::UnboundedReceiver<DriverSession>) {
         let token = crate::ingest::new_token();
+        let rx = self.register_with_token(driver_id, &token);
+        (token, rx)
+    }
+
+    /// Expects a driver that already has its token (started by an earlier controller).
+    pub fn register_with_token(
+        &self,
+        driver_id: &str,
+        token: &str,
+    ) -> mpsc::UnboundedReceiver<DriverSession> {
         let (tx, rx) = mpsc::unbounded_channel();
         self.slots().insert(
             driver_id.to_string(),
             Slot {
-                token: token.clone(),
+                token: token.to_string(),
                 sessions: tx,
             },
         );
-        (token, rx)
+        rx
     }
 
     /// No longer expects the driver; a connection it has stays until either side drops it.
@@ -197,6 +210,7 @@ mod tests {
             attempt: 1,
             lines: vec!["x".into()],
             rank: 0,
+            first_line: Some(0),
         };
         link.messages.send(out.clone()).unwrap();
         assert_eq!(session.messages.try_recv().unwrap(), out);

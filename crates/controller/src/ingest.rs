@@ -223,6 +223,18 @@ impl ReportHub {
         }
     }
 
+    /// Gives an attempt's route the token the trial already has (a controller started again
+    /// re-attached to it), in place of the one it was opened with.
+    pub fn set_token(&self, trial: &str, attempt: i64, token: &str) {
+        if let Some(r) = self
+            .routes()
+            .get_mut(trial)
+            .filter(|r| r.attempt == attempt)
+        {
+            r.token = token.to_string();
+        }
+    }
+
     /// Closes an attempt's route (it ended); later reports are refused.
     pub fn close(&self, trial: &str, attempt: i64) {
         let mut routes = self.routes();

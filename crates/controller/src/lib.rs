@@ -16,7 +16,7 @@ pub use check::{validate_document, validate_search_spec};
 pub use decide::{Completion, Counts, Decision, Limits, decide};
 pub use ingest::{Caller, IngestError, Report, ReportAccess, ReportHub};
 pub use lifecycle::{LifecycleError, Overrides};
-pub use runner::{ExitKind, RunnerEvent, Started, TrialLaunch, TrialRunner};
+pub use runner::{ExitKind, Reattached, RunnerEvent, Started, TrialLaunch, TrialRunner};
 
 use chrono::Utc;
 use ferrotune_algorithms::stopping::{Resource, RuleContext, StoppingRule, build_rule};
@@ -130,6 +130,9 @@ struct Live {
     early_stop: Option<String>,
     /// The latest value of the rule's resource metric (see `Resource::Metric`).
     resource: f64,
+    /// Per metric, how many of the attempt's first observations are stored already: a
+    /// re-attached runner sends them all again, from the first.
+    skip: HashMap<String, usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +174,9 @@ pub struct Controller {
     live: HashMap<String, Live>,
     /// Trials to (re)start before asking for new ones: interrupted attempts.
     queue: Vec<String>,
+    /// Trials the store says were running when this controller started: the runner may
+    /// take them back ([`TrialRunner::reattach`]) before they re-run.
+    was_running: Vec<String>,
     exhausted: bool,
     best: Option<(String, f64)>,
     /// Pushed observations sent to this controller and not yet taken (backpressure, see
@@ -235,6 +241,7 @@ impl Controller {
             counts: Counts::default(),
             live: HashMap::new(),
             queue: Vec::new(),
+            was_running: Vec::new(),
             exhausted: false,
             best: None,
             queued: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
@@ -262,8 +269,12 @@ impl Controller {
 
     fn adopt(&mut self, t: TrialRecord) {
         let status = match t.status {
-            // A trial that was running when the last controller died runs again.
-            TrialStatus::Running => TrialStatus::Created,
+            // A trial that was running when the last controller died runs again, unless the
+            // runner takes it back.
+            TrialStatus::Running => {
+                self.was_running.push(t.name.clone());
+                TrialStatus::Created
+            }
             s => s,
         };
         if status == TrialStatus::Created {
@@ -371,6 +382,7 @@ impl Controller {
                 "",
             )
             .await?;
+        self.reattach(&tx).await?;
         self.progress();
         let mut flush = tokio::time::interval(self.options.flush_interval);
         let mut poll = tokio::time::interval(self.options.stop_poll_interval);
@@ -496,6 +508,7 @@ impl Controller {
                 stopping: None,
                 early_stop: None,
                 resource: 0.0,
+                skip: HashMap::new(),
             },
         );
         // A re-run attempt starts its curve again.
@@ -517,12 +530,35 @@ impl Controller {
                 return Ok(());
             }
         };
-        let launch = TrialLaunch {
+        let launch = self.trial_launch(name, attempt, command, tx);
+        // The process group is not written back: a crashed run's leftovers are found by the
+        // runner's own marker (see `TrialRunner::cleanup_orphans`), which saves a commit.
+        let _started = self.runner.start(launch, tx.clone()).await;
+        self.emit(Event::TrialStarted {
+            name: name.to_string(),
+            attempt,
+            parameters: params,
+        });
+        self.progress();
+        Ok(())
+    }
+
+    /// What the runner needs to run (or take back) attempt `attempt` of trial `name`;
+    /// opens the attempt's report route.
+    fn trial_launch(
+        &self,
+        name: &str,
+        attempt: i64,
+        command: ferrotune_core::template::TrialCommand,
+        tx: &mpsc::UnboundedSender<RunnerEvent>,
+    ) -> TrialLaunch {
+        let idx = self.index[name];
+        TrialLaunch {
             experiment: self.exp.name.clone(),
             namespace: self.exp.namespace.clone(),
             trial: name.to_string(),
             attempt,
-            parameters: params.clone(),
+            parameters: self.views[idx].parameters.clone(),
             command,
             run_dir: PathBuf::from(&self.record.run_dir),
             source_dir: self.options.source_dir.clone(),
@@ -543,16 +579,102 @@ impl Controller {
                     self.queued.clone(),
                 )
             }),
-        };
-        // The process group is not written back: a crashed run's leftovers are found by the
-        // runner's own marker (see `TrialRunner::cleanup_orphans`), which saves a commit.
-        let _started = self.runner.start(launch, tx.clone()).await;
-        self.emit(Event::TrialStarted {
-            name: name.to_string(),
-            attempt,
-            parameters: params,
-        });
-        self.progress();
+        }
+    }
+
+    /// Offers the runner the attempts the store says were running (a crashed controller's);
+    /// those it takes back run on as they are, with their stored observations, and the
+    /// rest run again as new attempts.
+    async fn reattach(
+        &mut self,
+        tx: &mpsc::UnboundedSender<RunnerEvent>,
+    ) -> Result<(), ControllerError> {
+        let names = std::mem::take(&mut self.was_running);
+        let mut launches = Vec::new();
+        for name in &names {
+            let idx = self.index[name];
+            if let Ok(command) =
+                self.exp
+                    .template
+                    .resolve(&self.views[idx].parameters, name, &self.exp.namespace)
+            {
+                launches.push(self.trial_launch(name, self.attempts[name], command, tx));
+            }
+        }
+        let kept = self
+            .runner
+            .reattach(&self.record, launches, tx.clone())
+            .await;
+        for r in kept {
+            let Some(&idx) = self.index.get(&r.trial) else {
+                continue;
+            };
+            if self.attempts.get(&r.trial) != Some(&r.attempt)
+                || self.views[idx].status != TrialStatus::Created
+                || !names.contains(&r.trial)
+            {
+                continue;
+            }
+            if let (Some(hub), Some(token)) = (&self.options.reports, &r.token) {
+                hub.set_token(&r.trial, r.attempt, token);
+            }
+            let id = self.ids[&r.trial];
+            let stored: Vec<Observation> = self
+                .store
+                .observations(id, Some(r.attempt))
+                .await?
+                .into_iter()
+                .map(|(_, o)| o)
+                .collect();
+            let mut live = Live {
+                id,
+                attempt: r.attempt,
+                summaries: HashMap::new(),
+                pending_obs: Vec::new(),
+                stopping: None,
+                early_stop: None,
+                resource: 0.0,
+                skip: HashMap::new(),
+            };
+            for o in &stored {
+                *live.skip.entry(o.metric.clone()).or_default() += 1;
+                match live.summaries.get_mut(&o.metric) {
+                    Some(s) => s.push(o.value),
+                    None => {
+                        live.summaries
+                            .insert(o.metric.clone(), MetricSummary::new(&o.metric, o.value));
+                    }
+                }
+            }
+            self.views[idx].intermediate.clear();
+            if self.keep_curves {
+                extend_curve(
+                    &mut self.views[idx].intermediate,
+                    &mut live.resource,
+                    &stored,
+                    &self.exp.objective.metric,
+                    self.resource.as_ref(),
+                );
+            }
+            self.queue.retain(|q| q != &r.trial);
+            self.counts.remove(TrialStatus::Created);
+            self.counts.add(TrialStatus::Running);
+            self.views[idx].status = TrialStatus::Running;
+            self.live.insert(r.trial.clone(), live);
+            tracing::info!(trial = %r.trial, attempt = r.attempt, "re-attached to a running trial");
+            self.emit(Event::TrialStarted {
+                name: r.trial.clone(),
+                attempt: r.attempt,
+                parameters: self.views[idx].parameters.clone(),
+            });
+        }
+        if let Some(hub) = &self.options.reports {
+            for name in &names {
+                if !self.live.contains_key(name) {
+                    hub.close(name, self.attempts[name]);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -565,6 +687,21 @@ impl Controller {
             } => {
                 ingest::taken(&self.queued, observations.len());
                 if let Some(l) = self.live.get_mut(&trial).filter(|l| l.attempt == attempt) {
+                    // A re-attached attempt's stored observations come again first.
+                    let observations: Vec<Observation> = if l.skip.is_empty() {
+                        observations
+                    } else {
+                        observations
+                            .into_iter()
+                            .filter(|o| match l.skip.get_mut(&o.metric) {
+                                Some(n) if *n > 0 => {
+                                    *n -= 1;
+                                    false
+                                }
+                                _ => true,
+                            })
+                            .collect()
+                    };
                     if self.keep_curves {
                         let idx = self.index[&trial];
                         let before = self.views[idx].intermediate.len();

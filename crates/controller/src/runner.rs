@@ -91,7 +91,16 @@ pub struct Started {
     pub pgid: Option<i64>,
 }
 
-/// Where trials run: local processes, Ray jobs, and later Ray tasks and Kubernetes
+/// An attempt a crashed controller left running that the runner took back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reattached {
+    pub trial: String,
+    pub attempt: i64,
+    /// The report token the trial has (its `FERROTUNE_TOKEN`), when the runner knows it.
+    pub token: Option<String>,
+}
+
+/// Where trials run: local processes, Ray jobs and Ray tasks, and later Kubernetes
 /// workloads.
 #[async_trait::async_trait]
 pub trait TrialRunner: Send + Sync {
@@ -110,6 +119,20 @@ pub trait TrialRunner: Send + Sync {
     /// record names it (namespace, name) and says where its trials' folders are (run dir),
     /// which is how each runner recognises what belongs to it.
     async fn cleanup_orphans(&self, experiment: &ExperimentRecord);
+    /// Before a controller started again runs anything: takes back those of `running` (the
+    /// attempts the store says were running, each as it was launched) that still run and
+    /// can report to this controller, and ends whatever else an earlier run left (as
+    /// [`cleanup_orphans`](Self::cleanup_orphans)). Their events go to `events` from now
+    /// on. By default nothing is taken back.
+    async fn reattach(
+        &self,
+        experiment: &ExperimentRecord,
+        _running: Vec<TrialLaunch>,
+        _events: mpsc::UnboundedSender<RunnerEvent>,
+    ) -> Vec<Reattached> {
+        self.cleanup_orphans(experiment).await;
+        Vec::new()
+    }
     /// The experiment's run is over (it completed, was stopped or interrupted) and none of
     /// its attempts runs: whatever the runner keeps for it (a Ray driver) can go.
     async fn release(&self, _experiment: &ExperimentRecord) {}

@@ -113,11 +113,28 @@ pub(crate) fn parser_and_plan(
 }
 
 pub(crate) fn plan(l: &TrialLaunch) -> std::io::Result<TrialPlan> {
+    plan_attempt(l, true)
+}
+
+/// The plan of an attempt that is already running (a controller started again re-attached
+/// to it): its `output.log` is appended to, nothing is moved aside.
+pub(crate) fn plan_running(l: &TrialLaunch) -> std::io::Result<TrialPlan> {
+    plan_attempt(l, false)
+}
+
+fn plan_attempt(l: &TrialLaunch, fresh: bool) -> std::io::Result<TrialPlan> {
     let dir = trial_dir(&l.run_dir, &l.trial);
     std::fs::create_dir_all(&dir)?;
     let log_path = dir.join("output.log");
-    keep_apart(&log_path, l.attempt - 1);
-    let log = std::fs::File::create(&log_path)?;
+    let log = if fresh {
+        keep_apart(&log_path, l.attempt - 1);
+        std::fs::File::create(&log_path)?
+    } else {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)?
+    };
     let checkpoint = checkpoint_dir(&l.run_dir, &l.trial);
     std::fs::create_dir_all(&checkpoint)?;
 
@@ -128,7 +145,9 @@ pub(crate) fn plan(l: &TrialLaunch) -> std::io::Result<TrialPlan> {
     let metrics_file = match &l.collector.kind {
         CollectorKind::File { path, directory } => {
             let local = dir.join(path.trim_start_matches('/'));
-            keep_apart(&local, l.attempt - 1);
+            if fresh {
+                keep_apart(&local, l.attempt - 1);
+            }
             if *directory {
                 std::fs::create_dir_all(&local)?;
             } else if let Some(parent) = local.parent() {
@@ -354,6 +373,25 @@ impl TrialOutput {
         if self.parse_stdout {
             let own: Vec<String> = lines.iter().filter(|l| !foreign(l)).cloned().collect();
             let obs = parse_lines(&self.parser, &mut self.builder, &own);
+            self.send_observations(obs);
+        }
+        for l in lines {
+            self.push_tail(l);
+        }
+    }
+
+    /// Parses what the attempt already wrote to `output.log` (StdOut collector), for a
+    /// controller that re-attaches to it: every observation again, from the first; the
+    /// controller skips those it has stored.
+    pub fn replay(&mut self, log: &Path) {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let lines: Vec<String> = text
+            .lines()
+            .filter(|l| !l.starts_with("[ferrotune]") && !l.starts_with("[rank "))
+            .map(str::to_string)
+            .collect();
+        if self.parse_stdout {
+            let obs = parse_lines(&self.parser, &mut self.builder, &lines);
             self.send_observations(obs);
         }
         for l in lines {

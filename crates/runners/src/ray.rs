@@ -134,6 +134,21 @@ impl TrialRunner for RayRunner {
         }
     }
 
+    async fn reattach(
+        &self,
+        experiment: &ExperimentRecord,
+        running: Vec<TrialLaunch>,
+        events: mpsc::UnboundedSender<RunnerEvent>,
+    ) -> Vec<ferrotune_controller::Reattached> {
+        match &self.mode {
+            Mode::Tasks(t) => t.reattach(experiment, running, events).await,
+            Mode::Jobs(j) => {
+                j.cleanup_orphans(experiment).await;
+                Vec::new()
+            }
+        }
+    }
+
     async fn release(&self, experiment: &ExperimentRecord) {
         if let Mode::Tasks(t) = &self.mode {
             t.release(experiment).await;
@@ -147,6 +162,7 @@ impl TrialRunner for RayRunner {
 pub(crate) async fn stop_experiment_jobs(
     api: &api::JobApi,
     experiment: &ExperimentRecord,
+    keep: Option<&str>,
     stop_wait: Duration,
     poll: Duration,
 ) {
@@ -166,7 +182,7 @@ pub(crate) async fn stop_experiment_jobs(
         .into_iter()
         .filter(|j| !j.status.is_terminal())
         .filter_map(|j| j.submission_id)
-        .filter(|id| id.starts_with(&prefix))
+        .filter(|id| id.starts_with(&prefix) && Some(id.as_str()) != keep)
         .collect();
     for id in &orphans {
         tracing::info!(job = %id, "stopping a Ray job left by an earlier run");

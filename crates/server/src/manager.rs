@@ -369,8 +369,8 @@ impl Manager {
         if let Err(e) = ferrotune_runners::select::pin(Path::new(&record.run_dir), &choice) {
             tracing::warn!(experiment = %record.name, "cannot record its runner: {e}");
         }
-        // A server killed outright may have left trials behind (processes, Ray jobs).
-        runner.cleanup_orphans(&record).await;
+        // What a server killed outright left behind (processes, Ray jobs) is taken back or
+        // ended by the controller before it starts anything (`TrialRunner::reattach`).
         self.store
             .claim_experiment(record.id, std::process::id() as i64)
             .await?;

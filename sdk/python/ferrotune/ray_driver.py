@@ -22,6 +22,7 @@ it) it stops every trial and ends.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import os
 import queue
@@ -39,6 +40,10 @@ VAR = "FERROTUNE_RAY_DRIVER"
 MAX_BATCH = 1000
 # A line longer than this is cut (a trial that prints megabytes without a newline).
 MAX_LINE = 64 * 1024
+# How many of each process's latest output lines are sent again on each new connection.
+RESEND_LINES = 2000
+# How many ended attempts (with their latest lines) a reconnection offers again.
+MAX_ENDED_KEPT = 64
 # How many of the latest exit messages are sent again on each new connection.
 MAX_RESENT_EXITS = 256
 # How long a cancelled trial may take beyond its grace before Ray kills its worker.
@@ -220,6 +225,10 @@ class Member:
     node_id: str = ""
     node_ip: str = ""
     exit: Optional[Dict[str, Any]] = None  # its {"code"|"signal"|"error": ...}, once ended
+    sent: int = 0  # lines of the process sent so far
+    # The latest of them, sent again on each new connection (any in flight when one broke
+    # are not lost; the controller keeps the ones it lacks by their index).
+    recent: Any = field(default_factory=lambda: collections.deque(maxlen=RESEND_LINES))
 
 
 @dataclass
@@ -235,6 +244,7 @@ class Running:
     cancel: Optional[float] = None  # the grace, once a cancel was asked for
     cancelled_at: Optional[float] = None
     exited: bool = False
+    token: str = ""  # the trial's FERROTUNE_TOKEN, for a controller that re-attaches
 
 
 def replica_env(rank: int, world: int, local_rank: int, addr: str, port: int) -> List[Tuple[str, str]]:
@@ -274,10 +284,17 @@ class Driver:
     pb_grpc: Any
     running: Dict[Tuple[str, int], Running] = field(default_factory=dict)
     # Messages for the controller; those not sent when a connection breaks go on the next.
-    outbox: "asyncio.Queue[Any]" = field(default_factory=asyncio.Queue)
+    outbox: Any = field(default_factory=collections.deque)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    # Which connection may take from the outbox: a broken one's sender, still waiting,
+    # must not take a message the next connection should carry.
+    connection: int = 0
     # Every exit message, resent on each new connection (the runner ignores repeats), so
     # that one in flight when a connection broke is not lost.
     exits: List[Any] = field(default_factory=list)
+    # The attempts of those exits, with their report tokens: a controller started again
+    # may not have heard of their end, and takes them back to hear it.
+    ended: Dict[Tuple[str, int], "Running"] = field(default_factory=dict)
     shutdown: bool = False
 
     # -- messages
@@ -289,7 +306,8 @@ class Driver:
             if len(self.exits) > MAX_RESENT_EXITS:
                 # Older ones were delivered long ago (a connection carries them in order).
                 del self.exits[: len(self.exits) - MAX_RESENT_EXITS]
-        self.outbox.put_nowait(m)
+        self.outbox.append(m)
+        self.wakeup.set()
 
     def exited(self, r: Running, code: Optional[int] = None, sig: Optional[int] = None,
                error: str = "", not_started: bool = False) -> None:
@@ -297,6 +315,9 @@ class Driver:
             return
         r.exited = True
         self.running.pop((r.trial, r.attempt), None)
+        self.ended[(r.trial, r.attempt)] = r
+        while len(self.ended) > MAX_ENDED_KEPT:
+            self.ended.pop(next(iter(self.ended)))
         ex = self.pb.TaskExited(trial=r.trial, attempt=r.attempt, error=error,
                                 not_started=not_started)
         if code is not None:
@@ -320,7 +341,8 @@ class Driver:
             resources["resources"] = dict(t.resources)
         spec = {"argv": list(t.argv), "env": [(e.name, e.value) for e in t.env],
                 "cwd": t.cwd, "mkdirs": list(t.mkdirs)}
-        r = Running(trial=t.trial, attempt=t.attempt, replicas=max(t.replicas, 1))
+        token = next((e.value for e in reversed(t.env) if e.name == "FERROTUNE_TOKEN"), "")
+        r = Running(trial=t.trial, attempt=t.attempt, replicas=max(t.replicas, 1), token=token)
         self.running[key] = r
         asyncio.get_running_loop().create_task(self.run_attempt(r, resources, spec))
 
@@ -412,8 +434,12 @@ class Driver:
                             trial=r.trial, attempt=r.attempt, node_id=first.node_id,
                             node_ip=first.node_ip))
                 elif "lines" in item:
+                    first = m.sent
+                    m.sent += len(item["lines"])
+                    m.recent.extend(item["lines"])
                     self.send(output=self.pb.TaskOutput(trial=r.trial, attempt=r.attempt,
-                                                        lines=item["lines"], rank=m.rank))
+                                                        lines=item["lines"], rank=m.rank,
+                                                        first_line=first))
                 elif "exit" in item:
                     m.exit = item["exit"]
                     if m.exit.get("error"):
@@ -511,7 +537,10 @@ class Driver:
     # -- the connection
 
     def hello(self) -> Any:
-        running = [self.pb.TaskRef(trial=t, attempt=a) for (t, a) in self.running]
+        running = [self.pb.TaskRef(trial=t, attempt=a, token=r.token)
+                   for (t, a), r in self.running.items()]
+        running += [self.pb.TaskRef(trial=t, attempt=a, token=r.token)
+                    for (t, a), r in self.ended.items()]
         return self.pb.DriverMessage(hello=self.pb.DriverHello(
             driver_id=self.cfg["driver_id"], running=running,
             ray_version=getattr(self.ray, "__version__", "")))
@@ -533,15 +562,28 @@ class Driver:
     async def session(self) -> None:
         """One connection, until it breaks or the controller says to shut down."""
         channel = self.channel()
+        self.connection += 1
+        mine = self.connection
         try:
             stub = self.pb_grpc.RayDriverServiceStub(channel)
 
             async def upward() -> Any:
                 yield self.hello()
+                for r in list(self.running.values()) + list(self.ended.values()):
+                    for m in r.members:
+                        if m.recent:
+                            yield self.pb.DriverMessage(output=self.pb.TaskOutput(
+                                trial=r.trial, attempt=r.attempt, rank=m.rank,
+                                lines=list(m.recent), first_line=m.sent - len(m.recent)))
                 for m in list(self.exits):
                     yield m
                 while True:
-                    yield await self.outbox.get()
+                    while self.connection == mine and not self.outbox:
+                        self.wakeup.clear()
+                        await self.wakeup.wait()
+                    if self.connection != mine:
+                        return
+                    yield self.outbox.popleft()
 
             call = stub.Attach(upward(), metadata=(("authorization", f"Bearer {self.cfg['token']}"),))
             async for cmd in call:
@@ -554,6 +596,9 @@ class Driver:
                     self.shutdown = True
                     return
         finally:
+            # This connection's sender, if still waiting, ends without taking anything.
+            self.connection += 1
+            self.wakeup.set()
             await channel.close(grace=1.0)
 
     async def run(self) -> int:

@@ -90,6 +90,7 @@ impl Jobs {
         super::stop_experiment_jobs(
             &self.api,
             experiment,
+            None,
             Duration::from_secs(self.stop_wait_s),
             self.poll,
         )

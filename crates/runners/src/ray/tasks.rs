@@ -16,7 +16,7 @@ use super::api::{JobApi, JobStatus, Submitted};
 use super::{RayConfig, experiment_prefix};
 use crate::plan::TrialOutput;
 use ferrotune_controller::drivers::{DriverHub, DriverSession, FromDriver, TaskSpec, ToDriver};
-use ferrotune_controller::{ExitKind, RunnerEvent, Started, TrialLaunch};
+use ferrotune_controller::{ExitKind, Reattached, RunnerEvent, Started, TrialLaunch};
 use ferrotune_store::ExperimentRecord;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,6 +30,11 @@ pub const DRIVER_ENTRYPOINT: &str = "python3 -m ferrotune.ray_driver";
 pub const DRIVER_VAR: &str = "FERROTUNE_RAY_DRIVER";
 /// How long a submitted driver may take to connect back before its trials fail.
 const ATTACH_WITHIN: Duration = Duration::from_secs(90);
+/// How long a controller started again waits for its predecessor's driver to reconnect.
+const REATTACH_WITHIN: Duration = Duration::from_secs(20);
+/// The file in an experiment's run folder that names its driver and the driver's token
+/// (readable by its owner only), so that a controller started again can take it back.
+pub const DRIVER_FILE: &str = "ray-driver.json";
 /// How long a driver may stay disconnected (its job still running) before it is given up.
 const LOST_AFTER: Duration = Duration::from_secs(120);
 /// How long a driver keeps its trials running without its controller before it ends them.
@@ -126,22 +131,7 @@ impl Tasks {
             match alive {
                 Some(a) => a,
                 None => {
-                    let (tx, rx) = mpsc::unbounded_channel();
-                    let actor = DriverActor {
-                        api: self.api.clone(),
-                        prefix: prefix.clone(),
-                        experiment: l.experiment.clone(),
-                        namespace: l.namespace.clone(),
-                        run_dir: l.run_dir.display().to_string(),
-                        stop_wait: self.stop_wait,
-                        poll: self.poll,
-                        cmds: rx,
-                        trials: self.trials.clone(),
-                        driver: None,
-                        tasks: HashMap::new(),
-                        deaths: 0,
-                    };
-                    tokio::spawn(actor.run());
+                    let tx = self.spawn_actor(&l, None, HashMap::new());
                     actors.insert(prefix, tx.clone());
                     tx
                 }
@@ -160,6 +150,149 @@ impl Tasks {
             );
         }
         Started::default()
+    }
+
+    /// Starts the actor of `l`'s experiment, with a driver already running (taken back
+    /// from an earlier controller) or none yet.
+    fn spawn_actor(
+        &self,
+        l: &TrialLaunch,
+        driver: Option<Driver>,
+        tasks: HashMap<String, Task>,
+    ) -> mpsc::UnboundedSender<Cmd> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let actor = DriverActor {
+            api: self.api.clone(),
+            prefix: experiment_prefix(&l.namespace, &l.experiment, &l.run_dir),
+            experiment: l.experiment.clone(),
+            namespace: l.namespace.clone(),
+            run_dir: l.run_dir.display().to_string(),
+            stop_wait: self.stop_wait,
+            poll: self.poll,
+            cmds: rx,
+            trials: self.trials.clone(),
+            driver,
+            tasks,
+            deaths: 0,
+        };
+        tokio::spawn(actor.run());
+        tx
+    }
+
+    /// Takes back the experiment's driver that an earlier controller left running, when it
+    /// reconnects here, with those of `running` it still runs; anything else of the
+    /// experiment on the cluster is stopped.
+    pub async fn reattach(
+        &self,
+        experiment: &ExperimentRecord,
+        running: Vec<TrialLaunch>,
+        events: mpsc::UnboundedSender<RunnerEvent>,
+    ) -> Vec<Reattached> {
+        let run_dir = std::path::Path::new(&experiment.run_dir);
+        let found = async {
+            // Without attempts to take back, a driver left running has nothing to do.
+            let hub = running.first()?.drivers.clone()?;
+            let (id, token) = read_driver_file(run_dir)?;
+            let info = self.api.info(&id).await.ok()??;
+            if info.status != JobStatus::Running {
+                return None;
+            }
+            let mut sessions = hub.register_with_token(&id, &token);
+            match tokio::time::timeout(REATTACH_WITHIN, sessions.recv()).await {
+                Ok(Some(s)) => Some((id, hub, sessions, s)),
+                _ => {
+                    tracing::info!(driver = %id, "the Ray driver left running did not reconnect within {REATTACH_WITHIN:?}; it is stopped");
+                    hub.unregister(&id);
+                    None
+                }
+            }
+        }
+        .await;
+        let Some((id, hub, sessions, session)) = found else {
+            self.cleanup_orphans(experiment).await;
+            return Vec::new();
+        };
+        super::stop_experiment_jobs(&self.api, experiment, Some(&id), self.stop_wait, self.poll)
+            .await;
+        let alive: HashMap<(String, i64), String> = session
+            .hello
+            .running
+            .iter()
+            .map(|(t, a, token)| ((t.clone(), *a), token.clone()))
+            .collect();
+        let mut tasks = HashMap::new();
+        let mut kept = Vec::new();
+        let mut first = None;
+        for l in running {
+            let Some(token) = alive.get(&(l.trial.clone(), l.attempt)) else {
+                continue;
+            };
+            let (Ok(parser), Ok(plan)) = (crate::plan::parser(&l), crate::plan::plan_running(&l))
+            else {
+                continue;
+            };
+            let log = plan.dir.join("output.log");
+            let lines_seen = lines_in_log(&log);
+            let mut out = TrialOutput::new(&l, plan.log, plan.metrics_file, parser, events.clone());
+            out.replay(&log);
+            out.note("a controller started again took this attempt back");
+            tasks.insert(
+                l.trial.clone(),
+                Task {
+                    attempt: l.attempt,
+                    out,
+                    deadline: l.timeout.map(|t| Instant::now() + t),
+                    timeout: l.timeout,
+                    timed_out: false,
+                    stopped: false,
+                    stop_until: None,
+                    lines_seen,
+                },
+            );
+            kept.push(Reattached {
+                trial: l.trial.clone(),
+                attempt: l.attempt,
+                token: Some(token.clone()).filter(|t| !t.is_empty()),
+            });
+            first.get_or_insert(l);
+        }
+        // What the driver runs and this controller did not take back goes.
+        for (t, a, _) in &session.hello.running {
+            if !kept.iter().any(|k| &k.trial == t && k.attempt == *a) {
+                let _ = session.commands.send(ToDriver::Cancel {
+                    trial: t.clone(),
+                    attempt: *a,
+                    grace: self.stop_wait,
+                });
+            }
+        }
+        let Some(first) = first else {
+            // Nothing of ours runs there any more: the driver goes; a new one comes with the
+            // next launch.
+            let _ = session.commands.send(ToDriver::Shutdown);
+            hub.unregister(&id);
+            return Vec::new();
+        };
+        tracing::info!(driver = %id, trials = kept.len(), "took back the Ray driver left running");
+        let driver = Driver {
+            id,
+            hub,
+            sessions,
+            session: Some(session),
+            submitted: Instant::now(),
+            alone_since: None,
+            attached_once: true,
+            outbox: Vec::new(),
+            checked: Instant::now(),
+        };
+        let tx = self.spawn_actor(&first, Some(driver), tasks);
+        let prefix = experiment_prefix(&first.namespace, &first.experiment, &first.run_dir);
+        self.actors.lock().expect("lock").insert(prefix, tx.clone());
+        let mut trials = self.trials.lock().expect("lock");
+        for k in &kept {
+            trials.insert(k.trial.clone(), tx.clone());
+        }
+        kept
     }
 
     pub async fn stop(&self, trial: &str, grace: Duration) {
@@ -189,7 +322,7 @@ impl Tasks {
     }
 
     pub async fn cleanup_orphans(&self, experiment: &ExperimentRecord) {
-        super::stop_experiment_jobs(&self.api, experiment, self.stop_wait, self.poll).await;
+        super::stop_experiment_jobs(&self.api, experiment, None, self.stop_wait, self.poll).await;
     }
 }
 
@@ -219,6 +352,8 @@ struct Task {
     stopped: bool,
     /// When a cancelled attempt is given up.
     stop_until: Option<Instant>,
+    /// Per replica, how many of its lines are in the log.
+    lines_seen: HashMap<u32, u64>,
 }
 
 enum Wake {
@@ -340,6 +475,7 @@ impl DriverActor {
                 timed_out: false,
                 stopped: false,
                 stop_until: None,
+                lines_seen: HashMap::new(),
             },
         );
         self.send(ToDriver::Launch(spec));
@@ -395,6 +531,9 @@ impl DriverActor {
             }
         }
         tracing::info!(driver = %id, "Ray driver job submitted");
+        if let Err(e) = write_driver_file(std::path::Path::new(&self.run_dir), &id, &token) {
+            tracing::warn!(driver = %id, "cannot record the driver in the run folder (a restart will not take it back): {e}");
+        }
         self.driver = Some(Driver {
             id,
             hub,
@@ -442,8 +581,26 @@ impl DriverActor {
                 attempt,
                 lines,
                 rank,
+                first_line,
             } => {
                 if let Some(t) = self.task(&trial, attempt) {
+                    // Lines sent again after a reconnection: keep only those not seen.
+                    let mut lines = lines;
+                    if let Some(first) = first_line {
+                        let seen = t.lines_seen.entry(rank).or_insert(0);
+                        let skip = seen.saturating_sub(first) as usize;
+                        if first > *seen {
+                            t.out.note(&format!(
+                                "{} lines of output (replica {rank}) were lost on the way",
+                                first - *seen
+                            ));
+                        }
+                        *seen = (*seen).max(first + lines.len() as u64);
+                        if skip >= lines.len() {
+                            return;
+                        }
+                        lines.drain(..skip);
+                    }
                     // Other replicas' lines go to the log, marked, and are not parsed: the
                     // metrics are rank 0's.
                     let lines: Vec<String> = if rank == 0 {
@@ -649,6 +806,7 @@ impl DriverActor {
         let Some(d) = self.driver.take() else {
             return;
         };
+        let _ = std::fs::remove_file(std::path::Path::new(&self.run_dir).join(DRIVER_FILE));
         if let Some(s) = &d.session {
             let _ = s.commands.send(ToDriver::Shutdown);
         }
@@ -677,5 +835,90 @@ impl DriverActor {
                 stopped,
             );
         }
+    }
+}
+
+/// Per replica, how many of its lines an attempt's `output.log` holds (rank 0's unmarked,
+/// the others' as `[rank K] `; ferrotune's own notes are not the trial's).
+fn lines_in_log(log: &std::path::Path) -> HashMap<u32, u64> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut seen = HashMap::new();
+    for line in text.lines() {
+        let (rank, rest) = line
+            .strip_prefix("[rank ")
+            .and_then(|r| r.split_once("] "))
+            .and_then(|(k, rest)| Some((k.parse().ok()?, rest)))
+            .unwrap_or((0, line));
+        if !rest.starts_with("[ferrotune]") {
+            *seen.entry(rank).or_insert(0) += 1;
+        }
+    }
+    seen
+}
+
+/// Records the experiment's driver and its token in the run folder (mode 0600).
+fn write_driver_file(run_dir: &std::path::Path, id: &str, token: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = run_dir.join(format!("{DRIVER_FILE}.tmp"));
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(
+        serde_json::json!({"driver_id": id, "token": token})
+            .to_string()
+            .as_bytes(),
+    )?;
+    drop(f);
+    std::fs::rename(tmp, run_dir.join(DRIVER_FILE))
+}
+
+/// The driver and token the run folder records, if any.
+fn read_driver_file(run_dir: &std::path::Path) -> Option<(String, String)> {
+    let text = std::fs::read_to_string(run_dir.join(DRIVER_FILE)).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some((
+        v.get("driver_id")?.as_str()?.to_string(),
+        v.get("token")?.as_str()?.to_string(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_driver_file_round_trips_and_only_its_owner_reads_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(read_driver_file(d.path()), None);
+        write_driver_file(d.path(), "ferrotune_a_b_1_driver_x", "secret").unwrap();
+        assert_eq!(
+            read_driver_file(d.path()),
+            Some(("ferrotune_a_b_1_driver_x".into(), "secret".into()))
+        );
+        let mode = std::fs::metadata(d.path().join(DRIVER_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_log_counts_each_replicas_lines_but_not_ferrotunes_notes() {
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("output.log");
+        std::fs::write(
+            &log,
+            "a\n[rank 1] b\n[ferrotune] note\nc\n[rank 1] d\n[rank 12] e\n[rank 1] [ferrotune] x\n",
+        )
+        .unwrap();
+        let seen = lines_in_log(&log);
+        assert_eq!(seen.get(&0), Some(&2));
+        assert_eq!(seen.get(&1), Some(&2));
+        assert_eq!(seen.get(&12), Some(&1));
     }
 }

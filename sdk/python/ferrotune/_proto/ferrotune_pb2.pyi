@@ -394,12 +394,14 @@ class DriverHello(_message.Message):
     def __init__(self, driver_id: _Optional[str] = ..., running: _Optional[_Iterable[_Union[TaskRef, _Mapping]]] = ..., ray_version: _Optional[str] = ...) -> None: ...
 
 class TaskRef(_message.Message):
-    __slots__ = ("trial", "attempt")
+    __slots__ = ("trial", "attempt", "token")
     TRIAL_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
     trial: str
     attempt: int
-    def __init__(self, trial: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
+    token: str
+    def __init__(self, trial: _Optional[str] = ..., attempt: _Optional[int] = ..., token: _Optional[str] = ...) -> None: ...
 
 class TaskStarted(_message.Message):
     __slots__ = ("trial", "attempt", "node_id", "node_ip")
@@ -414,16 +416,18 @@ class TaskStarted(_message.Message):
     def __init__(self, trial: _Optional[str] = ..., attempt: _Optional[int] = ..., node_id: _Optional[str] = ..., node_ip: _Optional[str] = ...) -> None: ...
 
 class TaskOutput(_message.Message):
-    __slots__ = ("trial", "attempt", "lines", "rank")
+    __slots__ = ("trial", "attempt", "lines", "rank", "first_line")
     TRIAL_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
     RANK_FIELD_NUMBER: _ClassVar[int]
+    FIRST_LINE_FIELD_NUMBER: _ClassVar[int]
     trial: str
     attempt: int
     lines: _containers.RepeatedScalarFieldContainer[str]
     rank: int
-    def __init__(self, trial: _Optional[str] = ..., attempt: _Optional[int] = ..., lines: _Optional[_Iterable[str]] = ..., rank: _Optional[int] = ...) -> None: ...
+    first_line: int
+    def __init__(self, trial: _Optional[str] = ..., attempt: _Optional[int] = ..., lines: _Optional[_Iterable[str]] = ..., rank: _Optional[int] = ..., first_line: _Optional[int] = ...) -> None: ...
 
 class TaskExited(_message.Message):
     __slots__ = ("trial", "attempt", "code", "signal", "error", "not_started")
