@@ -164,4 +164,14 @@ fn the_server_on_ray_points_at_that_cluster() {
         )),
         "{args}"
     );
+    // Drivers on the Ray head and trials reach the server at its Service, not at the
+    // address the pod listens on.
+    let service = objs.iter().find(|o| o["kind"] == "Service").unwrap();
+    let server = format!(
+        "--advertise={}.{}.svc.cluster.local:{}",
+        service["metadata"]["name"].as_str().unwrap(),
+        service["metadata"]["namespace"].as_str().unwrap(),
+        service["spec"]["ports"][0]["port"]
+    );
+    assert!(args.contains(&server), "{args} lacks {server}");
 }
