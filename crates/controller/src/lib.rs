@@ -135,6 +135,34 @@ struct Live {
     skip: HashMap<String, usize>,
 }
 
+impl Live {
+    fn new(id: i64, attempt: i64) -> Self {
+        Live {
+            id,
+            attempt,
+            summaries: HashMap::new(),
+            pending_obs: Vec::new(),
+            stopping: None,
+            early_stop: None,
+            resource: 0.0,
+            skip: HashMap::new(),
+        }
+    }
+
+    /// Adds observations to each metric's summary.
+    fn summarize(&mut self, observations: &[Observation]) {
+        for o in observations {
+            match self.summaries.get_mut(&o.metric) {
+                Some(s) => s.push(o.value),
+                None => {
+                    self.summaries
+                        .insert(o.metric.clone(), MetricSummary::new(&o.metric, o.value));
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StopKind {
     /// The user stopped the experiment, or it completed while this trial ran: Killed.
@@ -498,19 +526,7 @@ impl Controller {
         self.counts.remove(self.views[idx].status);
         self.views[idx].status = TrialStatus::Running;
         self.counts.add(TrialStatus::Running);
-        self.live.insert(
-            name.to_string(),
-            Live {
-                id,
-                attempt,
-                summaries: HashMap::new(),
-                pending_obs: Vec::new(),
-                stopping: None,
-                early_stop: None,
-                resource: 0.0,
-                skip: HashMap::new(),
-            },
-        );
+        self.live.insert(name.to_string(), Live::new(id, attempt));
         // A re-run attempt starts its curve again.
         self.views[idx].intermediate.clear();
         let command = match self
@@ -626,25 +642,10 @@ impl Controller {
                 .into_iter()
                 .map(|(_, o)| o)
                 .collect();
-            let mut live = Live {
-                id,
-                attempt: r.attempt,
-                summaries: HashMap::new(),
-                pending_obs: Vec::new(),
-                stopping: None,
-                early_stop: None,
-                resource: 0.0,
-                skip: HashMap::new(),
-            };
+            let mut live = Live::new(id, r.attempt);
+            live.summarize(&stored);
             for o in &stored {
                 *live.skip.entry(o.metric.clone()).or_default() += 1;
-                match live.summaries.get_mut(&o.metric) {
-                    Some(s) => s.push(o.value),
-                    None => {
-                        live.summaries
-                            .insert(o.metric.clone(), MetricSummary::new(&o.metric, o.value));
-                    }
-                }
             }
             self.views[idx].intermediate.clear();
             if self.keep_curves {
@@ -716,17 +717,7 @@ impl Controller {
                             self.dirty.insert(trial.clone());
                         }
                     }
-                    for o in &observations {
-                        match l.summaries.get_mut(&o.metric) {
-                            Some(s) => s.push(o.value),
-                            None => {
-                                l.summaries.insert(
-                                    o.metric.clone(),
-                                    MetricSummary::new(&o.metric, o.value),
-                                );
-                            }
-                        }
-                    }
+                    l.summarize(&observations);
                     l.pending_obs.extend(observations);
                     if l.pending_obs.len() >= 2048 {
                         let batch = std::mem::take(&mut l.pending_obs);
