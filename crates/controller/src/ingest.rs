@@ -254,7 +254,7 @@ impl ReportHub {
     pub fn trial_of_token(&self, token: &str) -> Option<String> {
         self.routes()
             .iter()
-            .find(|(_, r)| r.token == token)
+            .find(|(_, r)| same_token(&r.token, token))
             .map(|(n, _)| n.clone())
     }
 
@@ -268,7 +268,7 @@ impl ReportHub {
         let allowed = match caller {
             Caller::Admin => true,
             Caller::Namespace(ns) => r.namespace == ns,
-            Caller::Trial(token) => r.token == token,
+            Caller::Trial(token) => same_token(&r.token, token),
         };
         if allowed { Ok(r) } else { Err(not_running()) }
     }

@@ -282,6 +282,17 @@ impl FileFollower {
     }
 }
 
+/// Which replica wrote a line of `output.log`, and the line as it wrote it: rank 0's
+/// lines are unmarked, the others' marked `[rank K] `; `None` for ferrotune's own notes.
+pub(crate) fn replica_line(line: &str) -> Option<(u32, &str)> {
+    let (rank, rest) = line
+        .strip_prefix("[rank ")
+        .and_then(|r| r.split_once("] "))
+        .and_then(|(k, rest)| Some((k.parse().ok()?, rest)))
+        .unwrap_or((0, line));
+    (!rest.starts_with("[ferrotune]")).then_some((rank, rest))
+}
+
 /// The observations in `lines`, by the collector's parser.
 pub(crate) fn parse_lines(
     parser: &MetricParser,
@@ -382,21 +393,26 @@ impl TrialOutput {
 
     /// Parses what the attempt already wrote to `output.log` (StdOut collector), for a
     /// controller that re-attaches to it: every observation again, from the first; the
-    /// controller skips those it has stored.
-    pub fn replay(&mut self, log: &Path) {
+    /// controller skips those it has stored. Returns, per replica, how many of its lines
+    /// the log holds.
+    pub fn replay(&mut self, log: &Path) -> HashMap<u32, u64> {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        let lines: Vec<String> = text
-            .lines()
-            .filter(|l| !l.starts_with("[ferrotune]") && !l.starts_with("[rank "))
-            .map(str::to_string)
-            .collect();
+        let mut seen = HashMap::new();
+        let mut own = Vec::new();
+        for (rank, line) in text.lines().filter_map(replica_line) {
+            *seen.entry(rank).or_insert(0) += 1;
+            if rank == 0 {
+                own.push(line.to_string());
+            }
+        }
         if self.parse_stdout {
-            let obs = parse_lines(&self.parser, &mut self.builder, &lines);
+            let obs = parse_lines(&self.parser, &mut self.builder, &own);
             self.send_observations(obs);
         }
-        for l in lines {
+        for l in own {
             self.push_tail(l);
         }
+        seen
     }
 
     /// New lines of the File collector's metrics file; `last` takes an unfinished line too.
@@ -419,5 +435,24 @@ impl TrialOutput {
             log_tail: self.tail.drain(..).collect(),
             stopped,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_counts_each_replicas_lines_but_not_ferrotunes_notes() {
+        let text =
+            "a\n[rank 1] b\n[ferrotune] note\nc\n[rank 1] d\n[rank 12] e\n[rank 1] [ferrotune] x\n";
+        let mut seen: HashMap<u32, u64> = HashMap::new();
+        for (rank, _) in text.lines().filter_map(replica_line) {
+            *seen.entry(rank).or_insert(0) += 1;
+        }
+        assert_eq!(seen.get(&0), Some(&2));
+        assert_eq!(seen.get(&1), Some(&2));
+        assert_eq!(seen.get(&12), Some(&1));
+        assert_eq!(replica_line("[rank 1] b"), Some((1, "b")));
     }
 }

@@ -10,7 +10,9 @@
 //! connection ends and Ray says its job ended): its running attempts end
 //! [`ExitKind::Interrupted`], so the controller runs them again as new attempts, and the
 //! next launch starts a new driver. When the experiment ends ([`Tasks::release`]) the
-//! driver is told to shut down.
+//! driver is told to shut down. A controller started again takes back the driver its
+//! predecessor left running ([`Tasks::reattach`], through [`DRIVER_FILE`] in the run
+//! folder) and continues the attempts it still runs.
 
 use super::api::{JobApi, JobStatus, Submitted};
 use super::{RayConfig, experiment_prefix};
@@ -232,22 +234,12 @@ impl Tasks {
                 continue;
             };
             let log = plan.dir.join("output.log");
-            let lines_seen = lines_in_log(&log);
             let mut out = TrialOutput::new(&l, plan.log, plan.metrics_file, parser, events.clone());
-            out.replay(&log);
+            let lines_seen = out.replay(&log);
             out.note("a controller started again took this attempt back");
             tasks.insert(
                 l.trial.clone(),
-                Task {
-                    attempt: l.attempt,
-                    out,
-                    deadline: l.timeout.map(|t| Instant::now() + t),
-                    timeout: l.timeout,
-                    timed_out: false,
-                    stopped: false,
-                    stop_until: None,
-                    lines_seen,
-                },
+                Task::new(l.attempt, out, l.timeout, lines_seen),
             );
             kept.push(Reattached {
                 trial: l.trial.clone(),
@@ -338,7 +330,8 @@ struct Driver {
     attached_once: bool,
     /// Commands waiting for a connection.
     outbox: Vec<ToDriver>,
-    /// Whether Ray was last seen running the job (checked while it has no connection).
+    /// When Ray was last asked about the job (it is, once a second, while the driver has
+    /// no connection).
     checked: Instant,
 }
 
@@ -354,6 +347,27 @@ struct Task {
     stop_until: Option<Instant>,
     /// Per replica, how many of its lines are in the log.
     lines_seen: HashMap<u32, u64>,
+}
+
+impl Task {
+    /// An attempt just launched (or taken back), whose timeout counts from now.
+    fn new(
+        attempt: i64,
+        out: TrialOutput,
+        timeout: Option<Duration>,
+        lines_seen: HashMap<u32, u64>,
+    ) -> Self {
+        Task {
+            attempt,
+            out,
+            deadline: timeout.map(|t| Instant::now() + t),
+            timeout,
+            timed_out: false,
+            stopped: false,
+            stop_until: None,
+            lines_seen,
+        }
+    }
 }
 
 enum Wake {
@@ -465,19 +479,8 @@ impl DriverActor {
                 old.stopped,
             );
         }
-        self.tasks.insert(
-            trial,
-            Task {
-                attempt: spec.attempt,
-                out,
-                deadline: timeout.map(|t| Instant::now() + t),
-                timeout,
-                timed_out: false,
-                stopped: false,
-                stop_until: None,
-                lines_seen: HashMap::new(),
-            },
-        );
+        self.tasks
+            .insert(trial, Task::new(spec.attempt, out, timeout, HashMap::new()));
         self.send(ToDriver::Launch(spec));
     }
 
@@ -626,10 +629,13 @@ impl DriverActor {
                 error,
                 not_started,
             } => {
-                if self.task(&trial, attempt).is_none() {
-                    return; // a repeat after a reconnection, or an attempt given up
+                let Some(mut t) = self.tasks.remove(&trial) else {
+                    return; // an attempt given up
+                };
+                if t.attempt != attempt {
+                    self.tasks.insert(trial, t);
+                    return; // a repeat after a reconnection
                 }
-                let mut t = self.tasks.remove(&trial).expect("checked");
                 self.forget(&trial);
                 t.out.read_metrics_file(true).await;
                 let kind = match (code, signal) {
@@ -698,14 +704,11 @@ impl DriverActor {
         for n in timed_out {
             self.cancel(&n, self.stop_wait, true);
         }
-        let given_up: Vec<String> = self
+        let given_up: Vec<(String, Task)> = self
             .tasks
-            .iter()
-            .filter(|(_, t)| t.stop_until.is_some_and(|u| now > u))
-            .map(|(n, _)| n.clone())
+            .extract_if(|_, t| t.stop_until.is_some_and(|u| now > u))
             .collect();
-        for n in given_up {
-            let mut t = self.tasks.remove(&n).expect("listed");
+        for (n, mut t) in given_up {
             self.forget(&n);
             t.out
                 .note("the trial's Ray task had not ended after its stop; it is left to Ray");
@@ -738,7 +741,6 @@ impl DriverActor {
                 None
             }
         };
-        let d = self.driver.as_ref().expect("checked");
         let ended = status
             .as_ref()
             .filter(|(s, _)| s.is_terminal())
@@ -838,24 +840,6 @@ impl DriverActor {
     }
 }
 
-/// Per replica, how many of its lines an attempt's `output.log` holds (rank 0's unmarked,
-/// the others' as `[rank K] `; ferrotune's own notes are not the trial's).
-fn lines_in_log(log: &std::path::Path) -> HashMap<u32, u64> {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let mut seen = HashMap::new();
-    for line in text.lines() {
-        let (rank, rest) = line
-            .strip_prefix("[rank ")
-            .and_then(|r| r.split_once("] "))
-            .and_then(|(k, rest)| Some((k.parse().ok()?, rest)))
-            .unwrap_or((0, line));
-        if !rest.starts_with("[ferrotune]") {
-            *seen.entry(rank).or_insert(0) += 1;
-        }
-    }
-    seen
-}
-
 /// Records the experiment's driver and its token in the run folder (mode 0600).
 fn write_driver_file(run_dir: &std::path::Path, id: &str, token: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -905,20 +889,5 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
-    }
-
-    #[test]
-    fn a_log_counts_each_replicas_lines_but_not_ferrotunes_notes() {
-        let d = tempfile::tempdir().unwrap();
-        let log = d.path().join("output.log");
-        std::fs::write(
-            &log,
-            "a\n[rank 1] b\n[ferrotune] note\nc\n[rank 1] d\n[rank 12] e\n[rank 1] [ferrotune] x\n",
-        )
-        .unwrap();
-        let seen = lines_in_log(&log);
-        assert_eq!(seen.get(&0), Some(&2));
-        assert_eq!(seen.get(&1), Some(&2));
-        assert_eq!(seen.get(&12), Some(&1));
     }
 }
