@@ -19,3 +19,29 @@ pub use local::LocalRunner;
 pub use plan::ENV_TRIAL_DIR;
 pub use ray::{RayConfig, RayRunner};
 pub use select::{RunnerSetting, Runners};
+
+/// The runners' shared maps (running trials, drivers) behind a mutex: a holder that
+/// panicked cannot have left them half-changed (each change is one insert or remove), so
+/// a poisoned lock is taken as it is rather than spreading the panic to every later trial.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn a_poisoned_map_is_still_usable() {
+        let m = Arc::new(Mutex::new(vec![1]));
+        let held = Arc::clone(&m);
+        let _ = std::thread::spawn(move || {
+            let _guard = held.lock().unwrap();
+            panic!("a holder panics");
+        })
+        .join();
+        assert!(m.is_poisoned());
+        super::lock(&m).push(2);
+        assert_eq!(*super::lock(&m), vec![1, 2]);
+    }
+}

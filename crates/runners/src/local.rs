@@ -216,7 +216,7 @@ impl TrialRunner for LocalRunner {
             };
             // Whatever the trial left behind in its group goes with it.
             signal_group(pgid, Signal::SIGKILL);
-            running.lock().expect("lock").remove(&trial);
+            crate::lock(&running).remove(&trial);
             let tail = match tokio::time::timeout(Duration::from_secs(5), tail_rx).await {
                 Ok(Ok(t)) => t,
                 _ => {
@@ -257,7 +257,7 @@ impl TrialRunner for LocalRunner {
     }
 
     async fn stop(&self, trial: &str, grace: Duration) {
-        let tx = self.running.lock().expect("lock").remove(trial);
+        let tx = crate::lock(&self.running).remove(trial);
         if let Some(tx) = tx {
             let _ = tx.send(grace);
         }

@@ -74,13 +74,13 @@ impl Jobs {
         tokio::spawn(async move {
             let trial = job.out.trial.clone();
             job.run(request, stop_rx, timeout, poll, stop_wait).await;
-            running.lock().expect("lock").remove(&trial);
+            crate::lock(&running).remove(&trial);
         });
         Started::default()
     }
 
     pub async fn stop(&self, trial: &str, grace: Duration) {
-        let tx = self.running.lock().expect("lock").remove(trial);
+        let tx = crate::lock(&self.running).remove(trial);
         if let Some(tx) = tx {
             let _ = tx.send(grace);
         }

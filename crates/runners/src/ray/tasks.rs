@@ -128,7 +128,7 @@ impl Tasks {
         };
         let prefix = experiment_prefix(&l.namespace, &l.experiment, &l.run_dir);
         let actor = {
-            let mut actors = self.actors.lock().expect("lock");
+            let mut actors = crate::lock(&self.actors);
             let alive = actors.get(&prefix).filter(|a| !a.is_closed()).cloned();
             match alive {
                 Some(a) => a,
@@ -279,8 +279,8 @@ impl Tasks {
         };
         let tx = self.spawn_actor(&first, Some(driver), tasks);
         let prefix = experiment_prefix(&first.namespace, &first.experiment, &first.run_dir);
-        self.actors.lock().expect("lock").insert(prefix, tx.clone());
-        let mut trials = self.trials.lock().expect("lock");
+        crate::lock(&self.actors).insert(prefix, tx.clone());
+        let mut trials = crate::lock(&self.trials);
         for k in &kept {
             trials.insert(k.trial.clone(), tx.clone());
         }
@@ -288,7 +288,7 @@ impl Tasks {
     }
 
     pub async fn stop(&self, trial: &str, grace: Duration) {
-        let actor = self.trials.lock().expect("lock").get(trial).cloned();
+        let actor = crate::lock(&self.trials).get(trial).cloned();
         if let Some(a) = actor {
             let _ = a.send(Cmd::Stop {
                 trial: trial.to_string(),
@@ -304,7 +304,7 @@ impl Tasks {
             &experiment.name,
             std::path::Path::new(&experiment.run_dir),
         );
-        let actor = self.actors.lock().expect("lock").remove(&prefix);
+        let actor = crate::lock(&self.actors).remove(&prefix);
         if let Some(a) = actor {
             let (tx, rx) = oneshot::channel();
             if a.send(Cmd::Release(tx)).is_ok() {
@@ -668,7 +668,7 @@ impl DriverActor {
     }
 
     fn forget(&self, trial: &str) {
-        self.trials.lock().expect("lock").remove(trial);
+        crate::lock(&self.trials).remove(trial);
     }
 
     fn cancel(&mut self, trial: &str, grace: Duration, timed_out: bool) {
