@@ -181,6 +181,7 @@ pub fn trial(namespace: &str, experiment: &str, t: &TrialRecord) -> v1::Trial {
         reason: t.reason.clone(),
         message: t.message.clone(),
         attempt: t.attempt,
+        failed_attempts: t.failed_attempts,
         objective: t.objective,
         metrics: t.metrics.iter().map(metric_summary).collect(),
         labels: t
@@ -209,6 +210,7 @@ pub fn trial_record(m: &v1::Trial) -> Result<TrialRecord, FieldProblem> {
         reason: m.reason.clone(),
         message: m.message.clone(),
         attempt: m.attempt,
+        failed_attempts: m.failed_attempts,
         objective: m.objective,
         metrics: m
             .metrics
@@ -545,6 +547,7 @@ mod tests {
             reason: "TrialEarlyStopped".into(),
             message: "below the median".into(),
             attempt: 2,
+            failed_attempts: 1,
             objective: Some(0.25),
             metrics: vec![MetricSummary::new("loss", 0.25)],
             labels: [("ferrotune.io/parent".to_string(), "e-0000".to_string())]

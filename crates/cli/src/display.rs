@@ -221,6 +221,7 @@ fn trial_json(exp: Option<&Experiment>, t: &TrialRecord) -> serde_json::Value {
         "name": t.name,
         "status": t.status.as_str(),
         "attempt": t.attempt,
+        "failedAttempts": t.failed_attempts,
         "parameters": t.parameters.to_json(),
         "metrics": metrics,
         "startTime": t.start_time.map(|x| x.to_rfc3339()),

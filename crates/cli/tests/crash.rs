@@ -289,3 +289,60 @@ time.sleep(300)";
     assert_eq!(show["status"], "Stopped");
     assert_eq!(show["reason"], "StoppedByUser");
 }
+
+/// Fails once after an interruption: the first attempt waits to be killed with its
+/// controller, the second exits 3, the third reports.
+const INTERRUPTED_THEN_FLAKY: &str = "import os, json, sys, time
+x = json.loads(os.environ['FERROTUNE_PARAMS'])['x']
+d = os.environ['FERROTUNE_TRIAL_DIR']
+tries = len([f for f in os.listdir(d) if f.startswith('tried-')])
+open(os.path.join(d, f'tried-{tries}'), 'w').close()
+if tries == 0:
+    open(os.path.join(d, 'pid'), 'w').write(str(os.getpid()))
+    time.sleep(600)
+if tries == 1:
+    print('transient failure', flush=True)
+    sys.exit(3)
+print(f'loss={x*x}', flush=True)";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_cut_short_by_a_crash_uses_no_retry() {
+    let sb = Sandbox::new();
+    let f = sb.write(
+        "exp.yaml",
+        &native(
+            "again",
+            PARAMS_X,
+            INTERRUPTED_THEN_FLAKY,
+            "  parallelTrialCount: 1\n  maxTrialCount: 1\n  maxTrialRetries: 1\n",
+        ),
+    );
+    let mut child = sb
+        .cmd(&["run", f.to_str().unwrap(), "--seed", "2"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid_file = sb.path("ferrotune-runs/again/trials/again-0001/pid");
+    wait_until(
+        "the first attempt to start",
+        Duration::from_secs(60),
+        || pid_file.exists(),
+    );
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+
+    // Attempt 2 fails and, the one retry being unused, attempt 3 runs and succeeds.
+    let out = sb.run(&["resume", "again"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("running it again (retry 1 of 1)"),
+        "{}",
+        stderr(&out)
+    );
+    let trials = sb.json(&["trials", "again", "--output", "json"]);
+    let t = &trials[0];
+    assert_eq!(t["status"], "Succeeded", "{trials}");
+    assert_eq!(t["attempt"], 3, "{t}");
+    assert_eq!(t["failedAttempts"], 1, "{t}");
+}

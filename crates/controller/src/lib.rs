@@ -198,6 +198,8 @@ pub struct Controller {
     index: HashMap<String, usize>,
     ids: HashMap<String, i64>,
     attempts: HashMap<String, i64>,
+    /// Failed attempts run again, per trial (what `maxTrialRetries` limits).
+    failures: HashMap<String, i64>,
     counts: Counts,
     live: HashMap<String, Live>,
     /// Trials to (re)start before asking for new ones: interrupted attempts.
@@ -266,6 +268,7 @@ impl Controller {
             index: HashMap::new(),
             ids: HashMap::new(),
             attempts: HashMap::new(),
+            failures: HashMap::new(),
             counts: Counts::default(),
             live: HashMap::new(),
             queue: Vec::new(),
@@ -312,6 +315,7 @@ impl Controller {
         self.index.insert(t.name.clone(), self.views.len());
         self.ids.insert(t.name.clone(), t.id);
         self.attempts.insert(t.name.clone(), t.attempt);
+        self.failures.insert(t.name.clone(), t.failed_attempts);
         let view = TrialView {
             name: t.name,
             parameters: t.parameters,
@@ -809,7 +813,12 @@ impl Controller {
         let idx = self.index[name];
         if stopped && l.stopping == Some(StopKind::Requeue) {
             return self
-                .requeue(idx, &l, "interrupted; the trial will run again on resume")
+                .requeue(
+                    idx,
+                    &l,
+                    "interrupted; the trial will run again on resume",
+                    false,
+                )
                 .await;
         }
         // Cut short from outside (its driver died): it runs again at once, first in line,
@@ -819,7 +828,7 @@ impl Controller {
                 "attempt {} interrupted ({why}); running it again",
                 l.attempt
             );
-            return self.run_again_first(idx, name, &l, why).await;
+            return self.run_again_first(idx, name, &l, why, false).await;
         }
         let metric = &self.exp.objective.metric;
         let objective = l
@@ -861,15 +870,19 @@ impl Controller {
         };
         // A failed attempt the experiment allows to retry runs again, first in line; its
         // observations stay with that attempt, and it counts as failed only at the end.
+        // Retries are failed attempts counted, not attempt numbers: an attempt a restart or
+        // a dead driver interrupted uses none.
         let retries = i64::from(self.exp.max_trial_retries);
-        if status == TrialStatus::Failed && !stopped && l.attempt <= retries {
+        let failed_before = self.failures.get(name).copied().unwrap_or(0);
+        if status == TrialStatus::Failed && !stopped && failed_before < retries {
             let why = format!(
                 "attempt {} failed ({reason}: {}); running it again (retry {} of {retries})",
                 l.attempt,
                 message.lines().next().unwrap_or(""),
-                l.attempt
+                failed_before + 1
             );
-            return self.run_again_first(idx, name, &l, why).await;
+            self.failures.insert(name.to_string(), failed_before + 1);
+            return self.run_again_first(idx, name, &l, why, true).await;
         }
         let outcome = TrialOutcome {
             status,
@@ -908,8 +921,9 @@ impl Controller {
         name: &str,
         l: &Live,
         why: String,
+        failed: bool,
     ) -> Result<(), ControllerError> {
-        self.requeue(idx, l, &why).await?;
+        self.requeue(idx, l, &why, failed).await?;
         self.queue.insert(0, name.to_string());
         self.emit(Event::TrialRetrying {
             name: name.to_string(),
@@ -922,11 +936,17 @@ impl Controller {
 
     /// Puts an ended attempt's trial back to Created (its observations kept with that
     /// attempt), to run again as the next attempt.
-    async fn requeue(&mut self, idx: usize, l: &Live, why: &str) -> Result<(), ControllerError> {
+    async fn requeue(
+        &mut self,
+        idx: usize,
+        l: &Live,
+        why: &str,
+        failed: bool,
+    ) -> Result<(), ControllerError> {
         self.store
             .append_observations(l.id, l.attempt, &l.pending_obs)
             .await?;
-        self.store.requeue_trial(l.id, why).await?;
+        self.store.requeue_trial(l.id, why, failed).await?;
         self.counts.remove(TrialStatus::Running);
         self.counts.add(TrialStatus::Created);
         self.views[idx].status = TrialStatus::Created;

@@ -206,6 +206,10 @@ pub struct TrialRecord {
     /// How many times the trial has been started; a trial interrupted by a crash is
     /// re-run as attempt n+1 and its earlier observations stay filed under attempt n.
     pub attempt: i64,
+    /// How many attempts failed and were run again ([`Store::requeue_trial`] with
+    /// `failed`): what `spec.maxTrialRetries` limits. Attempts a restart interrupted are
+    /// not counted.
+    pub failed_attempts: i64,
     /// The objective's value by its strategy, once the trial has finished with it.
     pub objective: Option<f64>,
     /// Every metric's summary over the final attempt.
@@ -312,8 +316,14 @@ pub trait Store: Send + Sync {
         last_observations: &[Observation],
         outcome: &TrialOutcome,
     ) -> Result<(), StoreError>;
-    /// Puts a trial back to Created (it will be re-run), with a reason.
-    async fn requeue_trial(&self, trial_id: i64, reason: &str) -> Result<(), StoreError>;
+    /// Puts a trial back to Created (it will be re-run), with a reason; `failed` counts
+    /// the attempt in `failed_attempts` (a retry), otherwise it was interrupted.
+    async fn requeue_trial(
+        &self,
+        trial_id: i64,
+        reason: &str,
+        failed: bool,
+    ) -> Result<(), StoreError>;
     /// A trial's observation log; `attempt: None` means every attempt. Ordered by attempt,
     /// then insertion order.
     async fn observations(

@@ -182,7 +182,7 @@ macro_rules! experiment_columns {
 macro_rules! trial_columns {
     () => {
         "id, experiment_id, name, seq, parameters, status, reason, message, attempt, objective, \
-         metrics, created_at, start_time, completion_time, pgid, labels"
+         metrics, created_at, start_time, completion_time, pgid, labels, failed_attempts"
     };
 }
 
@@ -243,6 +243,7 @@ fn trial_from_row(row: &SqliteRow) -> Result<TrialRecord, StoreError> {
         reason: col(row, "reason")?,
         message: col(row, "message")?,
         attempt: col(row, "attempt")?,
+        failed_attempts: col(row, "failed_attempts")?,
         objective: col(row, "objective")?,
         metrics,
         created_at: parse_ts(&created_at, &what("created_at"))?,
@@ -605,6 +606,7 @@ impl Store for SqliteStore {
                 reason: String::new(),
                 message: String::new(),
                 attempt: 0,
+                failed_attempts: 0,
                 objective: None,
                 metrics: Vec::new(),
                 created_at,
@@ -699,15 +701,22 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn requeue_trial(&self, trial_id: i64, reason: &str) -> Result<(), StoreError> {
+    async fn requeue_trial(
+        &self,
+        trial_id: i64,
+        reason: &str,
+        failed: bool,
+    ) -> Result<(), StoreError> {
         let _w = self.write.lock().await;
         let done = sqlx::query(
             "UPDATE trials SET status = ?1, reason = ?2, message = '', pgid = NULL, \
-             objective = NULL, metrics = '[]', completion_time = NULL WHERE id = ?3",
+             objective = NULL, metrics = '[]', completion_time = NULL, \
+             failed_attempts = failed_attempts + ?4 WHERE id = ?3",
         )
         .bind(TrialStatus::Created.as_str())
         .bind(reason)
         .bind(trial_id)
+        .bind(i64::from(failed))
         .execute(&self.pool)
         .await?;
         crate::touched(done.rows_affected(), || StoreError::TrialNotFound(trial_id))

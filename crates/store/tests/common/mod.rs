@@ -424,7 +424,7 @@ pub async fn full_trial_lifecycle<B: Backend>() {
         Err(StoreError::TrialNotFound(999))
     ));
     assert!(matches!(
-        store.requeue_trial(999, "Requeued").await,
+        store.requeue_trial(999, "Requeued", false).await,
         Err(StoreError::TrialNotFound(999))
     ));
     assert!(matches!(
@@ -513,7 +513,7 @@ pub async fn requeue_and_second_attempt_keep_observations_apart<B: Backend>() {
     store.append_observations(t.id, 1, &first).await.unwrap();
 
     store
-        .requeue_trial(t.id, "Requeued: controller restarted")
+        .requeue_trial(t.id, "Requeued: controller restarted", false)
         .await
         .unwrap();
     let r = store.list_trials(e.id).await.unwrap().remove(0);
@@ -521,6 +521,8 @@ pub async fn requeue_and_second_attempt_keep_observations_apart<B: Backend>() {
     assert_eq!(r.reason, "Requeued: controller restarted");
     assert_eq!(r.pgid, None);
     assert_eq!(r.attempt, 1);
+    // An interrupted attempt is no failure: no retry is used up.
+    assert_eq!(r.failed_attempts, 0);
 
     let start2 = t0() + Duration::seconds(60);
     store.start_trial(t.id, 2, Some(200), start2).await.unwrap();
@@ -560,6 +562,16 @@ pub async fn requeue_and_second_attempt_keep_observations_apart<B: Backend>() {
     let all = store.observations(t.id, None).await.unwrap();
     assert_eq!(all, a1.into_iter().chain(a2).collect::<Vec<_>>());
     assert!(store.observations(t.id, Some(3)).await.unwrap().is_empty());
+
+    // Failed attempts run again are counted, one per requeue, and kept.
+    for n in 1..=2 {
+        store
+            .requeue_trial(t.id, "Retrying: attempt failed", true)
+            .await
+            .unwrap();
+        let r = store.list_trials(e.id).await.unwrap().remove(0);
+        assert_eq!((r.status, r.failed_attempts), (TrialStatus::Created, n));
+    }
 }
 
 pub async fn algorithm_state_round_trip_and_overwrite<B: Backend>() {

@@ -127,7 +127,7 @@ class TrialCounts(_message.Message):
     def __init__(self, created: _Optional[int] = ..., running: _Optional[int] = ..., succeeded: _Optional[int] = ..., failed: _Optional[int] = ..., killed: _Optional[int] = ..., early_stopped: _Optional[int] = ..., metrics_unavailable: _Optional[int] = ...) -> None: ...
 
 class Trial(_message.Message):
-    __slots__ = ("namespace", "experiment", "name", "seq", "parameters", "status", "reason", "message", "attempt", "objective", "metrics", "labels", "created_at", "start_time", "completion_time")
+    __slots__ = ("namespace", "experiment", "name", "seq", "parameters", "status", "reason", "message", "attempt", "objective", "metrics", "labels", "created_at", "start_time", "completion_time", "failed_attempts")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -150,6 +150,7 @@ class Trial(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     COMPLETION_TIME_FIELD_NUMBER: _ClassVar[int]
+    FAILED_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     experiment: str
     name: str
@@ -165,7 +166,8 @@ class Trial(_message.Message):
     created_at: str
     start_time: str
     completion_time: str
-    def __init__(self, namespace: _Optional[str] = ..., experiment: _Optional[str] = ..., name: _Optional[str] = ..., seq: _Optional[int] = ..., parameters: _Optional[_Iterable[_Union[Parameter, _Mapping]]] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., attempt: _Optional[int] = ..., objective: _Optional[float] = ..., metrics: _Optional[_Iterable[_Union[MetricSummary, _Mapping]]] = ..., labels: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[str] = ..., start_time: _Optional[str] = ..., completion_time: _Optional[str] = ...) -> None: ...
+    failed_attempts: int
+    def __init__(self, namespace: _Optional[str] = ..., experiment: _Optional[str] = ..., name: _Optional[str] = ..., seq: _Optional[int] = ..., parameters: _Optional[_Iterable[_Union[Parameter, _Mapping]]] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., attempt: _Optional[int] = ..., objective: _Optional[float] = ..., metrics: _Optional[_Iterable[_Union[MetricSummary, _Mapping]]] = ..., labels: _Optional[_Mapping[str, str]] = ..., created_at: _Optional[str] = ..., start_time: _Optional[str] = ..., completion_time: _Optional[str] = ..., failed_attempts: _Optional[int] = ...) -> None: ...
 
 class MetricSummary(_message.Message):
     __slots__ = ("name", "min", "max", "latest", "count")
