@@ -12,9 +12,10 @@ fn two_threads() -> bool {
     *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2))
 }
 
-/// `f(items)`, computed as `f(first half)` on a helper thread and `f(second half)` on this
-/// one when `large` (worth a thread's start, some tens of microseconds); `f` must give one
-/// result per item, each from that item alone.
+/// `f(items)`, computed as `f(first half)` and `f(second half)` side by side on rayon's
+/// pool when `large` (its threads stay up between calls, so a split costs microseconds
+/// instead of a thread's start); `f` must give one result per item, each from that item
+/// alone.
 pub(crate) fn map_halves<'a, T: Sync, R: Send>(
     items: &'a [T],
     large: bool,
@@ -24,18 +25,9 @@ pub(crate) fn map_halves<'a, T: Sync, R: Send>(
         return f(items);
     }
     let (first, second) = items.split_at(items.len() / 2);
-    std::thread::scope(|s| {
-        let helper = std::thread::Builder::new().spawn_scoped(s, || f(first));
-        let mut rest = f(second);
-        // No helper thread (the system refused one), or one that panicked: this thread
-        // does that half too.
-        let mut out = helper
-            .ok()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_else(|| f(first));
-        out.append(&mut rest);
-        out
-    })
+    let (mut out, mut rest) = rayon::join(|| f(first), || f(second));
+    out.append(&mut rest);
+    out
 }
 
 #[cfg(test)]
