@@ -84,6 +84,9 @@ const FIT_RANDOM_STARTS: usize = 1;
 /// Acquisition candidates scored per pick.
 const CANDIDATES: usize = 1024;
 
+/// Candidates × observations from which candidates are scored on two threads.
+const PARALLEL_SCORES: usize = 20_000;
+
 /// L-BFGS starts (the best candidates) and iterations on the acquisition.
 const ACQ_STARTS: usize = 3;
 const ACQ_ITERS: u64 = 20;
@@ -368,11 +371,11 @@ impl BayesOpt {
             if v.is_nan() { f64::NEG_INFINITY } else { v }
         };
         let mut cands = self.candidates(obs, k);
-        let mut scored: Vec<(f64, usize)> = cands
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (score(c), i))
-            .collect();
+        let large = cands.len() * post.len() >= PARALLEL_SCORES;
+        let scores = crate::halves::map_halves(&cands, large, |part| {
+            part.iter().map(|c| score(c)).collect()
+        });
+        let mut scored: Vec<(f64, usize)> = scores.into_iter().zip(0..).collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let (mut best_v, first) = scored[0];
         let mut best_p = std::mem::take(&mut cands[first]);

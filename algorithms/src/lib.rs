@@ -9,6 +9,7 @@ pub mod bohb;
 pub mod cmaes;
 mod domain;
 pub mod grid;
+mod halves;
 pub mod hyperband;
 mod ladder;
 mod normal;

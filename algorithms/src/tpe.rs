@@ -33,11 +33,11 @@
 //! objective nothing of this applies, and suggestions are those of the single-objective
 //! code exactly.
 
-mod halves;
 mod multi;
 mod parzen;
 
 use crate::domain::space_problems;
+use crate::halves;
 use crate::random::rng_for;
 use crate::{AlgorithmError, RandomSearch, Suggester, Suggestions};
 use ferrotune_core::pareto::to_minimize;

@@ -21,6 +21,9 @@ const LN_LENGTH: (f64, f64) = (-2.0 * std::f64::consts::LN_10, std::f64::consts:
 const LN_SIGNAL: (f64, f64) = (-2.995_732_273_553_991, 2.995_732_273_553_991);
 const LN_NOISE: (f64, f64) = (-13.815_510_557_964_274, 0.0);
 
+/// Observations from which the hyperparameter starts are fitted side by side.
+const PARALLEL_FIT: usize = 24;
+
 /// Weight of the penalty for leaving the bounds.
 const PENALTY: f64 = 100.0;
 
@@ -303,10 +306,18 @@ pub(super) fn lbfgs<P: Both>(problem: P, start: DVector<f64>, iters: u64) -> DVe
 /// keeps the best.
 pub(super) fn fit(x: &[Vec<f64>], y: &DVector<f64>, starts: &[DVector<f64>], iters: u64) -> Hyper {
     let problem = Likelihood { x, y };
+    // The starts side by side once the matrices are big enough to be worth it; the best is
+    // then chosen in their order, as one thread would.
+    let fitted = crate::halves::map_halves(starts, x.len() >= PARALLEL_FIT, |part| {
+        part.iter()
+            .map(|s| {
+                let theta = clamp_theta(&lbfgs(Likelihood { x, y }, clamp_theta(s), iters));
+                (problem.eval(&theta).0, theta)
+            })
+            .collect()
+    });
     let mut best: Option<(f64, DVector<f64>)> = None;
-    for s in starts {
-        let theta = clamp_theta(&lbfgs(Likelihood { x, y }, clamp_theta(s), iters));
-        let v = problem.eval(&theta).0;
+    for (v, theta) in fitted {
         if best.as_ref().is_none_or(|(b, _)| v < *b) {
             best = Some((v, theta));
         }
@@ -368,6 +379,11 @@ impl Posterior {
         let linv = lower_inverse(chol.l_dirty());
         (alpha.iter().all(|a| a.is_finite()) && linv.iter().all(|v| v.is_finite()))
             .then_some(Posterior { x, h, linv, alpha })
+    }
+
+    /// Observations it conditions on.
+    pub fn len(&self) -> usize {
+        self.x.len()
     }
 
     /// The prediction at `p`; gradients only when `grad`.

@@ -11,10 +11,10 @@
 //! weighted by Optuna's ramp by age, or by given weights (multi-objective TPE's `l`, whose
 //! weights are hypervolume contributions).
 
-use super::halves;
 use crate::domain::{
     double_last_step, int_at, int_last_step, lerp, nearest_step, same_value, stepped_double,
 };
+use crate::halves;
 use crate::normal;
 use ferrotune_core::{Distribution, Domain, ParamValue};
 use rand::RngExt;

@@ -1,7 +1,8 @@
-//! Work split in two halves, one on a helper thread, for the large parts of a suggestion
-//! (the `g` estimator's kernels and the candidates' scores with long histories). Each
-//! item's result depends on that item alone and the results are put back in order, so
-//! the suggestion is the one a single thread computes, bit for bit.
+//! Work split in two halves, run side by side, for the large parts of a suggestion (TPE's
+//! `g` estimator's kernels and candidates' scores with long histories, a GP's
+//! hyperparameter starts and candidates). Each item's result depends on that item alone
+//! and the results are put back in order, so the suggestion is the one a single thread
+//! computes, bit for bit.
 
 use std::sync::OnceLock;
 
