@@ -120,10 +120,7 @@ impl TrialRunner for LocalRunner {
         };
         let pgid = child.id().map(|p| p as i32).unwrap_or(0);
         let (stop_tx, stop_rx) = oneshot::channel::<Duration>();
-        self.running
-            .lock()
-            .expect("lock")
-            .insert(l.trial.clone(), stop_tx);
+        crate::lock(&self.running).insert(l.trial.clone(), stop_tx);
         let running = self.running.clone();
         let stdout_parses = l.collector.kind == CollectorKind::StdOut;
         let timeout = l.timeout;

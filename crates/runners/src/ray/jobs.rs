@@ -56,10 +56,7 @@ impl Jobs {
         let id = submission_id(&l);
         let request = job_request(&l, &plan, &id, self.stop_wait_s);
         let (stop_tx, stop_rx) = oneshot::channel::<Duration>();
-        self.running
-            .lock()
-            .expect("lock")
-            .insert(l.trial.clone(), stop_tx);
+        crate::lock(&self.running).insert(l.trial.clone(), stop_tx);
         let job = Job {
             api: self.api.clone(),
             id,

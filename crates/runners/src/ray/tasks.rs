@@ -139,10 +139,7 @@ impl Tasks {
                 }
             }
         };
-        self.trials
-            .lock()
-            .expect("lock")
-            .insert(l.trial.clone(), actor.clone());
+        crate::lock(&self.trials).insert(l.trial.clone(), actor.clone());
         if let Err(mpsc::error::SendError(Cmd::Launch(p))) =
             actor.send(Cmd::Launch(Box::new(pending)))
         {
