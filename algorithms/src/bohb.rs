@@ -51,6 +51,7 @@ pub const SETTINGS: &[&str] = &[
     "resource_name",
     "eta",
     "r_l",
+    "min_resource",
     "random_state",
     "min_points_in_model",
     "random_fraction",
@@ -131,6 +132,7 @@ fn parse(
             resource_name: String::new(),
             eta: hyperband::DEFAULT_ETA,
             r_l: 1.0,
+            min_resource: 1.0,
         },
         min_points_in_model: None,
         random_fraction: 1.0 / 3.0,
@@ -597,7 +599,8 @@ mod tests {
                 hyperband: HyperbandSettings {
                     resource_name: "epochs".into(),
                     eta: 3.0,
-                    r_l: 27.0
+                    r_l: 27.0,
+                    min_resource: 1.0
                 },
                 min_points_in_model: Some(5),
                 random_fraction: 0.25,

@@ -1,8 +1,11 @@
 //! Hyperband (Li et al. 2018), with Katib's settings: `resource_name` names the int or
 //! double parameter that is each trial's budget (epochs, say), `r_l` the largest budget of
-//! one configuration, `eta` (default 3) the factor between rungs.
+//! one configuration, `eta` (default 3) the factor between rungs. `min_resource` (default
+//! 1, ferrotune's: Optuna's `min_resource`, BOHB's `min_budget`) is the smallest budget a
+//! bracket may start with, for curves that say little in their first steps.
 //!
-//! **The schedule** (Katib's and the paper's): `s_max = ⌊log_eta(r_l)⌋`, `B = (s_max + 1)·r_l`.
+//! **The schedule** (Katib's and the paper's): `s_max = ⌊log_eta(r_l / min_resource)⌋`,
+//! `B = (s_max + 1)·r_l`.
 //! Brackets run for `s = s_max` down to 0; bracket `s` starts `n = ⌈B/r_l · eta^s/(s + 1)⌉`
 //! new configurations at budget `r = r_l·eta^(−s)` and runs successive halving: rung `i`
 //! (`0..=s`) holds `n_i = ⌊n·eta^(−i)⌋` configurations at `r_i = r·eta^i`, the best
@@ -54,7 +57,13 @@ use ferrotune_core::{
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Settings `hyperband` accepts (Katib's names).
-pub const SETTINGS: &[&str] = &["resource_name", "eta", "r_l", "random_state"];
+pub const SETTINGS: &[&str] = &[
+    "resource_name",
+    "eta",
+    "r_l",
+    "min_resource",
+    "random_state",
+];
 
 /// The label with a trial's cycle (0, 1, …: a new cycle starts after the last bracket).
 pub const CYCLE_LABEL: &str = "hyperband.ferrotune.io/cycle";
@@ -82,6 +91,10 @@ pub struct HyperbandSettings {
     pub eta: f64,
     /// The largest budget of one configuration (≥ 1; the smallest is `r_l·eta^(−s_max)`).
     pub r_l: f64,
+    /// The smallest budget a configuration may start with (default 1; Optuna's
+    /// `min_resource`, BOHB's `min_budget`): `s_max = ⌊log_eta(r_l / min_resource)⌋`, so
+    /// no bracket judges configurations on fewer steps than this.
+    pub min_resource: f64,
 }
 
 impl HyperbandSettings {
@@ -109,8 +122,8 @@ pub(crate) fn settings_problems(
     errors
 }
 
-/// Parses `resource_name`, `eta` and `r_l` (ignoring other names, which belong to
-/// `random_state` or to BOHB); the settings when all is well, and every problem.
+/// Parses `resource_name`, `eta`, `r_l` and `min_resource` (ignoring other names, which
+/// belong to `random_state` or to BOHB); the settings when all is well, and every problem.
 pub(crate) fn parse(
     algorithm: &str,
     settings: &[(String, String)],
@@ -121,9 +134,10 @@ pub(crate) fn parse(
     let mut resource_name = None;
     let mut eta = Some(DEFAULT_ETA);
     let mut r_l = None;
+    let mut min_resource = Some((1.0, None));
     for (i, (key, value)) in settings.iter().enumerate() {
         let key = key.as_str();
-        if !matches!(key, "resource_name" | "eta" | "r_l") {
+        if !matches!(key, "resource_name" | "eta" | "r_l" | "min_resource") {
             continue;
         }
         let path = format!("{PATH}[{i}]");
@@ -162,6 +176,17 @@ pub(crate) fn parse(
                         .into(),
                 ),
             },
+            "min_resource" => match v.parse::<f64>() {
+                Ok(x) if x.is_finite() && x > 0.0 => min_resource = Some((x, Some(i))),
+                _ => {
+                    min_resource = None;
+                    bad(
+                        "min_resource must be a number greater than 0 (the smallest resource \
+                         a configuration starts with)"
+                            .into(),
+                    );
+                }
+            },
             _ => match resource_problem(v, space) {
                 None => resource_name = Some(v.to_string()),
                 Some(message) => bad(message),
@@ -187,24 +212,35 @@ pub(crate) fn parse(
             ),
         ));
     }
-    if let (Some(eta), Some((r, i))) = (eta, r_l) {
-        let brackets = s_max(eta, r) + 1;
+    if let (Some((r, _)), Some((min, Some(i)))) = (r_l, min_resource)
+        && min > r
+    {
+        errors.push(FieldError::new(
+            format!("{PATH}[{i}].value"),
+            format!("min_resource {min} is larger than r_l {r}; it must be at most r_l"),
+        ));
+    }
+    if let (Some(eta), Some((r, i)), Some((min, _))) = (eta, r_l, min_resource) {
+        let brackets = s_max(eta, r / min) + 1;
         if brackets > MAX_BRACKETS {
             errors.push(FieldError::new(
                 format!("{PATH}[{i}].value"),
                 format!(
-                    "eta {eta} and r_l {r} give more than {MAX_BRACKETS} brackets per cycle; \
-                     raise eta or lower r_l"
+                    "eta {eta}, r_l {r} and min_resource {min} give more than {MAX_BRACKETS} \
+                     brackets per cycle; raise eta or min_resource, or lower r_l"
                 ),
             ));
         }
     }
-    let parsed = match (resource_name, eta, r_l) {
-        (Some(resource_name), Some(eta), Some((r_l, _))) if errors.is_empty() => {
+    let parsed = match (resource_name, eta, r_l, min_resource) {
+        (Some(resource_name), Some(eta), Some((r_l, _)), Some((min_resource, _)))
+            if errors.is_empty() =>
+        {
             Some(HyperbandSettings {
                 resource_name,
                 eta,
                 r_l,
+                min_resource,
             })
         }
         _ => None,
@@ -254,10 +290,15 @@ pub(crate) fn settings_notes(algorithm: &str, settings: &[(String, String)]) -> 
     let Some(Some(r_l)) = number("r_l") else {
         return Vec::new();
     };
-    if !(r_l.is_finite() && r_l >= 1.0) || s_max(eta, r_l) + 1 > MAX_BRACKETS {
+    let min = match number("min_resource") {
+        None => 1.0,
+        Some(Some(x)) if x.is_finite() && x > 0.0 && x <= r_l => x,
+        Some(_) => return Vec::new(),
+    };
+    if !(r_l.is_finite() && r_l >= 1.0) || s_max(eta, r_l / min) + 1 > MAX_BRACKETS {
         return Vec::new();
     }
-    let brackets = schedule(eta, r_l);
+    let brackets = schedule(eta, r_l, min);
     let trials: usize = brackets
         .iter()
         .flat_map(|b| &b.rungs)
@@ -279,20 +320,25 @@ pub(crate) fn settings_notes(algorithm: &str, settings: &[(String, String)]) -> 
                 .join(" → ")
         })
         .collect();
+    let given = if number("min_resource").is_some() {
+        format!("eta {eta}, r_l {r_l} and min_resource {min}")
+    } else {
+        format!("eta {eta} and r_l {r_l}")
+    };
     vec![format!(
-        "{algorithm}: eta {eta} and r_l {r_l} give {} brackets, {trials} trials per cycle ({}); \
-         cycles repeat with new configurations, so maxTrialCount decides when the experiment \
-         ends (a multiple of {trials} runs whole cycles)",
+        "{algorithm}: {given} give {} brackets, {trials} trials per cycle ({}); cycles repeat \
+         with new configurations, so maxTrialCount decides when the experiment ends (a \
+         multiple of {trials} runs whole cycles)",
         brackets.len(),
         shapes.join("; ")
     )]
 }
 
-/// `⌊log_eta(r_l)⌋`, counted by multiplication so that exact powers are exact (at most
-/// `MAX_BRACKETS`, enough to reject).
-fn s_max(eta: f64, r_l: f64) -> usize {
+/// `⌊log_eta(ratio)⌋` for `ratio = r_l / min_resource`, counted by multiplication so that
+/// exact powers are exact (at most `MAX_BRACKETS`, enough to reject).
+fn s_max(eta: f64, ratio: f64) -> usize {
     let (mut s, mut power) = (0, eta);
-    while power <= r_l * (1.0 + 1e-9) && s < MAX_BRACKETS {
+    while power <= ratio * (1.0 + 1e-9) && s < MAX_BRACKETS {
         s += 1;
         power *= eta;
     }
@@ -313,9 +359,10 @@ pub struct Bracket {
     pub rungs: Vec<Rung>,
 }
 
-/// The brackets of one cycle in the order they run (`s = s_max` first).
-pub fn schedule(eta: f64, r_l: f64) -> Vec<Bracket> {
-    let s_max = s_max(eta, r_l);
+/// The brackets of one cycle in the order they run (`s = s_max` first), none starting
+/// below `min_resource`.
+pub fn schedule(eta: f64, r_l: f64, min_resource: f64) -> Vec<Bracket> {
+    let s_max = s_max(eta, r_l / min_resource);
     // Exact ratios (9·3/3) must not become 9.000000000000002 and round up.
     let ceil = |x: f64| (x * (1.0 - 1e-12)).ceil().max(0.0) as usize;
     let floor = |x: f64| (x * (1.0 + 1e-12)).floor().max(0.0) as usize;
@@ -435,14 +482,15 @@ impl Engine {
         ctx: &AlgorithmContext,
         settings: &HyperbandSettings,
     ) -> Result<Engine, AlgorithmError> {
-        let (eta, r_l) = (settings.eta, settings.r_l);
+        let (eta, r_l, min) = (settings.eta, settings.r_l, settings.min_resource);
         let invalid =
             |message: String| AlgorithmError::Settings(vec![FieldError::new(PATH, message)]);
         if !(eta.is_finite() && eta > 1.0 && r_l.is_finite() && r_l >= 1.0)
-            || s_max(eta, r_l) + 1 > MAX_BRACKETS
+            || !(min.is_finite() && min > 0.0 && min <= r_l)
+            || s_max(eta, r_l / min) + 1 > MAX_BRACKETS
         {
             return Err(invalid(format!(
-                "Hyperband settings out of range: eta {eta}, r_l {r_l}"
+                "Hyperband settings out of range: eta {eta}, r_l {r_l}, min_resource {min}"
             )));
         }
         if let Some(message) = resource_problem(&settings.resource_name, &ctx.space) {
@@ -454,7 +502,7 @@ impl Engine {
             .iter()
             .position(|p| p.name == settings.resource_name)
             .ok_or_else(|| AlgorithmError::Internal("resource parameter vanished".into()))?;
-        let brackets = schedule(eta, r_l);
+        let brackets = schedule(eta, r_l, min);
         let budgets = (0..brackets.len()).map(|l| budget(eta, r_l, l)).collect();
         Ok(Engine {
             random: RandomSearch::new(ctx.space.clone(), ctx.seed)?,
@@ -933,13 +981,13 @@ pub(crate) mod tests {
         let rungs = |b: &Bracket| -> Vec<(usize, f64)> {
             b.rungs.iter().map(|r| (r.configs, r.resource)).collect()
         };
-        let s = schedule(3.0, 9.0);
+        let s = schedule(3.0, 9.0, 1.0);
         assert_eq!(s.iter().map(|b| b.s).collect::<Vec<_>>(), [2, 1, 0]);
         assert_eq!(rungs(&s[0]), [(9, 1.0), (3, 3.0), (1, 9.0)]);
         assert_eq!(rungs(&s[1]), [(5, 3.0), (1, 9.0)]);
         assert_eq!(rungs(&s[2]), [(3, 9.0)]);
         // eta 3, r_l 27: the paper's table shape; r_l 81 (s_max 4) in the paper, Table 1.
-        let s = schedule(3.0, 81.0);
+        let s = schedule(3.0, 81.0, 1.0);
         assert_eq!(
             s.iter()
                 .map(|b| b.rungs.iter().map(|r| r.configs).collect::<Vec<_>>())
@@ -955,7 +1003,7 @@ pub(crate) mod tests {
         assert_eq!(s[1].rungs[0].resource, 3.0);
         // Below eta: one bracket, plain random search at r_l.
         assert_eq!(
-            schedule(3.0, 2.5),
+            schedule(3.0, 2.5, 1.0),
             [Bracket {
                 s: 0,
                 rungs: vec![Rung {
@@ -965,9 +1013,44 @@ pub(crate) mod tests {
             }]
         );
         // A fractional eta.
-        let s = schedule(2.5, 10.0);
+        let s = schedule(2.5, 10.0, 1.0);
         assert_eq!(s.len(), 3);
         assert_eq!(rungs(&s[0]), [(7, 1.6), (2, 4.0), (1, 10.0)]);
+        // min_resource 9 of r_l 81: s_max = ⌊log_3 9⌋ = 2, nothing starts below 9 (the
+        // schedule of r_l 9 scaled by 9).
+        let s = schedule(3.0, 81.0, 9.0);
+        assert_eq!(s.iter().map(|b| b.s).collect::<Vec<_>>(), [2, 1, 0]);
+        assert_eq!(rungs(&s[0]), [(9, 9.0), (3, 27.0), (1, 81.0)]);
+        assert_eq!(rungs(&s[1]), [(5, 27.0), (1, 81.0)]);
+        assert_eq!(rungs(&s[2]), [(3, 81.0)]);
+        // Not a power: the smallest budget is the first r_l/eta^s at or above it.
+        let s = schedule(4.0, 100.0, 10.0);
+        assert_eq!(rungs(&s[0]), [(4, 25.0), (1, 100.0)]);
+        assert_eq!(rungs(&s[1]), [(2, 100.0)]);
+    }
+
+    #[test]
+    fn min_resource_drops_the_brackets_that_start_below_it() {
+        let mut h = Hyperband::new(&ctx(
+            "hyperband",
+            space(),
+            4,
+            &[
+                ("resource_name", "epochs"),
+                ("eta", "3"),
+                ("r_l", "9"),
+                ("min_resource", "3"),
+            ],
+        ))
+        .unwrap();
+        // One cycle of 6 trials: 3 at 3 → 1 at 9, and 2 at 9.
+        let history = simulate(&mut h, 6, 2, |_| 0, |t| Some(loss(&t.parameters)));
+        let budgets: Vec<i64> = history.iter().map(|t| epochs(&t.parameters)).collect();
+        assert!(budgets.iter().all(|&e| e >= 3), "{budgets:?}");
+        let shape = shape(&history);
+        assert_eq!(shape[&(1, 0)], (3, [3].into()), "{shape:?}");
+        assert_eq!(shape[&(1, 1)], (1, [9].into()), "{shape:?}");
+        assert_eq!(shape[&(0, 0)].0, 2, "{shape:?}");
     }
 
     #[test]
@@ -1326,6 +1409,31 @@ pub(crate) mod tests {
         assert_eq!(got[0].0, "spec.algorithm.algorithmSettings[1].value");
         assert!(got[0].1.contains("more than 64 brackets"), "{got:?}");
         assert!(Hyperband::new(&ctx("hyperband", space(), 1, &[("resource_name", "lr")])).is_err());
+        // min_resource: positive, at most r_l.
+        let base = [("resource_name", "epochs"), ("r_l", "27")];
+        for (value, says) in [
+            ("0", "min_resource must be a number greater than 0"),
+            ("-1", "min_resource must be a number greater than 0"),
+            ("x", "min_resource must be a number greater than 0"),
+            ("30", "min_resource 30 is larger than r_l 27"),
+        ] {
+            let got = problems(&[base[0], base[1], ("min_resource", value)]);
+            assert_eq!(got.len(), 1, "{value}: {got:?}");
+            assert_eq!(got[0].0, "spec.algorithm.algorithmSettings[2].value");
+            assert!(got[0].1.starts_with(says), "{value}: {got:?}");
+        }
+        let s = HyperbandSettings::from_settings(
+            &pairs(&[base[0], base[1], ("min_resource", "3")]),
+            &space(),
+        )
+        .unwrap();
+        assert_eq!(s.min_resource, 3.0);
+        assert_eq!(
+            HyperbandSettings::from_settings(&pairs(&base), &space())
+                .unwrap()
+                .min_resource,
+            1.0
+        );
     }
 
     #[test]
@@ -1339,6 +1447,17 @@ pub(crate) mod tests {
               maxTrialCount decides when the experiment ends (a multiple of 22 runs whole \
               cycles)"
             ]
+        );
+        let notes = settings_notes(
+            "hyperband",
+            &pairs(&[("r_l", "81"), ("min_resource", "9"), ("resource_name", "e")]),
+        );
+        assert!(
+            notes[0].starts_with(
+                "hyperband: eta 3, r_l 81 and min_resource 9 give 3 brackets, 22 trials per \
+                 cycle (9 at 9 → 3 at 27 → 1 at 81;"
+            ),
+            "{notes:?}"
         );
         assert!(settings_notes("hyperband", &pairs(&[("r_l", "x")])).is_empty());
         assert!(settings_notes("hyperband", &pairs(&[("eta", "9")])).is_empty());
