@@ -47,19 +47,14 @@ use rand::RngExt;
 use std::collections::BTreeMap;
 
 /// Settings `bohb` accepts: Hyperband's (Katib's names) and BOHB's own (HpBandSter's).
-pub const SETTINGS: &[&str] = &[
-    "resource_name",
-    "eta",
-    "r_l",
-    "min_resource",
-    "random_state",
+pub const SETTINGS: &[&str] = hyperband::schedule_settings!(
     "min_points_in_model",
     "random_fraction",
     "top_n_percent",
     "num_samples",
     "bandwidth_factor",
     "min_bandwidth",
-];
+);
 
 /// Settings accepted for compatibility and not used (see the module doc).
 const IGNORED: &[&str] = &["bandwidth_factor", "min_bandwidth"];

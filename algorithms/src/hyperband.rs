@@ -56,14 +56,17 @@ use ferrotune_core::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Settings `hyperband` accepts (Katib's names).
-pub const SETTINGS: &[&str] = &[
-    "resource_name",
-    "eta",
-    "r_l",
-    "min_resource",
-    "random_state",
-];
+/// The settings of Hyperband's schedule, followed by `more`: `hyperband`'s list and the
+/// start of `bohb`'s, kept in one place.
+macro_rules! schedule_settings {
+    ($($more:literal),* $(,)?) => {
+        &["resource_name", "eta", "r_l", "min_resource", "random_state", $($more),*]
+    };
+}
+pub(crate) use schedule_settings;
+
+/// Settings `hyperband` accepts (Katib's names, and `min_resource`).
+pub const SETTINGS: &[&str] = schedule_settings!();
 
 /// The label with a trial's cycle (0, 1, …: a new cycle starts after the last bracket).
 pub const CYCLE_LABEL: &str = "hyperband.ferrotune.io/cycle";
