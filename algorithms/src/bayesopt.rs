@@ -9,9 +9,10 @@
 //! transform fitted by maximum likelihood (see [`warp`]: heavy-tailed losses such as
 //! Rosenbrock's no longer flatten the good region) and standardised again. The
 //! hyperparameters maximise the log marginal likelihood, by L-BFGS (argmin) in log-space
-//! from a neutral start and a seeded random one, refitted at every call; with more than [`MAX_FIT`] trials they are fitted on
-//! an evenly spaced subset (the posterior still uses every trial), and L-BFGS stops after
-//! [`FIT_ITERS`] iterations, so that a call stays fast at several hundred trials.
+//! from a neutral start and a seeded random one, refitted at every call; with more than
+//! [`MAX_FIT`] trials they are fitted on an evenly spaced subset (the posterior still uses
+//! every trial), and L-BFGS stops after [`FIT_ITERS`] iterations, so that a call stays fast
+//! at several hundred trials.
 //!
 //! **Acquisition** (`acq_func`): log expected improvement by default: EI itself underflows to
 //! zero far from the best point, leaving the optimiser with flat ground, while its log stays
@@ -286,26 +287,13 @@ impl BayesOpt {
         n: usize,
     ) -> Vec<Assignment> {
         let k0 = history.len() as u64;
-        let mean = obs.iter().map(|o| o.1).sum::<f64>() / obs.len() as f64;
-        let var = obs.iter().map(|o| (o.1 - mean).powi(2)).sum::<f64>() / obs.len() as f64;
-        let scale = if var > 0.0 && var.is_finite() {
-            var.sqrt()
-        } else {
-            1.0
-        };
         let mut x: Vec<Vec<f64>> = obs.iter().map(|o| o.0.clone()).collect();
-        let standard: Vec<f64> = obs.iter().map(|o| (o.1 - mean) / scale).collect();
+        let losses: Vec<f64> = obs.iter().map(|o| o.1).collect();
+        let (standard, scale) = standardise(&losses);
         // Warped, then standardised again, so the GP's unit signal variance fits.
         let warp = warp::YeoJohnson::fit(&standard);
         let warped: Vec<f64> = standard.iter().map(|&v| warp.apply(v)).collect();
-        let w_mean = warped.iter().sum::<f64>() / warped.len() as f64;
-        let w_var = warped.iter().map(|v| (v - w_mean).powi(2)).sum::<f64>() / warped.len() as f64;
-        let w_scale = if w_var > 0.0 && w_var.is_finite() {
-            w_var.sqrt()
-        } else {
-            1.0
-        };
-        let y: Vec<f64> = warped.iter().map(|v| (v - w_mean) / w_scale).collect();
+        let (y, w_scale) = standardise(&warped);
         let best = y.iter().copied().fold(f64::INFINITY, f64::min);
         // skopt's ξ is in the objective's units: carried to the warped scale at the best.
         let best_standard = standard.iter().copied().fold(f64::INFINITY, f64::min);
@@ -435,6 +423,20 @@ impl BayesOpt {
         }
         out
     }
+}
+
+/// `values` less their mean, over their standard deviation (1 when that is 0 or not
+/// finite), and the deviation used.
+fn standardise(values: &[f64]) -> (Vec<f64>, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    let scale = if var > 0.0 && var.is_finite() {
+        var.sqrt()
+    } else {
+        1.0
+    };
+    (values.iter().map(|v| (v - mean) / scale).collect(), scale)
 }
 
 /// The negative acquisition on the clamped point, plus a penalty outside `[0, 1]`.

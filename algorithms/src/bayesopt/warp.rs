@@ -37,6 +37,7 @@ fn psi(lambda: f64, y: f64) -> f64 {
 }
 
 /// The negative profile log-likelihood of λ for a normal model of the transformed values.
+#[derive(Clone, Copy)]
 struct Negative<'a> {
     y: &'a [f64],
 }
@@ -71,7 +72,7 @@ impl YeoJohnson {
         }
         let problem = Negative { y };
         let solver = BrentOpt::new(LAMBDA.0, LAMBDA.1);
-        let Ok(res) = Executor::new(Negative { y }, solver)
+        let Ok(res) = Executor::new(problem, solver)
             .configure(|s| s.max_iters(100))
             .run()
         else {
