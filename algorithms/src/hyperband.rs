@@ -287,7 +287,7 @@ pub(crate) fn settings_notes(algorithm: &str, settings: &[(String, String)]) -> 
     };
     let eta = match number("eta") {
         None => DEFAULT_ETA,
-        Some(Some(x)) if x.is_finite() && x > 1.0 => x,
+        Some(Some(x)) => x,
         Some(_) => return Vec::new(),
     };
     let Some(Some(r_l)) = number("r_l") else {
@@ -295,10 +295,10 @@ pub(crate) fn settings_notes(algorithm: &str, settings: &[(String, String)]) -> 
     };
     let min = match number("min_resource") {
         None => 1.0,
-        Some(Some(x)) if x.is_finite() && x > 0.0 && x <= r_l => x,
+        Some(Some(x)) => x,
         Some(_) => return Vec::new(),
     };
-    if !(r_l.is_finite() && r_l >= 1.0) || s_max(eta, r_l / min) + 1 > MAX_BRACKETS {
+    if !schedule_fits(eta, r_l, min) {
         return Vec::new();
     }
     let brackets = schedule(eta, r_l, min);
@@ -335,6 +335,19 @@ pub(crate) fn settings_notes(algorithm: &str, settings: &[(String, String)]) -> 
         brackets.len(),
         shapes.join("; ")
     )]
+}
+
+/// Whether `eta`, `r_l` and `min_resource` make a schedule: each in its range, and at
+/// most [`MAX_BRACKETS`] brackets.
+fn schedule_fits(eta: f64, r_l: f64, min_resource: f64) -> bool {
+    eta.is_finite()
+        && eta > 1.0
+        && r_l.is_finite()
+        && r_l >= 1.0
+        && min_resource.is_finite()
+        && min_resource > 0.0
+        && min_resource <= r_l
+        && s_max(eta, r_l / min_resource) < MAX_BRACKETS
 }
 
 /// `⌊log_eta(ratio)⌋` for `ratio = r_l / min_resource`, counted by multiplication so that
@@ -488,10 +501,7 @@ impl Engine {
         let (eta, r_l, min) = (settings.eta, settings.r_l, settings.min_resource);
         let invalid =
             |message: String| AlgorithmError::Settings(vec![FieldError::new(PATH, message)]);
-        if !(eta.is_finite() && eta > 1.0 && r_l.is_finite() && r_l >= 1.0)
-            || !(min.is_finite() && min > 0.0 && min <= r_l)
-            || s_max(eta, r_l / min) + 1 > MAX_BRACKETS
-        {
+        if !schedule_fits(eta, r_l, min) {
             return Err(invalid(format!(
                 "Hyperband settings out of range: eta {eta}, r_l {r_l}, min_resource {min}"
             )));
