@@ -42,8 +42,9 @@ use crate::random::rng_for;
 use crate::{AlgorithmError, RandomSearch, Suggester, Suggestions};
 use ferrotune_core::pareto::to_minimize;
 use ferrotune_core::{Assignment, FieldError, ObjectiveType, SearchSpace, TrialStatus, TrialView};
-use parzen::{Axis, Estimator, Params};
+use parzen::{Axis, Estimator, KernelMemo, Memo, Mixture, Params};
 use rand_chacha::ChaCha8Rng;
+use std::sync::Mutex;
 
 /// Settings `tpe` and `multivariate-tpe` accept (Katib's names).
 pub const SETTINGS: &[&str] = &[
@@ -176,6 +177,25 @@ pub struct TpeSearch {
     random: RandomSearch,
     /// Whether no two parameters share a name (for `encode`'s shortcut).
     unique_names: bool,
+    /// `g`'s kernels along each axis at the previous suggestion.
+    memos: Memos,
+}
+
+/// One [`KernelMemo`] per axis, for `g` (whose observations change by about one per
+/// suggestion; `l`'s are few). A clone starts empty: a memo is a hint, not state.
+#[derive(Debug, Default)]
+struct Memos(Vec<Mutex<KernelMemo>>);
+
+impl Memos {
+    fn new(axes: usize) -> Memos {
+        Memos((0..axes).map(|_| Mutex::default()).collect())
+    }
+}
+
+impl Clone for Memos {
+    fn clone(&self) -> Memos {
+        Memos::new(self.0.len())
+    }
 }
 
 /// A trial as TPE sees it: coordinates along each axis, and its value (`None` for a liar).
@@ -194,11 +214,13 @@ struct Model<'a> {
     g: Estimator,
 }
 
-/// The observations split for `l` and `g`, in trial order, and `l`'s kernel weights when
-/// they are not the default ramp (several objectives).
+/// The observations split for `l` and `g`, in trial order, `g`'s point ids (their
+/// indices among the points, for the memos), and `l`'s kernel weights when they are not
+/// the default ramp (several objectives).
 struct Split<'a> {
     below: Vec<&'a [f64]>,
     above: Vec<&'a [f64]>,
+    above_ids: Vec<u32>,
     below_weights: Option<Vec<f64>>,
 }
 
@@ -236,6 +258,7 @@ impl TpeSearch {
             .map(|p| Axis::new(&p.domain))
             .collect();
         let random = RandomSearch::new(space.clone(), seed)?;
+        let memos = Memos::new(space.parameters.len());
         let names = &space.parameters;
         let unique_names =
             (0..names.len()).all(|i| names[..i].iter().all(|p| p.name != names[i].name));
@@ -248,6 +271,7 @@ impl TpeSearch {
             settings,
             random,
             unique_names,
+            memos,
         })
     }
 
@@ -349,13 +373,19 @@ impl TpeSearch {
         for &(i, _) in &ranked[..n_below] {
             good[i] = true;
         }
-        let (mut below, mut above) = (Vec::new(), Vec::new());
-        for (p, g) in points.iter().zip(good) {
-            if g { &mut below } else { &mut above }.push(p.coords.as_slice());
+        let (mut below, mut above, mut above_ids) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, (p, g)) in points.iter().zip(good).enumerate() {
+            if g {
+                below.push(p.coords.as_slice());
+            } else {
+                above.push(p.coords.as_slice());
+                above_ids.push(i as u32);
+            }
         }
         Split {
             below,
             above,
+            above_ids,
             below_weights: None,
         }
     }
@@ -372,17 +402,20 @@ impl TpeSearch {
             good[observed[c]] = true;
         }
         let (mut below, mut above, mut below_values) = (Vec::new(), Vec::new(), Vec::new());
-        for (p, g) in points.iter().zip(good) {
+        let mut above_ids = Vec::new();
+        for (i, (p, g)) in points.iter().zip(good).enumerate() {
             if g {
                 below.push(p.coords.as_slice());
                 below_values.push(p.values.clone());
             } else {
                 above.push(p.coords.as_slice());
+                above_ids.push(i as u32);
             }
         }
         Split {
             below,
             above,
+            above_ids,
             below_weights: Some(multi::weights_below(&below_values)),
         }
     }
@@ -392,6 +425,7 @@ impl TpeSearch {
         let Split {
             below,
             above,
+            above_ids,
             below_weights,
         } = self.split(points);
         let active: Vec<usize> = (0..self.axes.len())
@@ -409,6 +443,12 @@ impl TpeSearch {
             active.into_iter().map(|j| vec![j]).collect()
         };
         let groups: Vec<Vec<usize>> = groups.into_iter().filter(|g| !g.is_empty()).collect();
+        // The weights, the same for every group.
+        let l_mixture = match below_weights {
+            None => Mixture::new(below.len(), params),
+            Some(w) => Mixture::weighted(below.len(), w, params),
+        };
+        let g_mixture = Mixture::new(above.len(), params);
         // Each group's `l` and `g`, the groups (univariate) on two threads when the kernels
         // are many; a single group (multivariate) splits its dimensions instead.
         let large = groups.len() >= 2 && points.len() * dims >= parzen::PARALLEL_MASSES;
@@ -422,17 +462,26 @@ impl TpeSearch {
                             .map(|&j| rows.iter().map(|r| r[j]).collect())
                             .collect()
                     };
-                    let l = match &below_weights {
-                        None => Estimator::new(&axes, &columns(&below), below.len(), params),
-                        Some(w) => Estimator::weighted(
-                            &axes,
-                            &columns(&below),
-                            below.len(),
-                            w.clone(),
-                            params,
-                        ),
+                    let l = Estimator::with_mixture(
+                        &axes,
+                        &columns(&below),
+                        l_mixture.clone(),
+                        params,
+                        None,
+                    );
+                    let memos: Vec<&Mutex<KernelMemo>> =
+                        group.iter().map(|&j| &self.memos.0[j]).collect();
+                    let memo = Memo {
+                        ids: &above_ids,
+                        dims: &memos,
                     };
-                    let g = Estimator::new(&axes, &columns(&above), above.len(), params);
+                    let g = Estimator::with_mixture(
+                        &axes,
+                        &columns(&above),
+                        g_mixture.clone(),
+                        params,
+                        Some(memo),
+                    );
                     Model { group, axes, l, g }
                 })
                 .collect()
@@ -616,6 +665,23 @@ mod tests {
             // A new instance given the first 18 trials suggests the 19th.
             let mut resumed = tpe(square(), 11, multivariate);
             assert_eq!(batch(&mut resumed, &a[..18], 1)[0], a[18].parameters);
+        }
+    }
+
+    #[test]
+    fn memos_of_another_history_change_no_suggestion() {
+        for multivariate in [false, true] {
+            let h1 = run(&mut tpe(square(), 1, multivariate), 60, quadratic);
+            let h2 = run(&mut tpe(square(), 2, multivariate), 70, |a| -quadratic(a));
+            let mut reversed = h2.clone();
+            reversed.reverse();
+            // Each history after another one (its memos hold the other's kernels, under
+            // point ids that now mean other trials), against a fresh instance.
+            let mut warm = tpe(square(), 3, multivariate);
+            for h in [&h1, &h2, &reversed, &h2[..40].to_vec(), &h1] {
+                let got = batch(&mut warm, h, 3);
+                assert_eq!(got, batch(&mut tpe(square(), 3, multivariate), h, 3));
+            }
         }
     }
 
@@ -1088,8 +1154,14 @@ mod tests {
         let Split {
             below,
             above,
+            above_ids,
             below_weights,
         } = t.split(&points);
+        // `g`'s point ids are the indices of its points.
+        for (c, &i) in above.iter().zip(&above_ids) {
+            assert_eq!(*c, points[i as usize].coords.as_slice());
+        }
+        assert_eq!(above_ids.len(), above.len());
         let xs = |v: Vec<&[f64]>| v.iter().map(|c| c[0]).collect::<Vec<_>>();
         assert_eq!(xs(below), [0.1, 0.3, 0.4]);
         assert_eq!(xs(above), [0.0, 0.2, 0.9]);

@@ -19,6 +19,7 @@ use crate::normal;
 use ferrotune_core::{Distribution, Domain, ParamValue};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
+use std::sync::Mutex;
 
 /// Kernel masses (observations × dimensions) from which an estimator's kernels are made on
 /// two threads: some 450 instructions each, so about 0.1 ms of work at this many.
@@ -404,23 +405,24 @@ pub(crate) struct Estimator {
     kernels: Vec<Kernels>,
 }
 
-impl Estimator {
-    /// The estimator of `n` observations given as `columns` (one per axis, each with the
-    /// observations' coordinates along it, in trial order), weighted by [`default_weights`].
-    pub(crate) fn new(axes: &[&Axis], columns: &[Vec<f64>], n: usize, p: Params) -> Estimator {
-        Estimator::weighted(axes, columns, n, default_weights(n), p)
+/// The mixture's weights, shared by every group's estimator of the same observations
+/// (univariate TPE has one estimator per parameter, all with the same weights).
+#[derive(Debug, Clone)]
+pub(crate) struct Mixture {
+    ln_weights: Vec<f64>,
+    cumulative: Vec<f64>,
+}
+
+impl Mixture {
+    /// [`default_weights`] for `n` observations, and the prior's.
+    pub(crate) fn new(n: usize, p: Params) -> Mixture {
+        Mixture::weighted(n, default_weights(n), p)
     }
 
-    /// The same with given weights for the observations' kernels (positive, one each; the
-    /// prior's is `prior_weight` against them), as Optuna's `predetermined_weights`, which
+    /// Given weights for the observations' kernels (positive, one each; the prior's is
+    /// `prior_weight` against them), as Optuna's `predetermined_weights`, which
     /// multi-objective TPE uses for `l`.
-    pub(crate) fn weighted(
-        axes: &[&Axis],
-        columns: &[Vec<f64>],
-        n: usize,
-        mut weights: Vec<f64>,
-        p: Params,
-    ) -> Estimator {
+    pub(crate) fn weighted(n: usize, mut weights: Vec<f64>, p: Params) -> Mixture {
         weights.resize(n, 1.0);
         weights.push(if n == 0 { 1.0 } else { p.prior_weight });
         let total: f64 = weights.iter().sum();
@@ -433,26 +435,75 @@ impl Estimator {
             })
             .collect();
         let ln_weights = weights.iter().map(|w| (w / total).ln()).collect();
-        let dims: Vec<(&Axis, &[f64])> = axes
+        Mixture {
+            ln_weights,
+            cumulative,
+        }
+    }
+}
+
+/// What one dimension's numeric kernels were at the previous suggestion, by point (an
+/// observation's index among the trials TPE uses): the next suggestion's observations are
+/// mostly the same ones, so it sorts an almost sorted list and keeps the masses of the
+/// kernels that did not change. Only a hint: a memo of another history costs time, never
+/// changes a result.
+#[derive(Debug, Default)]
+pub(crate) struct KernelMemo {
+    /// Point ids in the order of the previous sort.
+    order: Vec<u32>,
+    /// By point id: the kernel's μ and σ (their bits), ln σ and ln mass.
+    kernels: Vec<Option<(u64, u64, f64, f64)>>,
+}
+
+/// The observations' point ids and each dimension's memo (aligned with the axes).
+#[derive(Clone, Copy)]
+pub(crate) struct Memo<'a> {
+    pub ids: &'a [u32],
+    pub dims: &'a [&'a Mutex<KernelMemo>],
+}
+
+impl Estimator {
+    /// The estimator of `n` observations given as `columns` (one per axis, each with the
+    /// observations' coordinates along it, in trial order), weighted by [`default_weights`].
+    #[cfg(test)]
+    pub(crate) fn new(axes: &[&Axis], columns: &[Vec<f64>], n: usize, p: Params) -> Estimator {
+        Estimator::with_mixture(axes, columns, Mixture::new(n, p), p, None)
+    }
+
+    /// The estimator of the observations in `columns` with the weights of `mixture`, which
+    /// must be of as many observations; `memo`, when given, is read and updated.
+    pub(crate) fn with_mixture(
+        axes: &[&Axis],
+        columns: &[Vec<f64>],
+        mixture: Mixture,
+        p: Params,
+        memo: Option<Memo>,
+    ) -> Estimator {
+        let n = mixture.ln_weights.len() - 1;
+        let dims: Vec<(usize, &Axis, &[f64])> = axes
             .iter()
             .zip(columns)
-            .map(|(&axis, column)| (axis, column.as_slice()))
+            .enumerate()
+            .map(|(d, (&axis, column))| (d, axis, column.as_slice()))
             .collect();
         // Half of the dimensions on another thread when there are many observations (their
         // kernels' masses, two `erfc` and a `ln_1p` each, are most of the making).
         let large = n * dims.len() >= PARALLEL_MASSES;
         let kernels = halves::map_halves(&dims, large, |part| {
             part.iter()
-                .map(|&(axis, column)| match axis {
+                .map(|&(d, axis, column)| match axis {
                     Axis::Fixed(_) => Kernels::Fixed,
                     Axis::Choice(values) => choice_kernels(column, values.len(), p.prior_weight),
-                    _ => numeric_kernels(column, axis.prior_sigma(), p),
+                    _ => {
+                        let memo = memo.map(|m| (m.ids, m.dims[d]));
+                        numeric_kernels(column, axis.prior_sigma(), p, memo)
+                    }
                 })
                 .collect()
         });
         Estimator {
-            ln_weights,
-            cumulative,
+            ln_weights: mixture.ln_weights,
+            cumulative: mixture.cumulative,
             kernels,
         }
     }
@@ -609,24 +660,60 @@ fn choice_kernels(column: &[f64], n_choices: usize, prior_weight: f64) -> Kernel
 
 /// Optuna's numeric kernels on [0, 1] (5.x, univariate and multivariate alike): one at
 /// each observation, with the larger distance to its neighbours as bandwidth, clipped to
-/// [1 / min(100, n + 2), 1] (the "magic clip"); then the prior at the midpoint.
-fn numeric_kernels(column: &[f64], prior_sigma: f64, p: Params) -> Kernels {
+/// [1 / min(100, n + 2), 1] (the "magic clip"); then the prior at the midpoint. `memo`:
+/// the observations' point ids and this dimension's memo.
+fn numeric_kernels(
+    column: &[f64],
+    prior_sigma: f64,
+    p: Params,
+    memo: Option<(&[u32], &Mutex<KernelMemo>)>,
+) -> Kernels {
     let n = column.len();
     let min_sigma = 1.0 / (n as f64 + 2.0).min(100.0);
-    let mut sigma = neighbour_sigmas(column, p.consider_endpoints);
+    // A memo is a hint: one left poisoned by a panic is as good as any.
+    let mut memo = memo.map(|(ids, m)| (ids, m.lock().unwrap_or_else(|e| e.into_inner())));
+    let mut sigma = neighbour_sigmas(
+        column,
+        p.consider_endpoints,
+        memo.as_mut().map(|(ids, m)| (*ids, &mut m.order)),
+    );
+    let memo = memo.as_mut().map(|(ids, m)| (*ids, &mut m.kernels));
     for s in &mut sigma {
         *s = s.clamp(min_sigma, 1.0);
     }
-    let mut ln_sigma: Vec<f64> = sigma.iter().map(|s| s.ln()).collect();
     let mut mu: Vec<f64> = column.iter().map(|m| m.clamp(0.0, 1.0)).collect();
+    let mut ln_sigma = Vec::with_capacity(n + 1);
+    let mut ln_mass = Vec::with_capacity(n + 1);
+    match memo {
+        Some((ids, kernels)) => {
+            for ((&m, &s), &id) in mu.iter().zip(&sigma).zip(ids) {
+                let id = id as usize;
+                if kernels.len() <= id {
+                    kernels.resize(id + 1, None);
+                }
+                let (ls, lm) = match kernels[id] {
+                    Some((mb, sb, ls, lm)) if mb == m.to_bits() && sb == s.to_bits() => (ls, lm),
+                    _ => {
+                        let k = (s.ln(), kernel_log_mass(m, s));
+                        kernels[id] = Some((m.to_bits(), s.to_bits(), k.0, k.1));
+                        k
+                    }
+                };
+                ln_sigma.push(ls);
+                ln_mass.push(lm);
+            }
+        }
+        None => {
+            for (&m, &s) in mu.iter().zip(&sigma) {
+                ln_sigma.push(s.ln());
+                ln_mass.push(kernel_log_mass(m, s));
+            }
+        }
+    }
     mu.push(0.5);
     sigma.push(prior_sigma);
     ln_sigma.push(prior_sigma.ln());
-    let ln_mass = mu
-        .iter()
-        .zip(&sigma)
-        .map(|(&m, &s)| kernel_log_mass(m, s))
-        .collect();
+    ln_mass.push(kernel_log_mass(0.5, prior_sigma));
     Kernels::Numeric {
         mu,
         sigma,
@@ -659,28 +746,60 @@ fn cdf_unless_zero(x: f64) -> f64 {
 /// Each observation's bandwidth: the larger gap to its neighbours among the observations
 /// and the ends 0 and 1 (the prior takes no part, as in Optuna 5). Without
 /// `consider_endpoints`, the outermost observations use their inner gap only (when there
-/// are two or more).
-fn neighbour_sigmas(column: &[f64], consider_endpoints: bool) -> Vec<f64> {
+/// are two or more). `hint`: the observations' point ids and the order of the previous
+/// sort by id, which is read as a hint and replaced by this sort's.
+fn neighbour_sigmas(
+    column: &[f64],
+    consider_endpoints: bool,
+    hint: Option<(&[u32], &mut Vec<u32>)>,
+) -> Vec<f64> {
     let m = column.len();
     // Each value's total-order key (as `f64::total_cmp` ranks) above its index, sorted as
     // plain integers: the order of a stable sort by value, ties by index, at a fraction of
     // a comparator sort's cost (which was a third of a multivariate suggestion at 1,000
-    // trials).
-    let key = |v: f64| {
-        let bits = v.to_bits();
-        if bits >> 63 == 1 {
+    // trials). The keys are distinct, so every way of sorting them gives the same order.
+    let key = |i: usize| {
+        let bits = column[i].to_bits();
+        let k = if bits >> 63 == 1 {
             !bits
         } else {
             bits | 1 << 63
+        };
+        u128::from(k) << 64 | i as u128
+    };
+    let index = |k: u128| (k as u64) as usize;
+    let order: Vec<u128> = match hint {
+        None => {
+            let mut order: Vec<u128> = (0..m).map(key).collect();
+            order.sort_unstable();
+            order
+        }
+        Some((ids, previous)) => {
+            // The keys in the previous order (those still here), then the new ones: nearly
+            // sorted, which the stable sort's run detection merges in linear time.
+            let top = ids.iter().copied().max().map_or(0, |t| t as usize + 1);
+            let mut at = vec![u32::MAX; top];
+            for (i, &id) in ids.iter().enumerate() {
+                at[id as usize] = i as u32;
+            }
+            let mut order = Vec::with_capacity(m);
+            for &id in previous.iter() {
+                if let Some(i) = at.get(id as usize).copied().filter(|&i| i != u32::MAX) {
+                    order.push(key(i as usize));
+                    at[id as usize] = u32::MAX;
+                }
+            }
+            for (i, &id) in ids.iter().enumerate() {
+                if at[id as usize] != u32::MAX {
+                    order.push(key(i));
+                }
+            }
+            order.sort();
+            previous.clear();
+            previous.extend(order.iter().map(|&k| ids[index(k)]));
+            order
         }
     };
-    let mut order: Vec<u128> = column
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| u128::from(key(v)) << 64 | i as u128)
-        .collect();
-    order.sort_unstable();
-    let index = |k: u128| (k as u64) as usize;
     let mut points = Vec::with_capacity(m + 2);
     points.push(0.0);
     points.extend(order.iter().map(|&k| column[index(k)]));
@@ -776,21 +895,21 @@ mod tests {
     #[test]
     fn neighbour_bandwidths_follow_optuna() {
         // Observations 0.1, 0.2, 0.9 (the prior takes no part): sorted 0 | .1 .2 .9 | 1.
-        let s = neighbour_sigmas(&[0.9, 0.15, 0.2], false);
+        let s = neighbour_sigmas(&[0.9, 0.15, 0.2], false, None);
         // 0.9 and 0.15: their inner gaps only; 0.2: the larger of 0.05 and 0.7.
         let want = [0.7, 0.05, 0.7];
         for (a, b) in s.iter().zip(want) {
             assert!((a - b).abs() < 1e-12, "{s:?}");
         }
         // With endpoints, 0.15 takes its gap to 0, and 0.9 keeps the larger inner one.
-        let s = neighbour_sigmas(&[0.9, 0.15, 0.2], true);
+        let s = neighbour_sigmas(&[0.9, 0.15, 0.2], true, None);
         let want = [0.7, 0.15, 0.7];
         for (a, b) in s.iter().zip(want) {
             assert!((a - b).abs() < 1e-12, "{s:?}");
         }
         // A single observation has no inner gap: the larger gap to an end, either way.
         for endpoints in [false, true] {
-            let s = neighbour_sigmas(&[0.7], endpoints);
+            let s = neighbour_sigmas(&[0.7], endpoints, None);
             assert!((s[0] - 0.7).abs() < 1e-12, "{s:?}");
         }
     }
