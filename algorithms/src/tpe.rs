@@ -41,9 +41,12 @@ use crate::halves;
 use crate::random::rng_for;
 use crate::{AlgorithmError, RandomSearch, Suggester, Suggestions};
 use ferrotune_core::pareto::to_minimize;
-use ferrotune_core::{Assignment, FieldError, ObjectiveType, SearchSpace, TrialStatus, TrialView};
+use ferrotune_core::{
+    Assignment, FieldError, ObjectiveType, ParamValue, SearchSpace, TrialStatus, TrialView,
+};
 use parzen::{Axis, Estimator, KernelMemo, Memo, Mixture, Params};
 use rand_chacha::ChaCha8Rng;
+use smallvec::SmallVec;
 use std::sync::Mutex;
 
 /// Settings `tpe` and `multivariate-tpe` accept (Katib's names).
@@ -179,6 +182,20 @@ pub struct TpeSearch {
     unique_names: bool,
     /// `g`'s kernels along each axis at the previous suggestion.
     memos: Memos,
+    /// The values and coordinates of the trials at each history position at the previous
+    /// suggestion (of those whose assignment lists the space's parameters in order).
+    encoded: Vec<(Vec<ParamValue>, Coords)>,
+}
+
+/// Whether two values are the same bit for bit (so that they encode alike: `==` takes 0
+/// for −0).
+fn same_bits(a: &ParamValue, b: &ParamValue) -> bool {
+    match (a, b) {
+        (ParamValue::Float(x), ParamValue::Float(y)) => x.to_bits() == y.to_bits(),
+        (ParamValue::Int(x), ParamValue::Int(y)) => x == y,
+        (ParamValue::Str(x), ParamValue::Str(y)) => x == y,
+        _ => false,
+    }
 }
 
 /// One [`KernelMemo`] per axis, for `g` (whose observations change by about one per
@@ -198,9 +215,13 @@ impl Clone for Memos {
     }
 }
 
+/// A point's coordinates: inline up to 8 parameters, as most spaces have (a thousand
+/// trials' small allocations were a tenth of a suggestion).
+type Coords = SmallVec<[f64; 8]>;
+
 /// A trial as TPE sees it: coordinates along each axis, and its value (`None` for a liar).
 struct Point {
-    coords: Vec<f64>,
+    coords: Coords,
     value: Option<f64>,
     /// With several objectives, every value, minimised (maximised ones negated); else empty.
     values: Vec<f64>,
@@ -272,6 +293,7 @@ impl TpeSearch {
             random,
             unique_names,
             memos,
+            encoded: Vec::new(),
         })
     }
 
@@ -280,8 +302,9 @@ impl TpeSearch {
         &self.settings
     }
 
-    /// The trial's point, if it counts (see the module doc) and its parameters fit the space.
-    fn point(&self, t: &TrialView) -> Option<Point> {
+    /// The trial's point, if it counts (see the module doc) and its parameters fit the space;
+    /// `i` is its position in the history, under which its coordinates are remembered.
+    fn point(&mut self, i: usize, t: &TrialView) -> Option<Point> {
         let multi = self.objectives.len() > 1;
         let mut values = Vec::new();
         let value = match t.status {
@@ -302,25 +325,49 @@ impl TpeSearch {
             }
         };
         Some(Point {
-            coords: self.encode(&t.parameters)?,
+            coords: self.encode_at(i, &t.parameters)?,
             value,
             values,
         })
     }
 
-    fn encode(&self, a: &Assignment) -> Option<Vec<f64>> {
+    /// Whether the assignment lists the space's parameters in its order (as it usually
+    /// does): then (names being unique) each parameter's first entry is at its own index,
+    /// as `get` would find it, without searching by name.
+    fn in_order(&self, a: &Assignment) -> bool {
         let params = &self.space.parameters;
-        // Usually the assignment lists the parameters in the space's order: then (names
-        // being unique) each parameter's first entry is at its own index, as `get` would
-        // find it, without searching by name.
-        let in_order = self.unique_names
+        self.unique_names
             && a.0.len() == params.len()
-            && a.0.iter().zip(params).all(|((n, _), p)| *n == p.name);
-        let mut coords = Vec::with_capacity(params.len());
-        for (j, (p, axis)) in params.iter().zip(&self.axes).enumerate() {
+            && a.0.iter().zip(params).all(|((n, _), p)| *n == p.name)
+    }
+
+    fn encode(&self, a: &Assignment) -> Option<Coords> {
+        let in_order = self.in_order(a);
+        let mut coords = Coords::with_capacity(self.axes.len());
+        for (j, (p, axis)) in self.space.parameters.iter().zip(&self.axes).enumerate() {
             let v = if in_order { &a.0[j].1 } else { a.get(&p.name)? };
             coords.push(axis.encode(v)?);
         }
+        Some(coords)
+    }
+
+    /// `encode(a)` for the trial at history position `i`, remembered: a long history is
+    /// mostly the previous call's, and comparing values is cheaper than encoding them.
+    fn encode_at(&mut self, i: usize, a: &Assignment) -> Option<Coords> {
+        if !self.in_order(a) {
+            return self.encode(a);
+        }
+        if let Some((values, coords)) = self.encoded.get(i)
+            && values.len() == a.0.len()
+            && values.iter().zip(&a.0).all(|(v, (_, w))| same_bits(v, w))
+        {
+            return Some(coords.clone());
+        }
+        let coords = self.encode(a)?;
+        if self.encoded.len() <= i {
+            self.encoded.resize_with(i + 1, Default::default);
+        }
+        self.encoded[i] = (a.0.iter().map(|(_, v)| v.clone()).collect(), coords.clone());
         Some(coords)
     }
 
@@ -528,7 +575,10 @@ impl TpeSearch {
 impl Suggester for TpeSearch {
     fn suggest(&mut self, history: &[TrialView], n: usize) -> Result<Suggestions, AlgorithmError> {
         let first = history.len() as u64;
-        let mut points: Vec<Point> = history.iter().filter_map(|t| self.point(t)).collect();
+        let mut points = Vec::with_capacity(history.len() + n);
+        for (i, t) in history.iter().enumerate() {
+            points.extend(self.point(i, t));
+        }
         let observed = points.iter().filter(|p| p.value.is_some()).count();
         if observed < self.settings.n_startup_trials {
             return Ok(Suggestions::Assignments(
@@ -984,12 +1034,12 @@ mod tests {
         .unwrap();
         let points: Vec<Point> = (0..7)
             .map(|i| Point {
-                coords: vec![i as f64 / 10.0, 0.0],
+                coords: Coords::from_slice(&[i as f64 / 10.0, 0.0]),
                 value: Some(-(i as f64)),
                 values: Vec::new(),
             })
             .chain([Point {
-                coords: vec![0.9, 0.0],
+                coords: Coords::from_slice(&[0.9, 0.0]),
                 value: None,
                 values: Vec::new(),
             }])
@@ -1141,12 +1191,12 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, v)| Point {
-                coords: vec![i as f64 / 10.0, 0.0],
+                coords: Coords::from_slice(&[i as f64 / 10.0, 0.0]),
                 value: Some(v[0]),
                 values: to_minimize(v, &t.objectives),
             })
             .chain([Point {
-                coords: vec![0.9, 0.0],
+                coords: Coords::from_slice(&[0.9, 0.0]),
                 value: None,
                 values: Vec::new(),
             }])

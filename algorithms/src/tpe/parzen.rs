@@ -635,7 +635,10 @@ fn max_of(x: &[f64]) -> f64 {
             *m = pick(*m, v);
         }
     }
-    let rest = chunks.remainder().iter().fold(f64::NEG_INFINITY, |m, &v| pick(m, v));
+    let rest = chunks
+        .remainder()
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &v| pick(m, v));
     lanes.into_iter().fold(rest, pick)
 }
 
