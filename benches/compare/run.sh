@@ -25,6 +25,9 @@
 #   --speed-functions a,b   functions whose space the speed runs use (default hartmann6)
 #   --speed-time-limit S    seconds per speed case, after its history is built (default 120)
 #   --no-speed              quality only
+#   --no-quality            speed only (no multi-objective part either); implies --no-write,
+#                           as the section would lose its quality tables: the speed table is
+#                           printed for RESULTS.md's section to take by hand
 #   --no-multi-objective    leave out the multi-objective part (ZDT1, ZDT2)
 #   --only-multi-objective  only the multi-objective part (the section then has only it,
 #                           so add --no-write unless that is what RESULTS.md should say)
@@ -52,7 +55,7 @@ cd "$(dirname "$0")/../.."
 
 seeds=20 trials=200 functions="" algorithms="" peers="" peer_trials="" jobs=1
 speed_sizes=100,200,500,1000 speed_calls=5 speed_functions=hartmann6 speed_limit=120
-speed=1 out=target/compare resume=0 write=1
+speed=1 quality=1 out=target/compare resume=0 write=1
 single=1 multi=1 mo_seeds="" mo_trials="" mo_algorithms="" mo_peers=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -68,6 +71,7 @@ while [ $# -gt 0 ]; do
     --speed-functions) speed_functions=$2; shift ;;
     --speed-time-limit) speed_limit=$2; shift ;;
     --no-speed) speed=0 ;;
+    --no-quality) quality=0 multi=0 write=0 ;;
     --no-multi-objective) multi=0 ;;
     --only-multi-objective) single=0 ;;
     --mo-seeds) mo_seeds=$2; shift ;;
@@ -84,6 +88,10 @@ while [ $# -gt 0 ]; do
 done
 if [ "$single" = 0 ] && [ "$multi" = 0 ]; then
   echo "run.sh: --only-multi-objective and --no-multi-objective leave nothing to run" >&2
+  exit 2
+fi
+if [ "$quality" = 0 ] && { [ "$speed" = 0 ] || [ "$single" = 0 ]; }; then
+  echo "run.sh: --no-quality leaves only the speed part, which --no-speed or --only-multi-objective takes away" >&2
   exit 2
 fi
 mo_seeds=${mo_seeds:-$seeds} mo_trials=${mo_trials:-$trials}
@@ -122,7 +130,7 @@ mo_points=$(grep -c . "$out/mo-points.jsonl")
 "$bin" --list "${mo_ours[@]}" > "$out/mo-list.json"
 
 files=()
-if [ "$single" = 1 ]; then
+if [ "$single" = 1 ] && [ "$quality" = 1 ]; then
   echo "run.sh: quality, ferrotune" >&2
   "$bin" "${ours[@]}" --skip-speed --out "$out/quality-ferrotune.jsonl" "${again[@]}"
   echo "run.sh: quality, peers" >&2
