@@ -642,6 +642,24 @@ fn max_of(x: &[f64]) -> f64 {
     lanes.into_iter().fold(rest, pick)
 }
 
+/// The sorted union of two sorted lists.
+fn merge(a: &[u128], b: &[u128]) -> Vec<u128> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if b[j] < a[i] {
+            out.push(b[j]);
+            j += 1;
+        } else {
+            out.push(a[i]);
+            i += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
 /// Optuna's categorical kernels: each observation puts 1 on its value plus `prior_weight /
 /// (n + 1)` on every value (normalised); the prior kernel is uniform.
 fn choice_kernels(column: &[f64], n_choices: usize, prior_weight: f64) -> Kernels {
@@ -706,11 +724,12 @@ fn numeric_kernels(
     let mut ln_mass = Vec::with_capacity(n + 1);
     match memo {
         Some((ids, kernels)) => {
+            let top = ids.iter().copied().max().map_or(0, |t| t as usize + 1);
+            if kernels.len() < top {
+                kernels.resize(top, None);
+            }
             for ((&m, &s), &id) in mu.iter().zip(&sigma).zip(ids) {
                 let id = id as usize;
-                if kernels.len() <= id {
-                    kernels.resize(id + 1, None);
-                }
                 let (ls, lm) = match kernels[id] {
                     Some((mb, sb, ls, lm)) if mb == m.to_bits() && sb == s.to_bits() => (ls, lm),
                     _ => {
@@ -795,26 +814,33 @@ fn neighbour_sigmas(
             order
         }
         Some((ids, previous)) => {
-            // The keys in the previous order (those still here), then the new ones: nearly
-            // sorted, which the stable sort's run detection merges in linear time.
+            // The keys of the points still here in the previous order, which is sorted
+            // when their values are those of the previous call (a point's index rises or
+            // falls with the others'): then only the new points need sorting, and a merge.
             let top = ids.iter().copied().max().map_or(0, |t| t as usize + 1);
             let mut at = vec![u32::MAX; top];
             for (i, &id) in ids.iter().enumerate() {
                 at[id as usize] = i as u32;
             }
-            let mut order = Vec::with_capacity(m);
+            let mut kept = Vec::with_capacity(m);
             for &id in previous.iter() {
                 if let Some(i) = at.get(id as usize).copied().filter(|&i| i != u32::MAX) {
-                    order.push(key(i as usize));
+                    kept.push(key(i as usize));
                     at[id as usize] = u32::MAX;
                 }
             }
-            for (i, &id) in ids.iter().enumerate() {
-                if at[id as usize] != u32::MAX {
-                    order.push(key(i));
-                }
-            }
-            order.sort();
+            let mut fresh: Vec<u128> = (0..m)
+                .filter(|&i| at[ids[i] as usize] != u32::MAX)
+                .map(key)
+                .collect();
+            fresh.sort_unstable();
+            let order = if kept.is_sorted() {
+                merge(&kept, &fresh)
+            } else {
+                kept.extend(fresh);
+                kept.sort_unstable();
+                kept
+            };
             previous.clear();
             previous.extend(order.iter().map(|&k| ids[index(k)]));
             order
@@ -824,16 +850,14 @@ fn neighbour_sigmas(
     points.push(0.0);
     points.extend(order.iter().map(|&k| column[index(k)]));
     points.push(1.0);
-    let mut sorted: Vec<f64> = (1..=m)
-        .map(|i| (points[i] - points[i - 1]).max(points[i + 1] - points[i]))
-        .collect();
-    if !consider_endpoints && points.len() >= 4 {
-        sorted[0] = points[2] - points[1];
-        sorted[m - 1] = points[m] - points[m - 1];
-    }
+    // Each value's larger gap to a neighbour, written at its own index.
     let mut sigma = vec![0.0; m];
-    for (rank, &k) in order.iter().enumerate() {
-        sigma[index(k)] = sorted[rank];
+    for (w, &k) in points.windows(3).zip(&order) {
+        sigma[index(k)] = (w[1] - w[0]).max(w[2] - w[1]);
+    }
+    if !consider_endpoints && m >= 2 {
+        sigma[index(order[0])] = points[2] - points[1];
+        sigma[index(order[m - 1])] = points[m] - points[m - 1];
     }
     sigma
 }
@@ -950,6 +974,38 @@ mod tests {
             let s = neighbour_sigmas(&[0.7], endpoints, None);
             assert!((s[0] - 0.7).abs() < 1e-12, "{s:?}");
         }
+    }
+
+    #[test]
+    fn hinted_bandwidths_equal_unhinted_ones_whatever_the_hint() {
+        let mut rng = rng_for(9, 10);
+        let column: Vec<f64> = (0..200).map(|_| rng.random::<f64>()).collect();
+        let mut ties = column.clone();
+        ties[7] = ties[3];
+        for column in [column, ties] {
+            let ids: Vec<u32> = (0..column.len() as u32).map(|i| 3 * i + 1).collect();
+            let want = neighbour_sigmas(&column, false, None);
+            // No hint, the right one, a shuffled one, one of other ids, and the right one
+            // after a point left and two arrived.
+            let mut right = Vec::new();
+            neighbour_sigmas(&column, false, Some((&ids, &mut right)));
+            let mut shuffled = right.clone();
+            shuffled.reverse();
+            let hints = [Vec::new(), right.clone(), shuffled, (0..500).collect()];
+            for mut hint in hints {
+                let got = neighbour_sigmas(&column, false, Some((&ids, &mut hint)));
+                assert_eq!(got, want);
+                assert_eq!(hint, right, "the hint becomes this sort's order");
+            }
+            let (fewer, fewer_ids) = (&column[1..column.len() - 2], &ids[1..ids.len() - 2]);
+            let mut hint = Vec::new();
+            neighbour_sigmas(fewer, false, Some((fewer_ids, &mut hint)));
+            assert_eq!(
+                neighbour_sigmas(&column, false, Some((&ids, &mut hint))),
+                want
+            );
+        }
+        assert_eq!(merge(&[1, 4, 9], &[0, 5, 10, 11]), [0, 1, 4, 5, 9, 10, 11]);
     }
 
     fn double(min: f64, max: f64, step: Option<f64>, d: Distribution) -> Domain {
