@@ -118,4 +118,12 @@ pub trait Suggester: Send {
     fn restore(&mut self, _state: serde_json::Value) -> Result<(), AlgorithmError> {
         Ok(())
     }
+
+    /// Whether this instance, whatever it was asked before, suggests exactly what a new one
+    /// built alike would for the same history (what it keeps between calls is only a hint
+    /// that saves time): then a stateless service such as Katib's may keep it for the
+    /// experiment's next call. Default false.
+    fn reusable(&self) -> bool {
+        false
+    }
 }

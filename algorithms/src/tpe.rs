@@ -573,6 +573,11 @@ impl TpeSearch {
 }
 
 impl Suggester for TpeSearch {
+    /// Its memos and remembered coordinates are checked before use: only hints.
+    fn reusable(&self) -> bool {
+        true
+    }
+
     fn suggest(&mut self, history: &[TrialView], n: usize) -> Result<Suggestions, AlgorithmError> {
         let first = history.len() as u64;
         let mut points = Vec::with_capacity(history.len() + n);

@@ -1,11 +1,12 @@
 //! Katib's Suggestion and EarlyStopping services, so that Katib's own controller can use
 //! ferrotune's algorithms: each request carries the experiment and its whole trial history,
-//! and ferrotune answers from them alone (stateless, like Katib's services), in
-//! milliseconds where Katib's Python services take seconds.
+//! and ferrotune answers from them alone (stateless, like Katib's services: an algorithm
+//! kept from an experiment's previous call only saves time), in milliseconds where Katib's
+//! Python services take seconds.
 
 use crate::error::ServerError;
 use ferrotune_algorithms::stopping::katib_median_stop;
-use ferrotune_algorithms::{AlgorithmContext, Suggestions, build, seed_from_settings};
+use ferrotune_algorithms::{AlgorithmContext, Suggester, Suggestions, build, seed_from_settings};
 use ferrotune_api::convert::ConvertError;
 use ferrotune_api::convert::wire::{
     GetSuggestionsCall, GetSuggestionsCodec, WireSuggestionsRequest,
@@ -20,6 +21,7 @@ use ferrotune_api::katib::suggestion_server::SuggestionServer;
 use ferrotune_controller::validate_search_spec;
 use ferrotune_core::validate::SearchPart;
 use ferrotune_core::{NewTrial, SearchSpace, TrialStatus, TrialView};
+use std::sync::Mutex;
 use tonic::codegen::{Body, BoxFuture, Context, Poll, Service, StdError, http};
 use tonic::{Request, Response, Status};
 
@@ -50,6 +52,46 @@ fn name_seed(name: &str) -> u64 {
     name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
+}
+
+/// How many experiments' algorithms [`KEPT`] holds.
+const KEPT_EXPERIMENTS: usize = 64;
+
+/// The algorithms of the latest experiments, kept between calls when they are
+/// [`reusable`](ferrotune_algorithms::Suggester::reusable): Katib sends an experiment's whole
+/// history with every call, and such an algorithm (TPE) reuses what it worked out for the
+/// previous one (sorted bandwidths, kernel masses, encoded trials) after checking it. Each
+/// call's answer is the one a new instance gives, so the service stays stateless as far as
+/// anyone can tell.
+static KEPT: Kept = Kept(Mutex::new(Vec::new()));
+
+/// Algorithms by experiment name and build context, the latest last.
+struct Kept(Mutex<Vec<KeptAlgorithm>>);
+
+/// An experiment's name, what its algorithm was built from, and the algorithm.
+type KeptAlgorithm = (String, AlgorithmContext, Box<dyn Suggester>);
+
+impl Kept {
+    /// The algorithm kept for `name` if it was built from `context` (removed: a concurrent
+    /// call for the same experiment builds its own).
+    fn take(&self, name: &str, context: &AlgorithmContext) -> Option<Box<dyn Suggester>> {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let i = kept
+            .iter()
+            .position(|(n, c, _)| n == name && c == context)?;
+        Some(kept.remove(i).2)
+    }
+
+    /// Keeps `algorithm` for `name`, forgetting the least recently kept beyond
+    /// [`KEPT_EXPERIMENTS`].
+    fn put(&self, name: &str, context: AlgorithmContext, algorithm: Box<dyn Suggester>) {
+        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        kept.retain(|(n, _, _)| n != name);
+        if kept.len() >= KEPT_EXPERIMENTS {
+            kept.remove(0);
+        }
+        kept.push((name.to_string(), context, algorithm));
+    }
 }
 
 /// Drops `x` on a blocking thread when there is a runtime, so that freeing a large request
@@ -105,14 +147,24 @@ fn suggest_from(
     let history = history(&part.space, &part.objective.metric)?;
     let name = experiment.map_or("", |e| e.name.as_str());
     let seed = seed_from_settings(&part.algorithm.settings).unwrap_or_else(|| name_seed(name));
-    let mut algorithm = build(AlgorithmContext {
+    let context = AlgorithmContext {
         algorithm: part.algorithm.name.clone(),
         space: part.space.clone(),
         objectives: part.objective.directions(),
         seed,
         settings: part.algorithm.settings.clone(),
-    })?;
-    if let Some(state) = saved_state(spec) {
+    };
+    let state = saved_state(spec);
+    let kept = if state.is_none() {
+        KEPT.take(name, &context)
+    } else {
+        None
+    };
+    let mut algorithm = match kept {
+        Some(a) => a,
+        None => build(context.clone())?,
+    };
+    if let Some(state) = state {
         let value = serde_json::from_str(state).map_err(|e| {
             ServerError::field(
                 &format!("experiment.spec.algorithm.algorithm_settings[{STATE_SETTING}]"),
@@ -155,6 +207,9 @@ fn suggest_from(
             algorithm_settings: settings,
         }
     });
+    if algorithm_spec.is_none() && algorithm.reusable() {
+        KEPT.put(name, context, algorithm);
+    }
     drop_later(history);
     Ok(pb::GetSuggestionsReply {
         parameter_assignments: assignments_reply(trials),
@@ -436,5 +491,43 @@ mod tests {
         assert_eq!(name_seed(""), 0xcbf2_9ce4_8422_2325);
         assert_ne!(name_seed("a"), name_seed("b"));
         assert_eq!(name_seed("exp"), name_seed("exp"));
+    }
+
+    #[test]
+    fn kept_algorithms_are_found_by_name_and_context_and_the_oldest_go() {
+        let kept = Kept(Mutex::new(Vec::new()));
+        let context = |seed| AlgorithmContext {
+            algorithm: "random".into(),
+            space: SearchSpace {
+                parameters: Vec::new(),
+            },
+            objectives: Vec::new(),
+            seed,
+            settings: Vec::new(),
+        };
+        let random = |seed| -> Box<dyn Suggester> {
+            Box::new(ferrotune_algorithms::RandomSearch::new(context(seed).space, seed).unwrap())
+        };
+        kept.put("a", context(1), random(1));
+        // Another context (here the seed) is another algorithm.
+        assert!(kept.take("a", &context(2)).is_none());
+        assert!(kept.take("b", &context(1)).is_none());
+        assert!(kept.take("a", &context(1)).is_some());
+        // Taken means gone, until put back.
+        assert!(kept.take("a", &context(1)).is_none());
+        for i in 0..KEPT_EXPERIMENTS + 1 {
+            kept.put(&format!("e{i}"), context(1), random(1));
+        }
+        assert!(kept.take("e0", &context(1)).is_none(), "the oldest went");
+        assert!(kept.take("e1", &context(1)).is_some());
+        assert!(
+            kept.take(&format!("e{KEPT_EXPERIMENTS}"), &context(1))
+                .is_some()
+        );
+        // One entry per name: the latest.
+        kept.put("x", context(1), random(1));
+        kept.put("x", context(2), random(2));
+        assert!(kept.take("x", &context(1)).is_none());
+        assert!(kept.take("x", &context(2)).is_some());
     }
 }

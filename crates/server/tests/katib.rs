@@ -192,6 +192,55 @@ async fn suggestions_for_every_implemented_algorithm_lie_in_the_space() {
 }
 
 #[tokio::test]
+async fn an_algorithm_kept_from_an_earlier_call_answers_as_a_new_one() {
+    let url = start().await;
+    let mut c = suggestion(&url).await;
+    let history = |n: usize, shift: f64| -> Vec<pb::Trial> {
+        (0..n)
+            .map(|i| {
+                let lr = 0.001 + ((i as f64 * 0.37 + shift) % 1.0) * 0.099;
+                trial(
+                    &format!("t{i}"),
+                    &lr.to_string(),
+                    &(1 + (i * 3) % 5).to_string(),
+                    if i % 3 == 0 { "sgd" } else { "adam" },
+                    (lr - 0.02).abs() * (1.0 + shift),
+                )
+            })
+            .collect()
+    };
+    let (earlier, later) = (history(30, 0.5), history(40, 0.1));
+    let settings = [("n_startup_trials", "5"), ("random_state", "7")];
+    for alg in ["tpe", "multivariate-tpe"] {
+        let named = |name: &str| pb::Experiment {
+            name: format!("{name}-{alg}"),
+            ..experiment(alg, &settings)
+        };
+        // A first call of one experiment (nothing kept for it)...
+        let fresh = c
+            .get_suggestions(request(named("kept-fresh"), later.clone(), 4))
+            .await
+            .unwrap()
+            .into_inner();
+        // ...and another experiment with the same seed, whose algorithm has seen another
+        // history, then a shuffled one, before this one.
+        let mut shuffled = later.clone();
+        shuffled.reverse();
+        for h in [earlier.clone(), shuffled, later.clone()] {
+            c.get_suggestions(request(named("kept-warm"), h, 2))
+                .await
+                .unwrap();
+        }
+        let warm = c
+            .get_suggestions(request(named("kept-warm"), later.clone(), 4))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(check(&warm), check(&fresh), "{alg}");
+    }
+}
+
+#[tokio::test]
 async fn cmaes_keeps_its_state_in_the_settings_katib_stores_back() {
     let url = start().await;
     let mut c = suggestion(&url).await;
