@@ -63,10 +63,13 @@ pub const SETTINGS: &[&str] = &[
 /// observation, so more would make suggestions slow without helping.
 pub const MAX_EI_CANDIDATES: usize = 10_000;
 
-/// Kernel terms (candidates × components × dimensions) from which the candidates are
-/// scored on two threads: about 40 instructions each, so some 0.2 ms of work, of which a
-/// half is worth a thread's start (200 trials of 6 dimensions and more, with 24 candidates).
-const PARALLEL_SCORE_TERMS: usize = 25_000;
+/// Scoring work (candidates × components × (dimensions per group + 3), the 3 for the
+/// log-sum-exp's share) from which the candidates are scored on two threads: some 100 µs,
+/// of which a half outweighs the split (waking a pool thread and waiting for it took some
+/// 50 µs on a loaded 2-core VM). At 1,000 trials: `tpe` splits (144 candidates with 24 per
+/// parameter), `multivariate-tpe` (24 candidates) does not until about 2,000; splitting it
+/// made it slower at 1,000 (0.27–0.34 ms against 0.21 ms, `benches/compare`).
+const PARALLEL_SCORE_TERMS: usize = 300_000;
 
 /// TPE's settings, with Optuna's defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -542,7 +545,7 @@ impl TpeSearch {
                 candidates.push((k, m.l.sample(rng)));
             }
         }
-        let terms = n_ei * (below.len() + above.len()) * dims;
+        let terms = candidates.len() * (below.len() + above.len()) * (dims / models.len() + 3);
         let scores = halves::map_halves(&candidates, terms >= PARALLEL_SCORE_TERMS, |part| {
             let mut scratch = Vec::new();
             part.iter()

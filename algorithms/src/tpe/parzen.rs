@@ -21,9 +21,11 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Mutex;
 
-/// Kernel masses (observations × dimensions) from which an estimator's kernels are made on
-/// two threads: some 450 instructions each, so about 0.1 ms of work at this many.
-pub(crate) const PARALLEL_MASSES: usize = 1_000;
+/// Kernels (observations × dimensions) from which an estimator's kernels are made on two
+/// threads. With the memos most masses are kept from the previous suggestion, and a kernel
+/// costs some 100 instructions: at 1,000 trials of 6 parameters (6,000) a split cost more
+/// than it saved (`tpe` 0.62–0.76 ms against 0.36–0.69 ms in three runs each, `benches/compare`).
+pub(crate) const PARALLEL_MASSES: usize = 20_000;
 
 /// Stepped doubles with more values than this are modelled as continuous and snapped
 /// (their indices would no longer be exact in an f64).
