@@ -19,7 +19,9 @@
 //! suggestion joins the liars before the next is made, exactly as if it had been created
 //! in between. Suggestion k's randomness is stream k of the seed (as in random search), so
 //! the sequence depends only on the seed and the history: nothing is saved, and batching
-//! does not change it.
+//! does not change it. (An instance remembers the previous call's encoded trials and `g`'s
+//! sorted bandwidths and kernel masses, but uses each only after checking it against this
+//! call's history: a new instance suggests the same, only more slowly.)
 //!
 //! **Several objectives** (as Optuna's `TPESampler` with several directions; ferrotune
 //! offers it as `multivariate-tpe`): an observation needs every objective's value (none
