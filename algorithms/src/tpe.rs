@@ -46,7 +46,7 @@ use ferrotune_core::pareto::to_minimize;
 use ferrotune_core::{
     Assignment, FieldError, ObjectiveType, ParamValue, SearchSpace, TrialStatus, TrialView,
 };
-use parzen::{Axis, Estimator, KernelMemo, Memo, Mixture, Params};
+use parzen::{Axis, CellTerms, Estimator, KernelMemo, Memo, Mixture, Params};
 use rand_chacha::ChaCha8Rng;
 use smallvec::SmallVec;
 use std::sync::Mutex;
@@ -550,11 +550,14 @@ impl TpeSearch {
         let terms = candidates.len() * (below.len() + above.len()) * (dims / models.len() + 3);
         let scores = halves::map_halves(&candidates, terms >= PARALLEL_SCORE_TERMS, |part| {
             let mut scratch = Vec::new();
+            let mut cells: Vec<(CellTerms, CellTerms)> =
+                models.iter().map(|_| Default::default()).collect();
             part.iter()
                 .map(|(k, x)| {
                     let m = &models[*k];
-                    m.l.log_pdf_with(&m.axes, x, &mut scratch)
-                        - m.g.log_pdf_with(&m.axes, x, &mut scratch)
+                    let (l_cells, g_cells) = &mut cells[*k];
+                    m.l.log_pdf_with(&m.axes, x, &mut scratch, l_cells)
+                        - m.g.log_pdf_with(&m.axes, x, &mut scratch, g_cells)
                 })
                 .collect()
         });

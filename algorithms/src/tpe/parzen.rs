@@ -533,16 +533,23 @@ impl Estimator {
     /// ln of the mixture's density (mass, for stepped and list dimensions) at `x`.
     #[cfg(test)]
     pub(crate) fn log_pdf(&self, axes: &[&Axis], x: &[f64]) -> f64 {
-        self.log_pdf_with(axes, x, &mut Vec::new())
+        self.log_pdf_with(axes, x, &mut Vec::new(), &mut CellTerms::default())
     }
 
     /// The same, with `scratch` for the per-component sums (reused across calls, so that
-    /// scoring candidates allocates nothing).
-    pub(crate) fn log_pdf_with(&self, axes: &[&Axis], x: &[f64], scratch: &mut Vec<f64>) -> f64 {
+    /// scoring candidates allocates nothing) and `cells` for the stepped dimensions'
+    /// terms by value (each candidate of a call scored by this estimator may share them).
+    pub(crate) fn log_pdf_with(
+        &self,
+        axes: &[&Axis],
+        x: &[f64],
+        scratch: &mut Vec<f64>,
+        cells: &mut CellTerms,
+    ) -> f64 {
         scratch.clear();
         scratch.extend_from_slice(&self.ln_weights);
         let per_component = scratch.as_mut_slice();
-        for ((kernels, axis), &c) in self.kernels.iter().zip(axes).zip(x) {
+        for (d, ((kernels, axis), &c)) in self.kernels.iter().zip(axes).zip(x).enumerate() {
             match kernels {
                 Kernels::Fixed => {}
                 Kernels::Choice { ln_p, .. } => {
@@ -563,10 +570,20 @@ impl Estimator {
                         .zip(sigma)
                         .zip(ln_sigma.iter().zip(ln_mass));
                     match axis {
-                        Axis::Stepped(s) => {
-                            let (lo, w) = s.cell(s.index_of(c));
-                            for (((acc, m), s), (_, lm)) in terms {
-                                *acc += normal::log_cell_mass((lo - m) / s, w / s) - lm;
+                        Axis::Stepped(steps) => {
+                            let k = steps.index_of(c);
+                            let cell = cells.0.entry((d, k)).or_insert_with(|| {
+                                let (lo, w) = steps.cell(k);
+                                mu.iter()
+                                    .zip(sigma)
+                                    .zip(ln_mass)
+                                    .map(|((m, s), lm)| {
+                                        normal::log_cell_mass((lo - m) / s, w / s) - lm
+                                    })
+                                    .collect()
+                            });
+                            for (acc, t) in per_component.iter_mut().zip(cell.iter()) {
+                                *acc += t;
                             }
                         }
                         _ => {
@@ -581,6 +598,12 @@ impl Estimator {
         log_sum_exp(per_component)
     }
 }
+
+/// One estimator's terms for the cells of its stepped dimensions, by (dimension, value
+/// index): each is two `erfc`s per kernel, and the candidates of one suggestion often fall
+/// on the same values (an integer's few likely ones), so they are computed once a call.
+#[derive(Debug, Default)]
+pub(crate) struct CellTerms(std::collections::HashMap<(usize, u64), Vec<f64>>);
 
 /// The first index whose cumulative probability exceeds `r` (the last one when rounding
 /// leaves the total just below 1).
@@ -1099,6 +1122,30 @@ mod tests {
                 let c = e.sample(&mut rng)[0];
                 assert!((0.0..=1.0).contains(&c));
             }
+        }
+    }
+
+    #[test]
+    fn shared_cell_terms_give_the_densities_of_fresh_ones() {
+        let int = Axis::new(&Domain::Int {
+            min: 1,
+            max: 64,
+            step: None,
+            distribution: Distribution::LogUniform,
+        });
+        let real = Axis::new(&double(-5.0, 5.0, None, Distribution::Uniform));
+        let axes = [&int, &real];
+        let mut rng = rng_for(11, 12);
+        let columns: Vec<Vec<f64>> = (0..2)
+            .map(|_| (0..40).map(|_| rng.random::<f64>()).collect())
+            .collect();
+        let e = Estimator::new(&axes, &columns, 40, params());
+        let mut cells = CellTerms::default();
+        let mut scratch = Vec::new();
+        for _ in 0..200 {
+            let x = e.sample(&mut rng);
+            let shared = e.log_pdf_with(&axes, &x, &mut scratch, &mut cells);
+            assert_eq!(shared.to_bits(), e.log_pdf(&axes, &x).to_bits(), "{x:?}");
         }
     }
 
