@@ -547,7 +547,8 @@ impl TpeSearch {
                 candidates.push((k, m.l.sample(rng)));
             }
         }
-        let terms = candidates.len() * (below.len() + above.len()) * (dims / models.len() + 3);
+        let terms =
+            candidates.len() * (below.len() + above.len()) * (dims / models.len().max(1) + 3);
         let scores = halves::map_halves(&candidates, terms >= PARALLEL_SCORE_TERMS, |part| {
             let mut scratch = Vec::new();
             let mut cells: Vec<(CellTerms, CellTerms)> =
