@@ -250,6 +250,27 @@ struct Split<'a> {
     below_weights: Option<Vec<f64>>,
 }
 
+impl<'a> Split<'a> {
+    /// The points marked `good` form `l`'s observations, the rest `g`'s.
+    fn by(points: &'a [Point], good: &[bool], below_weights: Option<Vec<f64>>) -> Split<'a> {
+        let (mut below, mut above, mut above_ids) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, (p, &g)) in points.iter().zip(good).enumerate() {
+            if g {
+                below.push(p.coords.as_slice());
+            } else {
+                above.push(p.coords.as_slice());
+                above_ids.push(i as u32);
+            }
+        }
+        Split {
+            below,
+            above,
+            above_ids,
+            below_weights,
+        }
+    }
+}
+
 impl TpeSearch {
     /// Checks that every domain can be sampled.
     pub fn new(
@@ -425,21 +446,7 @@ impl TpeSearch {
         for &(i, _) in &ranked[..n_below] {
             good[i] = true;
         }
-        let (mut below, mut above, mut above_ids) = (Vec::new(), Vec::new(), Vec::new());
-        for (i, (p, g)) in points.iter().zip(good).enumerate() {
-            if g {
-                below.push(p.coords.as_slice());
-            } else {
-                above.push(p.coords.as_slice());
-                above_ids.push(i as u32);
-            }
-        }
-        Split {
-            below,
-            above,
-            above_ids,
-            below_weights: None,
-        }
+        Split::by(points, &good, None)
     }
 
     /// The multi-objective split (see the module doc): `γ(n)` observations by fronts and
@@ -453,23 +460,11 @@ impl TpeSearch {
         for c in multi::select_below(&values, self.n_below(observed.len())) {
             good[observed[c]] = true;
         }
-        let (mut below, mut above, mut below_values) = (Vec::new(), Vec::new(), Vec::new());
-        let mut above_ids = Vec::new();
-        for (i, (p, g)) in points.iter().zip(good).enumerate() {
-            if g {
-                below.push(p.coords.as_slice());
-                below_values.push(p.values.clone());
-            } else {
-                above.push(p.coords.as_slice());
-                above_ids.push(i as u32);
-            }
-        }
-        Split {
-            below,
-            above,
-            above_ids,
-            below_weights: Some(multi::weights_below(&below_values)),
-        }
+        let below_values: Vec<Vec<f64>> = (0..points.len())
+            .filter(|&i| good[i])
+            .map(|i| points[i].values.clone())
+            .collect();
+        Split::by(points, &good, Some(multi::weights_below(&below_values)))
     }
 
     /// One TPE suggestion, as coordinates.
