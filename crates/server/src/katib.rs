@@ -75,7 +75,7 @@ impl Kept {
     /// The algorithm kept for `name` if it was built from `context` (removed: a concurrent
     /// call for the same experiment builds its own).
     fn take(&self, name: &str, context: &AlgorithmContext) -> Option<Box<dyn Suggester>> {
-        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut kept = crate::lock(&self.0);
         let i = kept
             .iter()
             .position(|(n, c, _)| n == name && c == context)?;
@@ -85,7 +85,7 @@ impl Kept {
     /// Keeps `algorithm` for `name`, forgetting the least recently kept beyond
     /// [`KEPT_EXPERIMENTS`].
     fn put(&self, name: &str, context: AlgorithmContext, algorithm: Box<dyn Suggester>) {
-        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut kept = crate::lock(&self.0);
         kept.retain(|(n, _, _)| n != name);
         if kept.len() >= KEPT_EXPERIMENTS {
             kept.remove(0);

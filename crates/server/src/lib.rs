@@ -34,6 +34,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
+/// The server's shared maps and caches behind a mutex: every change under one is a single
+/// insert, remove or update, so a holder that panicked cannot have left it half-changed,
+/// and a poisoned lock is taken as it is rather than failing every later call.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Largest request accepted: a Katib GetSuggestions call carries the whole trial history
 /// (about 200 bytes a trial), so 64 MiB is room for hundreds of thousands of trials.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;

@@ -96,7 +96,7 @@ impl Manager {
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
-        self.running.lock().unwrap_or_else(|p| p.into_inner())
+        crate::lock(&self.running)
     }
 
     /// Whether this server runs the experiment now.

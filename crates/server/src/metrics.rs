@@ -47,7 +47,7 @@ impl Metrics {
     /// One suggestion request's time (Katib's GetSuggestions, Ask, Suggest).
     pub fn observe_suggestion(&self, d: Duration) {
         let s = d.as_secs_f64();
-        let mut h = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let mut h = crate::lock(&self.latency);
         for (i, b) in BUCKETS.iter().enumerate() {
             if s <= *b {
                 h.counts[i] += 1;
@@ -85,7 +85,7 @@ impl Metrics {
             "# HELP ferrotune_reports_ingested_total Metric reports taken from trials over gRPC.\n# TYPE ferrotune_reports_ingested_total counter\nferrotune_reports_ingested_total {}",
             self.reports.load(Ordering::Relaxed)
         );
-        let h = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let h = crate::lock(&self.latency);
         let _ = writeln!(
             out,
             "# HELP ferrotune_suggestion_seconds Time to answer a suggestion request.\n# TYPE ferrotune_suggestion_seconds histogram"

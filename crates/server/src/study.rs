@@ -227,16 +227,13 @@ impl Studies {
     }
 
     fn slot(&self, name: &str) -> Slot {
-        let mut studies = self.inner.studies.lock().unwrap_or_else(|p| p.into_inner());
+        let mut studies = crate::lock(&self.inner.studies);
         studies.entry(name.to_string()).or_default().clone()
     }
 
     fn appenders(&self) -> std::sync::MutexGuard<'_, HashMap<String, tokio::task::JoinHandle<()>>> {
         // Every update is one insert or remove: a poisoned lock is still consistent.
-        self.inner
-            .appenders
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        crate::lock(&self.inner.appenders)
     }
 
     /// Lets the ReportService take the trial's intermediate values (the hub only routes
@@ -468,11 +465,7 @@ impl Studies {
             )
             .await?;
         // A study of the same name deleted before may still be cached.
-        self.inner
-            .studies
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&rec.name);
+        crate::lock(&self.inner.studies).remove(&rec.name);
         Ok(v1::Study {
             namespace: rec.namespace,
             name: rec.name,
