@@ -26,6 +26,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// Where the server puts the experiments this bench creates (it names no namespace).
+const DEFAULT_NAMESPACE: &str = "ferrotune";
+
 #[derive(Parser)]
 #[command(about = "Metric ingestion benchmark of ferrotune server (see benches/ingest/run.sh)")]
 struct Cli {
@@ -187,6 +190,7 @@ async fn report(points: u64, mode: Mode, sync: &Path) -> Result<()> {
                     metrics: [("loss".to_string(), 1.0 / (i as f64 + 1.0))].into(),
                     timestamp: chrono::Utc::now()
                         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    namespace: std::env::var("FERROTUNE_NAMESPACE").unwrap_or_default(),
                 };
                 let reply = client.report(req).await?.into_inner();
                 ensure!(reply.accepted == 1, "report {i} not accepted: {reply:?}");
@@ -381,7 +385,7 @@ fn count_files(dir: &Path) -> usize {
 
 /// Every trial's observations, checked: `n` values of `loss` at steps 0..n, attempt 1.
 async fn count_back(store: &dyn Store, name: &str, c: u64, n: u64) -> Result<u64> {
-    let exp = store.get_experiment(name).await?;
+    let exp = store.get_experiment(DEFAULT_NAMESPACE, name).await?;
     let trials = store.list_trials(exp.id).await?;
     ensure!(
         trials.len() as u64 == c,
@@ -507,7 +511,7 @@ async fn run_once(
         "{name}: the trials sent {sent} points, not {}",
         c * n
     );
-    let exp = store.get_experiment(&name).await?;
+    let exp = store.get_experiment(DEFAULT_NAMESPACE, &name).await?;
     let trials = store.list_trials(exp.id).await?;
     let mut committed = i64::MIN;
     for t in &trials {

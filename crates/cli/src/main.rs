@@ -56,7 +56,8 @@ pub struct RemoteArgs {
     /// The token the server wants (`authorization: Bearer TOKEN`).
     #[arg(long, global = true, env = "FERROTUNE_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// The namespace (default: the token's own; an admin's default is `ferrotune`).
+    /// The namespace (default: the token's own; an admin's default is `ferrotune`). Without
+    /// a server: which of the experiments of that name, when several namespaces have one.
     #[arg(long, global = true, env = "FERROTUNE_NAMESPACE")]
     namespace: Option<String>,
     /// CA certificates (PEM) to trust for an https:// server instead of the system's.
@@ -362,9 +363,18 @@ fn main() -> ExitCode {
                 drive,
                 runner,
                 db,
-                ..
+                remote,
             } => {
-                let r = ops::resume(&db.db, &name, max_trials, parallel, &drive, &runner).await;
+                let r = ops::resume(
+                    &db.db,
+                    remote.namespace.as_deref(),
+                    &name,
+                    max_trials,
+                    parallel,
+                    &drive,
+                    &runner,
+                )
+                .await;
                 if drive.stats {
                     ops::print_stats();
                 }
@@ -382,8 +392,11 @@ fn main() -> ExitCode {
                 ..
             } if remote.server.is_some() => remote::show(&remote, &name, output).await,
             Command::Show {
-                name, output, db, ..
-            } => ops::show(&db.db, &name, output).await,
+                name,
+                output,
+                db,
+                remote,
+            } => ops::show(&db.db, remote.namespace.as_deref(), &name, output).await,
             Command::Trials {
                 name,
                 output,
@@ -396,16 +409,20 @@ fn main() -> ExitCode {
                 output,
                 pareto,
                 db,
-                ..
-            } => ops::trials(&db.db, &name, output, pareto).await,
+                remote,
+            } => ops::trials(&db.db, remote.namespace.as_deref(), &name, output, pareto).await,
             Command::Stop { name, remote, .. } if remote.server.is_some() => {
                 remote::stop(&remote, &name).await
             }
-            Command::Stop { name, db, .. } => ops::stop(&db.db, &name).await,
+            Command::Stop { name, db, remote } => {
+                ops::stop(&db.db, remote.namespace.as_deref(), &name).await
+            }
             Command::Delete { name, remote, .. } if remote.server.is_some() => {
                 remote::delete(&remote, &name).await
             }
-            Command::Delete { name, db, .. } => ops::delete(&db.db, &name).await,
+            Command::Delete { name, db, remote } => {
+                ops::delete(&db.db, remote.namespace.as_deref(), &name).await
+            }
             Command::Submit {
                 file,
                 new,

@@ -128,12 +128,12 @@ fn describe(e: &Experiment) -> String {
 /// `ferrotune validate FILE...`
 pub async fn validate(files: &[PathBuf], db: &Path) -> Result<ExitCode> {
     // Only an existing database is consulted: validating never creates one.
-    let taken: Vec<String> = if sqlite_path(db).exists() {
+    let taken: Vec<(String, String)> = if sqlite_path(db).exists() {
         match SqliteStore::open(db).await {
             Ok(store) => store
                 .list_experiments()
                 .await
-                .map(|v| v.into_iter().map(|e| e.name).collect())
+                .map(|v| v.into_iter().map(|e| (e.namespace, e.name)).collect())
                 .unwrap_or_default(),
             Err(_) => Vec::new(),
         }
@@ -167,11 +167,12 @@ pub async fn validate(files: &[PathBuf], db: &Path) -> Result<ExitCode> {
                     for note in &e.notes {
                         eprintln!("note: {note}");
                     }
-                    if taken.contains(&e.name) {
+                    if taken.contains(&(e.namespace.clone(), e.name.clone())) {
                         eprintln!(
-                            "note: {} already holds an experiment named {:?}: `run` would refuse it (use --name), `ferrotune resume {}` continues it",
+                            "note: {} already holds an experiment named {:?} in namespace {:?}: `run` would refuse it (use --name), `ferrotune resume {}` continues it",
                             db.display(),
                             e.name,
+                            e.namespace,
                             e.name
                         );
                     }
@@ -259,7 +260,11 @@ pub async fn run(a: RunArgs) -> Result<ExitCode> {
     let source = std::fs::canonicalize(&a.file).unwrap_or_else(|_| a.file.clone());
     let run_dir = match &a.run_dir {
         Some(d) => d.clone(),
-        None => PathBuf::from("ferrotune-runs").join(&exp.name),
+        // Names are unique within a namespace, so the namespace is part of the folder (as
+        // under a server's runs directory).
+        None => PathBuf::from("ferrotune-runs")
+            .join(&exp.namespace)
+            .join(&exp.name),
     };
     std::fs::create_dir_all(&run_dir)
         .with_context(|| format!("cannot create the run directory {}", run_dir.display()))?;
@@ -286,6 +291,7 @@ pub async fn run(a: RunArgs) -> Result<ExitCode> {
 /// `ferrotune resume NAME`
 pub async fn resume(
     db: &Path,
+    namespace: Option<&str>,
     name: &str,
     max_trials: Option<u32>,
     parallel: Option<u32>,
@@ -295,7 +301,7 @@ pub async fn resume(
     let cli = command_runner(runner)?;
     check_advertise(drive_args)?;
     let store = open_store(db).await?;
-    let mut record = store.get_experiment(name).await?;
+    let mut record = find_experiment(&store, namespace, name).await?;
     let exp = match lifecycle::prepare_resume(
         store.as_ref(),
         &mut record,
@@ -468,7 +474,7 @@ async fn drive(
     let _ = reports.await;
     let outcome = outcome?;
     progress.finish();
-    let record = store.get_experiment(&name).await?;
+    let record = store.get_experiment(&exp.namespace, &name).await?;
     let trials = store.list_trials(id).await?;
     display::summary(&exp, &record, &trials);
     Ok(match outcome.status {
@@ -481,11 +487,37 @@ async fn drive(
     })
 }
 
+/// The stored experiment `name`: the one in `namespace` when given, else the one of that
+/// name (names are unique within a namespace only: with several, the namespace must be
+/// said).
+async fn find_experiment(
+    store: &SqliteStore,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<ExperimentRecord> {
+    if let Some(ns) = namespace {
+        return Ok(store.get_experiment(ns, name).await?);
+    }
+    let mut found = store.experiments_named(name).await?;
+    match found.len() {
+        0 => bail!("no experiment named {name:?}"),
+        1 => Ok(found.remove(0)),
+        _ => {
+            let namespaces: Vec<&str> = found.iter().map(|r| r.namespace.as_str()).collect();
+            bail!(
+                "experiments named {name:?} are in namespaces {}; say which with --namespace",
+                namespaces.join(", ")
+            )
+        }
+    }
+}
+
 async fn load_experiment(
     store: &SqliteStore,
+    namespace: Option<&str>,
     name: &str,
 ) -> Result<(ExperimentRecord, Option<Experiment>)> {
-    let record = store.get_experiment(name).await?;
+    let record = find_experiment(store, namespace, name).await?;
     let exp = lifecycle::stored_experiment(&record);
     Ok((record, exp))
 }
@@ -504,34 +536,45 @@ pub async fn list(db: &Path, output: Output) -> Result<ExitCode> {
 }
 
 /// `ferrotune show NAME`
-pub async fn show(db: &Path, name: &str, output: Output) -> Result<ExitCode> {
+pub async fn show(
+    db: &Path,
+    namespace: Option<&str>,
+    name: &str,
+    output: Output,
+) -> Result<ExitCode> {
     let store = open_store(db).await?;
-    let (record, exp) = load_experiment(&store, name).await?;
+    let (record, exp) = load_experiment(&store, namespace, name).await?;
     let trials = store.list_trials(record.id).await?;
     display::show(&record, exp.as_ref(), &trials, output);
     Ok(ExitCode::SUCCESS)
 }
 
 /// `ferrotune trials NAME`
-pub async fn trials(db: &Path, name: &str, output: Output, pareto: bool) -> Result<ExitCode> {
+pub async fn trials(
+    db: &Path,
+    namespace: Option<&str>,
+    name: &str,
+    output: Output,
+    pareto: bool,
+) -> Result<ExitCode> {
     let store = open_store(db).await?;
-    let (record, exp) = load_experiment(&store, name).await?;
+    let (record, exp) = load_experiment(&store, namespace, name).await?;
     let trials = store.list_trials(record.id).await?;
     display::trials(exp.as_ref(), &trials, output, pareto);
     Ok(ExitCode::SUCCESS)
 }
 
 /// `ferrotune stop NAME`
-pub async fn stop(db: &Path, name: &str) -> Result<ExitCode> {
+pub async fn stop(db: &Path, namespace: Option<&str>, name: &str) -> Result<ExitCode> {
     let store = open_store(db).await?;
-    let record = store.get_experiment(name).await?;
+    let record = find_experiment(&store, namespace, name).await?;
     if record.status.is_completed() || record.status == ExperimentStatus::Stopped {
         println!("experiment {name:?} is not running ({})", record.status);
         return Ok(ExitCode::SUCCESS);
     }
     let alive = record.owner_pid.is_some_and(process_alive);
     if alive {
-        store.request_stop(name).await?;
+        store.request_stop(record.id).await?;
         println!(
             "asked process {} to stop experiment {name:?}; `ferrotune resume {name}` continues it",
             record.owner_pid.unwrap_or_default()
@@ -683,13 +726,13 @@ pub async fn server(a: ServerArgs) -> Result<ExitCode> {
 }
 
 /// `ferrotune delete NAME`
-pub async fn delete(db: &Path, name: &str) -> Result<ExitCode> {
+pub async fn delete(db: &Path, namespace: Option<&str>, name: &str) -> Result<ExitCode> {
     let store = open_store(db).await?;
-    let record = store.get_experiment(name).await?;
+    let record = find_experiment(&store, namespace, name).await?;
     if record.status == ExperimentStatus::Running && record.owner_pid.is_some_and(process_alive) {
         bail!("experiment {name:?} is running; stop it first with `ferrotune stop {name}`");
     }
-    store.delete_experiment(name).await?;
+    store.delete_experiment(record.id).await?;
     println!(
         "experiment {name:?} deleted (its run directory {} is left as it is)",
         record.run_dir

@@ -59,7 +59,7 @@ fn alive(pid: i32) -> bool {
 async fn assert_exact(sb: &Sandbox, name: &str, total: usize) {
     let store = sb.store().await;
     use ferrotune_store::Store;
-    let exp = store.get_experiment(name).await.unwrap();
+    let exp = store.get_experiment("ferrotune", name).await.unwrap();
     let trials = store.list_trials(exp.id).await.unwrap();
     assert_eq!(trials.len(), total, "exactly maxTrialCount trials exist");
     let names: BTreeSet<&str> = trials.iter().map(|t| t.name.as_str()).collect();
@@ -121,7 +121,7 @@ async fn sigkill_mid_sweep_then_resume_gives_exact_counts_and_keeps_every_metric
 
     let store = sb.store().await;
     use ferrotune_store::Store;
-    let exp = store.get_experiment("crash").await.unwrap();
+    let exp = store.get_experiment("ferrotune", "crash").await.unwrap();
     let before = store.list_trials(exp.id).await.unwrap();
     let interrupted: Vec<_> = before
         .iter()
@@ -145,9 +145,10 @@ async fn sigkill_mid_sweep_then_resume_gives_exact_counts_and_keeps_every_metric
     // The trials' processes die with their controller.
     let mut had_started = std::collections::HashSet::new();
     for t in &interrupted {
-        if let Ok(pid) =
-            std::fs::read_to_string(sb.path(&format!("ferrotune-runs/crash/trials/{}/pid", t.name)))
-        {
+        if let Ok(pid) = std::fs::read_to_string(sb.path(&format!(
+            "ferrotune-runs/ferrotune/crash/trials/{}/pid",
+            t.name
+        ))) {
             let pid: i32 = pid.trim().parse().unwrap();
             wait_until("orphaned trial to die", Duration::from_secs(5), || {
                 !alive(pid)
@@ -175,7 +176,7 @@ async fn sigkill_mid_sweep_then_resume_gives_exact_counts_and_keeps_every_metric
         }
         // (A trial recorded as started whose process had not yet begun has no old output.)
         if had_started.contains(&t.name) {
-            let dir = sb.path(&format!("ferrotune-runs/crash/trials/{}", t.name));
+            let dir = sb.path(&format!("ferrotune-runs/ferrotune/crash/trials/{}", t.name));
             assert!(
                 dir.join(format!("output.attempt-{}.log", t.attempt))
                     .exists(),
@@ -264,7 +265,7 @@ time.sleep(300)";
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let pidfile = sb.path("ferrotune-runs/stopme/trials/stopme-0001/child");
+    let pidfile = sb.path("ferrotune-runs/ferrotune/stopme/trials/stopme-0001/child");
     wait_until("the trial's child", Duration::from_secs(30), || {
         std::fs::read_to_string(&pidfile)
             .map(|s| !s.is_empty())
@@ -323,7 +324,7 @@ async fn an_attempt_cut_short_by_a_crash_uses_no_retry() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let pid_file = sb.path("ferrotune-runs/again/trials/again-0001/pid");
+    let pid_file = sb.path("ferrotune-runs/ferrotune/again/trials/again-0001/pid");
     wait_until(
         "the first attempt to start",
         Duration::from_secs(60),

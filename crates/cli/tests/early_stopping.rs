@@ -53,14 +53,14 @@ fn medianstop_stops_bad_trials_while_they_run_and_keeps_their_partial_results() 
         // The partial result is kept, and the process really ended early.
         assert!(t["metrics"]["loss"].as_f64().is_some(), "{t}");
         let name = t["name"].as_str().unwrap();
-        let log = std::fs::read_to_string(
-            sb.path(&format!("ferrotune-runs/median/trials/{name}/output.log")),
-        )
+        let log = std::fs::read_to_string(sb.path(&format!(
+            "ferrotune-runs/ferrotune/median/trials/{name}/output.log"
+        )))
         .unwrap();
         let lines = log.lines().filter(|l| l.contains("loss=")).count();
         assert!((3..20).contains(&lines), "{name} printed {lines} lines");
         // It never got to the end of its full run, and its process is gone.
-        let dir = sb.path(&format!("ferrotune-runs/median/trials/{name}"));
+        let dir = sb.path(&format!("ferrotune-runs/ferrotune/median/trials/{name}"));
         assert!(!dir.join("done").exists(), "{name} ran to the end");
         let pid: i32 = std::fs::read_to_string(dir.join("pid"))
             .unwrap()
@@ -81,8 +81,10 @@ fn medianstop_stops_bad_trials_while_they_run_and_keeps_their_partial_results() 
     for t in all.iter().filter(|t| t["status"] == "Succeeded") {
         let name = t["name"].as_str().unwrap();
         assert!(
-            sb.path(&format!("ferrotune-runs/median/trials/{name}/done"))
-                .exists(),
+            sb.path(&format!(
+                "ferrotune-runs/ferrotune/median/trials/{name}/done"
+            ))
+            .exists(),
             "{name} succeeded, so it ran to the end"
         );
     }

@@ -98,7 +98,7 @@ fn hyperband_example_follows_the_schedule_and_promoted_trials_resume() {
         );
         let name = t["name"].as_str().unwrap();
         let log = std::fs::read_to_string(sb.path(&format!(
-            "ferrotune-runs/hyperband/trials/{name}/output.log"
+            "ferrotune-runs/examples/hyperband/trials/{name}/output.log"
         )))
         .unwrap();
         assert!(

@@ -30,7 +30,7 @@ struct Log {
 
 fn read_log(sb: &Sandbox, experiment: &str, trial: &str) -> Log {
     let text = std::fs::read_to_string(sb.path(&format!(
-        "ferrotune-runs/{experiment}/trials/{trial}/output.log"
+        "ferrotune-runs/examples/{experiment}/trials/{trial}/output.log"
     )))
     .unwrap_or_else(|e| panic!("{trial}'s output.log: {e}"));
     let value = |line: &str, key: &str| -> Option<i64> {
@@ -50,7 +50,7 @@ fn read_log(sb: &Sandbox, experiment: &str, trial: &str) -> Log {
 /// The step and writer of a trial's checkpoint.
 fn checkpoint(sb: &Sandbox, experiment: &str, trial: &str) -> (i64, String) {
     let path = sb.path(&format!(
-        "ferrotune-runs/{experiment}/trials/{trial}/checkpoint/state.json"
+        "ferrotune-runs/examples/{experiment}/trials/{trial}/checkpoint/state.json"
     ));
     let state: Value = serde_json::from_str(
         &std::fs::read_to_string(&path)

@@ -47,7 +47,10 @@ fn replicas_fail_a_local_trial_naming_the_runner_that_can() {
     let store = rt().block_on(sb.store());
     let trials = rt().block_on(async {
         use ferrotune_store::Store;
-        let e = store.get_experiment("local-gang").await.unwrap();
+        let e = store
+            .get_experiment("ferrotune", "local-gang")
+            .await
+            .unwrap();
         store.list_trials(e.id).await.unwrap()
     });
     assert_eq!(trials.len(), 1);
@@ -128,7 +131,7 @@ mod ray_cluster {
         let store = rt().block_on(sb.store());
         rt().block_on(async {
             use ferrotune_store::Store;
-            let e = store.get_experiment(name).await.unwrap();
+            let e = store.get_experiment("ferrotune", name).await.unwrap();
             store.list_trials(e.id).await.unwrap()
         })
     }
@@ -137,7 +140,7 @@ mod ray_cluster {
     fn running_job(api: &JobApi, sb: &Sandbox, name: &str) -> String {
         let mut id = String::new();
         wait_until("the trial's job to run", Duration::from_secs(60), || {
-            std::fs::canonicalize(sb.path(&format!("ferrotune-runs/{name}"))).is_ok()
+            std::fs::canonicalize(sb.path(&format!("ferrotune-runs/ferrotune/{name}"))).is_ok()
                 && jobs(api, sb, name).into_iter().any(|(_, _, j)| {
                     id = j.submission_id.clone().unwrap_or_default();
                     j.status == JobStatus::Running
@@ -149,7 +152,7 @@ mod ray_cluster {
     /// Experiment `name`'s Ray jobs, as (trial, attempt, job); a driver job (tasks mode)
     /// has neither trial nor attempt.
     fn jobs(api: &JobApi, sb: &Sandbox, name: &str) -> Vec<(String, String, JobInfo)> {
-        jobs_in(api, &sb.path(&format!("ferrotune-runs/{name}")))
+        jobs_in(api, &sb.path(&format!("ferrotune-runs/ferrotune/{name}")))
     }
 
     /// The Ray jobs of the experiment whose run folder is `run_dir`, as `jobs` gives them.
@@ -284,7 +287,7 @@ spec:
             assert_eq!(t["metrics"]["env_ok"].as_f64(), Some(1.0), "{t}");
             let name = t["name"].as_str().unwrap();
             let log = std::fs::read_to_string(sb.path(&format!(
-                "ferrotune-runs/stdout-sweep/trials/{name}/output.log"
+                "ferrotune-runs/ferrotune/stdout-sweep/trials/{name}/output.log"
             )))
             .unwrap();
             assert!(log.contains("step=2 loss="), "{log}");
@@ -337,7 +340,10 @@ spec:
         let store = rt().block_on(sb.store());
         rt().block_on(async {
             use ferrotune_store::Store;
-            let e = store.get_experiment("push-sweep").await.unwrap();
+            let e = store
+                .get_experiment("ferrotune", "push-sweep")
+                .await
+                .unwrap();
             for t in store.list_trials(e.id).await.unwrap() {
                 let obs = store.observations(t.id, Some(1)).await.unwrap();
                 assert_eq!(obs.len(), 4, "every report of {} arrived", t.name);
@@ -453,7 +459,9 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
         for t in trials.as_array().unwrap() {
             let name = t["name"].as_str().unwrap();
             let done = sb
-                .path(&format!("ferrotune-runs/ray-median/trials/{name}/done"))
+                .path(&format!(
+                    "ferrotune-runs/ferrotune/ray-median/trials/{name}/done"
+                ))
                 .exists();
             assert_eq!(done, t["status"] == "Succeeded", "{t}");
         }
@@ -463,7 +471,9 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
         }
         for (trial, _, job) in jobs(&api, &sb, "ray-median") {
             let done = sb
-                .path(&format!("ferrotune-runs/ray-median/trials/{trial}/done"))
+                .path(&format!(
+                    "ferrotune-runs/ferrotune/ray-median/trials/{trial}/done"
+                ))
                 .exists();
             let stopped = trials
                 .as_array()
@@ -573,7 +583,7 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
         let mut child = spawn_ray(&sb, &file, "jobs");
         let api = JobApi::new(&ray_url());
         wait_until("two running jobs", Duration::from_secs(60), || {
-            std::fs::canonicalize(sb.path("ferrotune-runs/ray-crash")).is_ok()
+            std::fs::canonicalize(sb.path("ferrotune-runs/ferrotune/ray-crash")).is_ok()
                 && jobs(&api, &sb, "ray-crash")
                     .iter()
                     .filter(|(_, _, j)| j.status == JobStatus::Running)
@@ -619,7 +629,9 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
 
     /// The process ids the running trials of experiment `name` printed (SLOW).
     fn trial_pids(sb: &Sandbox, name: &str) -> Vec<(String, i32)> {
-        let Ok(dir) = std::fs::read_dir(sb.path(&format!("ferrotune-runs/{name}/trials"))) else {
+        let Ok(dir) =
+            std::fs::read_dir(sb.path(&format!("ferrotune-runs/ferrotune/{name}/trials")))
+        else {
             return Vec::new();
         };
         dir.filter_map(|e| {
@@ -757,8 +769,10 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
             "the driver outlives its controller"
         );
         if forget_driver {
-            std::fs::remove_file(sb.path(&format!("ferrotune-runs/{name}/ray-driver.json")))
-                .unwrap();
+            std::fs::remove_file(
+                sb.path(&format!("ferrotune-runs/ferrotune/{name}/ray-driver.json")),
+            )
+            .unwrap();
         }
         // No runner option: the run folder says it ran on Ray, in tasks mode.
         let out = sb.run(&["resume", name, "--grace", "2"]);
@@ -792,7 +806,7 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
                     .collect()
             });
             let log = std::fs::read_to_string(sb.path(&format!(
-                "ferrotune-runs/driver-back/trials/{}/output.log",
+                "ferrotune-runs/ferrotune/driver-back/trials/{}/output.log",
                 t.name
             )))
             .unwrap_or_default();
@@ -805,7 +819,7 @@ open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finish
         }
         for (name, pid) in &running {
             let log = std::fs::read_to_string(sb.path(&format!(
-                "ferrotune-runs/driver-back/trials/{name}/output.log"
+                "ferrotune-runs/ferrotune/driver-back/trials/{name}/output.log"
             )))
             .unwrap();
             assert_eq!(log.matches("pid=").count(), 1, "{name} started once: {log}");
@@ -983,9 +997,9 @@ else:
             assert_eq!(t["metrics"]["peers"].as_f64(), Some(1.0), "{t}");
             assert_eq!(t["metrics"]["world"].as_f64(), Some(2.0), "{t}");
             let name = t["name"].as_str().unwrap();
-            let log = std::fs::read_to_string(
-                sb.path(&format!("ferrotune-runs/gang/trials/{name}/output.log")),
-            )
+            let log = std::fs::read_to_string(sb.path(&format!(
+                "ferrotune-runs/ferrotune/gang/trials/{name}/output.log"
+            )))
             .unwrap();
             // One node here: the second replica is local rank 1.
             assert!(
@@ -1045,7 +1059,7 @@ else:
         );
         let mut child = spawn_ray(&sb, &file, "tasks");
         let log = sb.path(&format!(
-            "ferrotune-runs/{name}/trials/{name}-0001/output.log"
+            "ferrotune-runs/ferrotune/{name}/trials/{name}-0001/output.log"
         ));
         let mut line = String::new();
         wait_until("the trial to run", Duration::from_secs(60), || {

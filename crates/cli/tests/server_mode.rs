@@ -59,7 +59,10 @@ async fn reports_per_trial(
     let store = ferrotune_store::SqliteStore::open(&sb.path(db))
         .await
         .unwrap();
-    let e = store.get_experiment(experiment).await.unwrap();
+    // The one experiment of that name, whatever its namespace.
+    let mut found = store.experiments_named(experiment).await.unwrap();
+    assert_eq!(found.len(), 1, "{experiment}: {found:?}");
+    let e = found.remove(0);
     let mut out = Vec::new();
     for t in store.list_trials(e.id).await.unwrap() {
         let n = store
@@ -399,7 +402,7 @@ mod postgres_store {
         let out = sb.run(&["watch", "pg", "--server", &addr]);
         assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
         sigterm(&mut server);
-        let e = store.get_experiment("pg").await.unwrap();
+        let e = store.get_experiment("ferrotune", "pg").await.unwrap();
         let trials = store.list_trials(e.id).await.unwrap();
         assert_eq!(trials.len(), 4);
         for t in &trials {

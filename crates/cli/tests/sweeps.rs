@@ -64,8 +64,10 @@ fn a_native_sweep_runs_every_trial_and_records_its_metrics() {
     assert_eq!(best, min);
 
     // every trial kept its log, and the observation log has every report
-    let log = std::fs::read_to_string(sb.path("ferrotune-runs/quad/trials/quad-0001/output.log"))
-        .unwrap();
+    let log = std::fs::read_to_string(
+        sb.path("ferrotune-runs/ferrotune/quad/trials/quad-0001/output.log"),
+    )
+    .unwrap();
     assert_eq!(log.lines().count(), 3);
 
     // validate notices the name is taken; the same name again points to resume
@@ -167,7 +169,7 @@ spec:
     for i in 1..=3 {
         let argv: Vec<String> = serde_json::from_str(
             &std::fs::read_to_string(sb.path(&format!(
-                "ferrotune-runs/hostile/trials/hostile-000{i}/argv.json"
+                "ferrotune-runs/ferrotune/hostile/trials/hostile-000{i}/argv.json"
             )))
             .unwrap(),
         )
@@ -427,8 +429,9 @@ spec:
     let f = sb.write("exp.yaml", &exp);
     let out = sb.run(&["run", f.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let log = std::fs::read_to_string(sb.path("ferrotune-runs/refs/trials/refs-0001/output.log"))
-        .unwrap();
+    let log =
+        std::fs::read_to_string(sb.path("ferrotune-runs/team-b/refs/trials/refs-0001/output.log"))
+            .unwrap();
     assert!(
         log.starts_with("refs-0001/team-b/vision PyTorchJob kubeflow.org/v1\n"),
         "{log}"
@@ -791,4 +794,49 @@ fn max_trial_retries_is_checked() {
             "{all}"
         );
     }
+}
+
+/// Experiment names are unique within a namespace only: two namespaces' "twin" run side by
+/// side in one database (each in its own run folder), and a command given only the name
+/// asks which one it means.
+#[test]
+fn an_experiment_name_in_two_namespaces_is_told_apart() {
+    let sb = Sandbox::new();
+    for ns in ["team-a", "team-b"] {
+        let doc = native(
+            "twin",
+            PARAMS_X,
+            QUADRATIC,
+            "  maxTrialCount: 1\n  parallelTrialCount: 1\n",
+        )
+        .replace(
+            "  name: twin\n",
+            &format!("  name: twin\n  namespace: {ns}\n"),
+        );
+        let f = sb.write(&format!("{ns}.yaml"), &doc);
+        let out = sb.run(&["run", f.to_str().unwrap()]);
+        assert!(out.status.success(), "{ns}: {}", stderr(&out));
+    }
+    let out = sb.run(&["show", "twin"]);
+    assert!(!out.status.success());
+    let e = stderr(&out);
+    assert!(
+        e.contains("team-a, team-b") && e.contains("--namespace"),
+        "{e}"
+    );
+    let mut dirs = Vec::new();
+    for ns in ["team-a", "team-b"] {
+        let show = sb.json(&["show", "twin", "--namespace", ns, "--output", "json"]);
+        assert_eq!(show["namespace"], ns, "{show}");
+        let dir = show["runDir"].as_str().unwrap().to_string();
+        assert!(dir.ends_with(&format!("ferrotune-runs/{ns}/twin")), "{dir}");
+        dirs.push(dir);
+        let trials = sb.json(&["trials", "twin", "--namespace", ns, "--output", "json"]);
+        assert_eq!(count_status(&trials, "Succeeded"), 1, "{trials}");
+    }
+    let out = sb.run(&["delete", "twin", "--namespace", "team-a"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // One is left: the name alone finds it.
+    let show = sb.json(&["show", "twin", "--output", "json"]);
+    assert_eq!(show["namespace"], "team-b", "{show}");
 }

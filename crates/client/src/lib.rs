@@ -142,13 +142,15 @@ const BATCH: usize = 256;
 pub struct Reporter {
     conn: Option<Connection>,
     trial: String,
+    /// The trial's namespace; empty: the server finds the one trial of that name.
+    namespace: String,
     buffer: Vec<v1::ReportRequest>,
     stop: Option<String>,
 }
 
 impl Reporter {
     /// A reporter from the trial's environment: `FERROTUNE_ENDPOINT`, `FERROTUNE_TRIAL`,
-    /// `FERROTUNE_TOKEN` (and `FERROTUNE_CA_FILE` for TLS).
+    /// `FERROTUNE_NAMESPACE`, `FERROTUNE_TOKEN` (and `FERROTUNE_CA_FILE` for TLS).
     pub async fn from_env() -> Result<Reporter, ClientError> {
         let Some(endpoint) = std::env::var("FERROTUNE_ENDPOINT")
             .ok()
@@ -157,6 +159,7 @@ impl Reporter {
             return Ok(Reporter {
                 conn: None,
                 trial: String::new(),
+                namespace: String::new(),
                 buffer: Vec::new(),
                 stop: None,
             });
@@ -167,7 +170,8 @@ impl Reporter {
         let token = std::env::var("FERROTUNE_TOKEN").ok();
         let ca = std::env::var("FERROTUNE_CA_FILE").ok();
         let conn = connect(&endpoint, token.as_deref(), ca.as_deref().map(Path::new)).await?;
-        Ok(Reporter::new(conn, trial))
+        let namespace = std::env::var("FERROTUNE_NAMESPACE").unwrap_or_default();
+        Ok(Reporter::new(conn, trial).in_namespace(namespace))
     }
 
     /// A reporter for `trial` over an open connection.
@@ -175,9 +179,16 @@ impl Reporter {
         Reporter {
             conn: Some(conn),
             trial: trial.into(),
+            namespace: String::new(),
             buffer: Vec::new(),
             stop: None,
         }
+    }
+
+    /// Names the trial's namespace: trial names are unique within a namespace only.
+    pub fn in_namespace(mut self, namespace: impl Into<String>) -> Reporter {
+        self.namespace = namespace.into();
+        self
     }
 
     /// Buffers one report (sent when the batch is full, or by `flush`). `step: None`
@@ -198,6 +209,7 @@ impl Reporter {
             step,
             metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            namespace: self.namespace.clone(),
         });
         if self.buffer.len() >= BATCH {
             self.flush().await?;
@@ -236,7 +248,7 @@ impl Reporter {
             let r = conn
                 .reports()
                 .should_stop(v1::TrialRef {
-                    namespace: String::new(),
+                    namespace: self.namespace.clone(),
                     trial: self.trial.clone(),
                 })
                 .await?

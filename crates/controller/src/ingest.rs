@@ -48,6 +48,12 @@ pub enum Caller<'a> {
 pub enum IngestError {
     #[error("trial {0:?} is not running here")]
     NotRunning(String),
+    /// Only an admin can meet this: other callers look in their own namespace only.
+    #[error(
+        "trial {0:?} runs in several namespaces; name the trial's namespace (the SDKs send \
+         FERROTUNE_NAMESPACE)"
+    )]
+    Ambiguous(String),
     #[error("report {index}: metric {metric:?}: {problem}")]
     Invalid {
         index: usize,
@@ -65,8 +71,10 @@ pub enum IngestError {
 /// reports are refused as [`IngestError::Busy`]: about 100 MB.
 pub const DEFAULT_QUEUE_LIMIT: usize = 1_000_000;
 
+/// A running trial: its namespace and name (trial names are unique within a namespace).
+type TrialKey = (String, String);
+
 struct Route {
-    namespace: String,
     attempt: i64,
     token: String,
     /// Only these metrics are collected (the objective and additional metrics).
@@ -84,7 +92,7 @@ pub struct ReportHub {
     endpoint: Arc<Mutex<String>>,
     ca_file: Option<String>,
     queue_limit: usize,
-    routes: Arc<Mutex<HashMap<String, Route>>>,
+    routes: Arc<Mutex<HashMap<TrialKey, Route>>>,
     drivers: crate::drivers::DriverHub,
 }
 
@@ -160,7 +168,7 @@ impl ReportHub {
         }
     }
 
-    fn routes(&self) -> std::sync::MutexGuard<'_, HashMap<String, Route>> {
+    fn routes(&self) -> std::sync::MutexGuard<'_, HashMap<TrialKey, Route>> {
         // A panic while holding the lock cannot leave a route half-written (every update is
         // one insert or remove), so a poisoned lock is still usable.
         self.routes.lock().unwrap_or_else(|p| p.into_inner())
@@ -204,9 +212,8 @@ impl ReportHub {
     ) -> ReportAccess {
         let token = new_token();
         self.routes().insert(
-            trial.to_string(),
+            key(namespace, trial),
             Route {
-                namespace: namespace.to_string(),
                 attempt,
                 token: token.clone(),
                 wanted: wanted.iter().cloned().collect(),
@@ -225,10 +232,10 @@ impl ReportHub {
 
     /// Gives an attempt's route the token the trial already has (a controller started again
     /// re-attached to it), in place of the one it was opened with.
-    pub fn set_token(&self, trial: &str, attempt: i64, token: &str) {
+    pub fn set_token(&self, namespace: &str, trial: &str, attempt: i64, token: &str) {
         if let Some(r) = self
             .routes()
-            .get_mut(trial)
+            .get_mut(&key(namespace, trial))
             .filter(|r| r.attempt == attempt)
         {
             r.token = token.to_string();
@@ -236,47 +243,69 @@ impl ReportHub {
     }
 
     /// Closes an attempt's route (it ended); later reports are refused.
-    pub fn close(&self, trial: &str, attempt: i64) {
+    pub fn close(&self, namespace: &str, trial: &str, attempt: i64) {
         let mut routes = self.routes();
-        if routes.get(trial).is_some_and(|r| r.attempt == attempt) {
-            routes.remove(trial);
+        let k = key(namespace, trial);
+        if routes.get(&k).is_some_and(|r| r.attempt == attempt) {
+            routes.remove(&k);
         }
     }
 
     /// Tells a trial, when it next asks, that it should stop, and why.
-    pub fn mark_stop(&self, trial: &str, reason: &str) {
-        if let Some(r) = self.routes().get_mut(trial) {
+    pub fn mark_stop(&self, namespace: &str, trial: &str, reason: &str) {
+        if let Some(r) = self.routes().get_mut(&key(namespace, trial)) {
             r.stop.get_or_insert_with(|| reason.to_string());
         }
     }
 
-    /// Whether `token` is a running trial's own; the trial's name if so.
-    pub fn trial_of_token(&self, token: &str) -> Option<String> {
+    /// Whether `token` is a running trial's own; its namespace and name if so.
+    pub fn trial_of_token(&self, token: &str) -> Option<(String, String)> {
         self.routes()
             .iter()
             .find(|(_, r)| same_token(&r.token, token))
-            .map(|(n, _)| n.clone())
+            .map(|(k, _)| k.clone())
     }
 
+    /// The route of `trial` in `namespace`, or, with an empty namespace, the one route of
+    /// that name the caller may use. A route the caller may not use is not running, as an
+    /// unknown one is.
     fn check<'a>(
-        routes: &'a mut HashMap<String, Route>,
+        routes: &'a mut HashMap<TrialKey, Route>,
+        namespace: &str,
         trial: &str,
         caller: Caller<'_>,
-    ) -> Result<&'a mut Route, IngestError> {
+    ) -> Result<(TrialKey, &'a mut Route), IngestError> {
         let not_running = || IngestError::NotRunning(trial.to_string());
-        let r = routes.get_mut(trial).ok_or_else(not_running)?;
-        let allowed = match caller {
+        let allowed = |(ns, _): &TrialKey, r: &Route| match caller {
             Caller::Admin => true,
-            Caller::Namespace(ns) => r.namespace == ns,
+            Caller::Namespace(n) => ns == n,
             Caller::Trial(token) => same_token(&r.token, token),
         };
-        if allowed { Ok(r) } else { Err(not_running()) }
+        let k = if namespace.is_empty() {
+            let mut found = routes
+                .iter()
+                .filter(|(k, r)| k.1 == trial && allowed(k, r))
+                .map(|(k, _)| k.clone());
+            let first = found.next().ok_or_else(not_running)?;
+            if found.next().is_some() {
+                return Err(IngestError::Ambiguous(trial.to_string()));
+            }
+            first
+        } else {
+            key(namespace, trial)
+        };
+        match routes.get_mut(&k) {
+            Some(r) if allowed(&k, r) => Ok((k, r)),
+            _ => Err(not_running()),
+        }
     }
 
-    /// Takes reports for a running trial; returns whether it should stop. Every report is
-    /// checked before any is taken, so a bad batch takes nothing.
+    /// Takes reports for a running trial (in `namespace`; empty: see [`ReportHub::check`]);
+    /// returns whether it should stop. Every report is checked before any is taken, so a bad
+    /// batch takes nothing.
     pub fn report(
         &self,
+        namespace: &str,
         trial: &str,
         caller: Caller<'_>,
         reports: &[Report],
@@ -293,7 +322,7 @@ impl ReportHub {
             }
         }
         let mut routes = self.routes();
-        let route = Self::check(&mut routes, trial, caller)?;
+        let (k, route) = Self::check(&mut routes, namespace, trial, caller)?;
         let now = Utc::now();
         let mut observations = Vec::new();
         for r in reports {
@@ -333,7 +362,7 @@ impl ReportHub {
             });
             if sent.is_err() {
                 // Its controller has gone: the trial is no longer running here.
-                routes.remove(trial);
+                routes.remove(&k);
                 return Err(IngestError::NotRunning(trial.to_string()));
             }
             if let Some(q) = &route.queued {
@@ -346,17 +375,20 @@ impl ReportHub {
     /// Whether a running trial should stop, and why.
     pub fn should_stop(
         &self,
+        namespace: &str,
         trial: &str,
         caller: Caller<'_>,
     ) -> Result<Option<String>, IngestError> {
         let mut routes = self.routes();
-        Ok(Self::check(&mut routes, trial, caller)?.stop.clone())
+        Ok(Self::check(&mut routes, namespace, trial, caller)?
+            .1
+            .stop
+            .clone())
     }
+}
 
-    /// The namespace of a running trial.
-    pub fn namespace_of(&self, trial: &str) -> Option<String> {
-        self.routes().get(trial).map(|r| r.namespace.clone())
-    }
+fn key(namespace: &str, trial: &str) -> TrialKey {
+    (namespace.to_string(), trial.to_string())
 }
 
 /// Subtracts `n` taken observations from a metered queue (see [`ReportHub::open_metered`]).
@@ -402,7 +434,7 @@ mod tests {
             rep(Some(10), &[("loss", f64::NAN)]),
         ];
         let stop = hub
-            .report("e-0001", Caller::Trial(&access.token), &reports)
+            .report("", "e-0001", Caller::Trial(&access.token), &reports)
             .unwrap();
         assert!(!stop);
         let Some(RunnerEvent::Observations {
@@ -428,41 +460,91 @@ mod tests {
         let (hub, access, _rx) = hub_with("e-0001");
         let r = [rep(None, &[("loss", 1.0)])];
         let refused = Err(IngestError::NotRunning("e-0001".into()));
-        assert_eq!(hub.report("e-0001", Caller::Trial("nope"), &r), refused);
+        assert_eq!(hub.report("", "e-0001", Caller::Trial("nope"), &r), refused);
         assert_eq!(
-            hub.report("e-0001", Caller::Namespace("team-b"), &r),
+            hub.report("", "e-0001", Caller::Namespace("team-b"), &r),
             refused
         );
         assert_eq!(
-            hub.report("e-0002", Caller::Admin, &r),
+            hub.report("", "e-0002", Caller::Admin, &r),
             Err(IngestError::NotRunning("e-0002".into()))
         );
         assert!(
-            hub.report("e-0001", Caller::Namespace("team-a"), &r)
+            hub.report("", "e-0001", Caller::Namespace("team-a"), &r)
                 .is_ok()
         );
-        assert!(hub.report("e-0001", Caller::Admin, &r).is_ok());
-        assert_eq!(hub.trial_of_token(&access.token).as_deref(), Some("e-0001"));
-        hub.close("e-0001", 1); // an older attempt's close leaves the route
-        assert!(hub.report("e-0001", Caller::Admin, &r).is_ok());
-        hub.close("e-0001", 2);
-        assert!(hub.report("e-0001", Caller::Admin, &r).is_err());
+        assert!(hub.report("", "e-0001", Caller::Admin, &r).is_ok());
+        assert_eq!(
+            hub.trial_of_token(&access.token),
+            Some(("team-a".into(), "e-0001".into()))
+        );
+        hub.close("team-a", "e-0001", 1); // an older attempt's close leaves the route
+        assert!(hub.report("", "e-0001", Caller::Admin, &r).is_ok());
+        hub.close("team-b", "e-0001", 2); // another namespace's trial of that name
+        assert!(hub.report("", "e-0001", Caller::Admin, &r).is_ok());
+        hub.close("team-a", "e-0001", 2);
+        assert!(hub.report("", "e-0001", Caller::Admin, &r).is_err());
         assert_eq!(hub.trial_of_token(&access.token), None);
+    }
+
+    /// Trial names are unique within a namespace only: two namespaces' `e-0001` are two
+    /// routes, each reached with its namespace, its token or its namespace's user; only an
+    /// admin who names no namespace is asked to name one.
+    #[test]
+    fn the_same_trial_name_in_two_namespaces() {
+        let (hub, a, mut rx_a) = hub_with("e-0001");
+        let (tx, mut rx_b) = mpsc::unbounded_channel();
+        let b = hub.open("team-b", "e-0001", 1, &["loss".into()], tx);
+        let r = [rep(Some(3), &[("loss", 1.0)])];
+        let went = |rx: &mut mpsc::UnboundedReceiver<RunnerEvent>| rx.try_recv().is_ok();
+        assert_eq!(
+            hub.report("", "e-0001", Caller::Trial(&b.token), &r),
+            Ok(false)
+        );
+        assert!(went(&mut rx_b) && !went(&mut rx_a));
+        assert_eq!(
+            hub.report("", "e-0001", Caller::Trial(&a.token), &r),
+            Ok(false)
+        );
+        assert!(went(&mut rx_a) && !went(&mut rx_b));
+        assert!(
+            hub.report("", "e-0001", Caller::Namespace("team-b"), &r)
+                .is_ok()
+        );
+        assert!(went(&mut rx_b) && !went(&mut rx_a));
+        assert!(hub.report("team-a", "e-0001", Caller::Admin, &r).is_ok());
+        assert!(went(&mut rx_a) && !went(&mut rx_b));
+        assert_eq!(
+            hub.report("", "e-0001", Caller::Admin, &r),
+            Err(IngestError::Ambiguous("e-0001".into()))
+        );
+        // A token does not open another namespace's trial of the same name.
+        assert_eq!(
+            hub.report("team-a", "e-0001", Caller::Trial(&b.token), &r),
+            Err(IngestError::NotRunning("e-0001".into()))
+        );
+        hub.mark_stop("team-b", "e-0001", "below the median");
+        assert_eq!(hub.should_stop("team-a", "e-0001", Caller::Admin), Ok(None));
+        assert_eq!(
+            hub.should_stop("", "e-0001", Caller::Trial(&b.token)),
+            Ok(Some("below the median".into()))
+        );
+        assert!(!went(&mut rx_a) && !went(&mut rx_b));
     }
 
     #[test]
     fn a_stop_mark_is_answered_to_reports_and_questions() {
         let (hub, access, _rx) = hub_with("e-0001");
         let me = Caller::Trial(&access.token);
-        assert_eq!(hub.should_stop("e-0001", me), Ok(None));
-        hub.mark_stop("e-0001", "below the median");
-        hub.mark_stop("e-0001", "experiment stopped");
+        assert_eq!(hub.should_stop("", "e-0001", me), Ok(None));
+        hub.mark_stop("team-a", "e-0001", "below the median");
+        hub.mark_stop("team-a", "e-0001", "experiment stopped");
         assert_eq!(
-            hub.should_stop("e-0001", me),
+            hub.should_stop("", "e-0001", me),
             Ok(Some("below the median".into()))
         );
         assert_eq!(
-            hub.report("e-0001", me, &[rep(None, &[("loss", 1.0)])]),
+            hub.report("", "e-0001", me, &[rep(None, &[("loss", 1.0)])]),
             Ok(true)
         );
     }
@@ -474,11 +556,11 @@ mod tests {
         let queued = Arc::new(AtomicUsize::new(0));
         hub.open_metered("ns", "e-0001", 1, &["loss".into()], tx, queued.clone());
         let two = [rep(None, &[("loss", 1.0)]), rep(None, &[("loss", 2.0)])];
-        assert_eq!(hub.report("e-0001", Caller::Admin, &two), Ok(false));
+        assert_eq!(hub.report("", "e-0001", Caller::Admin, &two), Ok(false));
         assert_eq!(queued.load(Ordering::Relaxed), 2);
         // Two more would make 4 > 3: refused, nothing sent, steps not used up.
         assert_eq!(
-            hub.report("e-0001", Caller::Admin, &two),
+            hub.report("", "e-0001", Caller::Admin, &two),
             Err(IngestError::Busy { queued: 2 })
         );
         // The controller takes the first batch; the retry goes through, numbered 2 and 3.
@@ -486,7 +568,7 @@ mod tests {
             panic!("nothing sent");
         };
         taken(&queued, observations.len());
-        assert_eq!(hub.report("e-0001", Caller::Admin, &two), Ok(false));
+        assert_eq!(hub.report("", "e-0001", Caller::Admin, &two), Ok(false));
         let Some(RunnerEvent::Observations { observations, .. }) = rx.try_recv().ok() else {
             panic!("nothing sent");
         };
@@ -501,13 +583,13 @@ mod tests {
         let me = Caller::Trial(&access.token);
         let bad = [rep(None, &[("loss", 1.0)]), rep(None, &[("", 2.0)])];
         assert!(matches!(
-            hub.report("e-0001", me, &bad),
+            hub.report("", "e-0001", me, &bad),
             Err(IngestError::Invalid { index: 1, .. })
         ));
         assert!(rx.try_recv().is_err());
         drop(rx);
         assert!(
-            hub.report("e-0001", me, &[rep(None, &[("loss", 1.0)])])
+            hub.report("", "e-0001", me, &[rep(None, &[("loss", 1.0)])])
                 .is_err()
         );
     }

@@ -636,7 +636,7 @@ impl Controller {
                 continue;
             }
             if let (Some(hub), Some(token)) = (&self.options.reports, &r.token) {
-                hub.set_token(&r.trial, r.attempt, token);
+                hub.set_token(&self.exp.namespace, &r.trial, r.attempt, token);
             }
             let id = self.ids[&r.trial];
             let stored: Vec<Observation> = self
@@ -676,7 +676,7 @@ impl Controller {
         if let Some(hub) = &self.options.reports {
             for name in &names {
                 if !self.live.contains_key(name) {
-                    hub.close(name, self.attempts[name]);
+                    hub.close(&self.exp.namespace, name, self.attempts[name]);
                 }
             }
         }
@@ -746,7 +746,7 @@ impl Controller {
                     return Ok(());
                 }
                 if let Some(hub) = &self.options.reports {
-                    hub.close(&trial, attempt);
+                    hub.close(&self.exp.namespace, &trial, attempt);
                 }
                 self.finish(&trial, l, kind, log_tail, stopped).await?;
             }
@@ -784,19 +784,22 @@ impl Controller {
             match &self.options.reports {
                 Some(hub) if cooperative => {
                     // It asks `should_stop()` as it reports: let it end by itself first.
-                    hub.mark_stop(&name, &reason);
+                    hub.mark_stop(&self.exp.namespace, &name, &reason);
                     let (runner, grace) = (self.runner.clone(), self.options.grace);
                     let window = self.options.cooperative_window;
+                    let namespace = self.exp.namespace.clone();
                     tokio::spawn(async move {
                         tokio::time::sleep(window).await;
-                        runner.stop(&name, grace).await;
+                        runner.stop(&namespace, &name, grace).await;
                     });
                 }
                 hub => {
                     if let Some(hub) = hub {
-                        hub.mark_stop(&name, &reason);
+                        hub.mark_stop(&self.exp.namespace, &name, &reason);
                     }
-                    self.runner.stop(&name, self.options.grace).await;
+                    self.runner
+                        .stop(&self.exp.namespace, &name, self.options.grace)
+                        .await;
                 }
             }
         }
@@ -977,15 +980,16 @@ impl Controller {
                 l.stopping = Some(kind);
             }
             if let Some(hub) = &self.options.reports {
-                hub.mark_stop(n, "the experiment is stopping");
+                hub.mark_stop(&self.exp.namespace, n, "the experiment is stopping");
             }
         }
         let runner = self.runner.clone();
         let grace = self.options.grace;
+        let namespace = self.exp.namespace.clone();
         let stops = names.clone();
         let stopper = tokio::spawn(async move {
             for n in stops {
-                runner.stop(&n, grace).await;
+                runner.stop(&namespace, &n, grace).await;
             }
         });
         while !self.live.is_empty() {

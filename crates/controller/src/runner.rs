@@ -114,7 +114,7 @@ pub trait TrialRunner: Send + Sync {
     ) -> Started;
     /// Asks a running attempt to stop: SIGTERM (or its equivalent), then a forced kill after
     /// `grace`. Its `Exited` event follows with `stopped: true`.
-    async fn stop(&self, trial: &str, grace: Duration);
+    async fn stop(&self, namespace: &str, trial: &str, grace: Duration);
     /// Ends whatever a crashed earlier controller left running for this experiment. The
     /// record names it (namespace, name) and says where its trials' folders are (run dir),
     /// which is how each runner recognises what belongs to it.

@@ -27,6 +27,14 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// A running trial in a runner shared by experiments: its namespace and name (trial names
+/// are unique within a namespace only).
+pub(crate) type TrialKey = (String, String);
+
+pub(crate) fn trial_key(namespace: &str, trial: &str) -> TrialKey {
+    (namespace.to_string(), trial.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};

@@ -29,7 +29,7 @@ const FILE_POLL: Duration = Duration::from_millis(250);
 /// Runs trials as child processes of this one.
 #[derive(Default)]
 pub struct LocalRunner {
-    running: Arc<Mutex<HashMap<String, oneshot::Sender<Duration>>>>,
+    running: Arc<Mutex<HashMap<crate::TrialKey, oneshot::Sender<Duration>>>>,
 }
 
 impl LocalRunner {
@@ -120,7 +120,8 @@ impl TrialRunner for LocalRunner {
         };
         let pgid = child.id().map(|p| p as i32).unwrap_or(0);
         let (stop_tx, stop_rx) = oneshot::channel::<Duration>();
-        crate::lock(&self.running).insert(l.trial.clone(), stop_tx);
+        let key = crate::trial_key(&l.namespace, &l.trial);
+        crate::lock(&self.running).insert(key.clone(), stop_tx);
         let running = self.running.clone();
         let stdout_parses = l.collector.kind == CollectorKind::StdOut;
         let timeout = l.timeout;
@@ -213,7 +214,7 @@ impl TrialRunner for LocalRunner {
             };
             // Whatever the trial left behind in its group goes with it.
             signal_group(pgid, Signal::SIGKILL);
-            crate::lock(&running).remove(&trial);
+            crate::lock(&running).remove(&key);
             let tail = match tokio::time::timeout(Duration::from_secs(5), tail_rx).await {
                 Ok(Ok(t)) => t,
                 _ => {
@@ -253,8 +254,8 @@ impl TrialRunner for LocalRunner {
         }
     }
 
-    async fn stop(&self, trial: &str, grace: Duration) {
-        let tx = crate::lock(&self.running).remove(trial);
+    async fn stop(&self, namespace: &str, trial: &str, grace: Duration) {
+        let tx = crate::lock(&self.running).remove(&crate::trial_key(namespace, trial));
         if let Some(tx) = tx {
             let _ = tx.send(grace);
         }

@@ -120,10 +120,10 @@ impl TrialRunner for RayRunner {
         }
     }
 
-    async fn stop(&self, trial: &str, grace: Duration) {
+    async fn stop(&self, namespace: &str, trial: &str, grace: Duration) {
         match &self.mode {
-            Mode::Jobs(j) => j.stop(trial, grace).await,
-            Mode::Tasks(t) => t.stop(trial, grace).await,
+            Mode::Jobs(j) => j.stop(namespace, trial, grace).await,
+            Mode::Tasks(t) => t.stop(namespace, trial, grace).await,
         }
     }
 

@@ -220,7 +220,9 @@ time.sleep(300)";
         .trim()
         .parse()
         .unwrap();
-    runner.stop("stubborn", Duration::from_millis(300)).await;
+    runner
+        .stop("team", "stubborn", Duration::from_millis(300))
+        .await;
     let (_, kind, _, stopped) = until_exit(&mut rx).await;
     assert!(stopped);
     assert_eq!(
@@ -256,4 +258,40 @@ async fn timeout_kills_and_reports() {
     let (_, kind, _, stopped) = until_exit(&mut rx).await;
     assert_eq!(kind, ExitKind::TimedOut(Duration::from_millis(300)));
     assert!(!stopped);
+}
+
+/// Trial names are unique within a namespace only: stopping one namespace's `e-0001`
+/// leaves another namespace's `e-0001` running.
+#[tokio::test]
+async fn a_stop_reaches_the_trial_of_its_namespace_only() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let runner = LocalRunner::new();
+    let script = "import time\nprint('loss=1', flush=True)\ntime.sleep(300)";
+    let (tx_a, mut rx_a) = mpsc::unbounded_channel();
+    runner
+        .start(
+            launch(dir_a.path(), "e-0001", &["python3", "-c", script]),
+            tx_a,
+        )
+        .await;
+    let (tx_b, mut rx_b) = mpsc::unbounded_channel();
+    let mut theirs = launch(dir_b.path(), "e-0001", &["python3", "-c", script]);
+    theirs.namespace = "team-b".into();
+    runner.start(theirs, tx_b).await;
+    runner
+        .stop("team-b", "e-0001", Duration::from_millis(300))
+        .await;
+    let (_, _, _, stopped) = until_exit(&mut rx_b).await;
+    assert!(stopped);
+    while let Ok(e) = rx_a.try_recv() {
+        assert!(
+            matches!(e, RunnerEvent::Observations { .. }),
+            "the other namespace's trial ended: {e:?}"
+        );
+    }
+    runner
+        .stop("team", "e-0001", Duration::from_millis(300))
+        .await;
+    let (_, _, _, stopped) = until_exit(&mut rx_a).await;
+    assert!(stopped);
 }

@@ -78,7 +78,7 @@ impl From<ServerError> for Status {
             ServerError::Ingest(IngestError::Busy { .. }) => Status::unavailable(message),
             ServerError::AlreadyExists(_) => Status::already_exists(message),
             ServerError::Field(_)
-            | ServerError::Ingest(IngestError::Invalid { .. })
+            | ServerError::Ingest(IngestError::Invalid { .. } | IngestError::Ambiguous(_))
             | ServerError::Lifecycle(LifecycleError::Document(_) | LifecycleError::Invalid(_)) => {
                 Status::invalid_argument(message)
             }
@@ -93,10 +93,10 @@ impl From<ServerError> for Status {
 fn store_status(e: StoreError) -> Status {
     let message = e.to_string();
     match e {
-        StoreError::AlreadyExists(_) => Status::already_exists(message),
-        StoreError::ExperimentNotFound(_) | StoreError::TrialNotFound(_) => {
-            Status::not_found(message)
-        }
+        StoreError::AlreadyExists { .. } => Status::already_exists(message),
+        StoreError::ExperimentNotFound { .. }
+        | StoreError::ExperimentIdNotFound(_)
+        | StoreError::TrialNotFound(_) => Status::not_found(message),
         // A busy or restarting database passes: callers may retry.
         StoreError::Database(_) => Status::unavailable(message),
         StoreError::Migrate(_) | StoreError::Corrupt(_) => Status::internal(message),

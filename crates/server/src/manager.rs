@@ -18,15 +18,41 @@ use tokio::sync::{broadcast, watch};
 /// which to resume when it starts again.
 pub const SERVER_SHUTDOWN: &str = "ServerShutdown";
 
+/// An experiment as the server knows it: names are unique within a namespace only.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl Key {
+    pub fn new(namespace: &str, name: &str) -> Key {
+        Key {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }
+    }
+
+    pub fn of(r: &ExperimentRecord) -> Key {
+        Key::new(&r.namespace, &r.name)
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
 /// Something changed; watchers reload what they show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// Counts or status of an experiment.
-    Experiment(String),
+    Experiment(Key),
     /// A trial started or finished.
-    Trial { experiment: String, trial: String },
+    Trial { experiment: Key, trial: String },
     /// The experiment's controller ended (completed, stopped or failed).
-    Ended(String),
+    Ended(Key),
 }
 
 struct Running {
@@ -45,7 +71,7 @@ pub struct Manager {
     hub: ReportHub,
     runs_dir: PathBuf,
     grace: Duration,
-    running: Mutex<HashMap<String, Running>>,
+    running: Mutex<HashMap<Key, Running>>,
     changes: broadcast::Sender<Change>,
 }
 
@@ -95,13 +121,13 @@ impl Manager {
         self.changes.subscribe()
     }
 
-    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Running>> {
         crate::lock(&self.running)
     }
 
     /// Whether this server runs the experiment now.
-    pub fn is_running(&self, name: &str) -> bool {
-        self.running().contains_key(name)
+    pub fn is_running(&self, key: &Key) -> bool {
+        self.running().contains_key(key)
     }
 
     /// How many experiments run now.
@@ -208,16 +234,17 @@ impl Manager {
     /// Continues a stored experiment, optionally with new limits.
     pub async fn resume(
         self: &Arc<Self>,
-        name: &str,
+        key: &Key,
         max_trials: Option<u32>,
         parallel: Option<u32>,
     ) -> Result<ExperimentRecord, ServerError> {
-        if self.is_running(name) {
+        if self.is_running(key) {
             return Err(ServerError::FailedPrecondition(format!(
-                "experiment {name:?} is running"
+                "experiment {:?} is running",
+                key.name
             )));
         }
-        let mut record = self.store.get_experiment(name).await?;
+        let mut record = self.get(key).await?;
         let exp = prepare_resume(
             self.store.as_ref(),
             &mut record,
@@ -227,15 +254,20 @@ impl Manager {
         )
         .await?;
         self.spawn(exp, record);
-        Ok(self.store.get_experiment(name).await?)
+        self.get(key).await
+    }
+
+    /// The stored experiment.
+    pub async fn get(&self, key: &Key) -> Result<ExperimentRecord, ServerError> {
+        Ok(self.store.get_experiment(&key.namespace, &key.name).await?)
     }
 
     /// Asks a running experiment to stop; its trials are killed, resume continues it.
-    pub async fn stop(&self, name: &str) -> Result<(), ServerError> {
-        let r = self.store.get_experiment(name).await?;
-        if self.is_running(name) {
-            self.store.request_stop(name).await?;
-            self.wait(name).await;
+    pub async fn stop(&self, key: &Key) -> Result<(), ServerError> {
+        let r = self.get(key).await?;
+        if self.is_running(key) {
+            self.store.request_stop(r.id).await?;
+            self.wait(key).await;
         } else if !r.status.is_completed() && r.status != ExperimentStatus::Stopped {
             // Nobody runs it (not ours, or its runner died): record that it is stopped.
             let exp = lifecycle::stored_experiment(&r);
@@ -254,14 +286,15 @@ impl Manager {
     }
 
     /// Deletes a finished experiment (a running one must be stopped first).
-    pub async fn delete(&self, name: &str) -> Result<(), ServerError> {
-        let r = self.store.get_experiment(name).await?;
-        if self.is_running(name) || r.status == ExperimentStatus::Running {
+    pub async fn delete(&self, key: &Key) -> Result<(), ServerError> {
+        let r = self.get(key).await?;
+        if self.is_running(key) || r.status == ExperimentStatus::Running {
             return Err(ServerError::FailedPrecondition(format!(
-                "experiment {name:?} is running; stop it first"
+                "experiment {:?} is running; stop it first",
+                key.name
             )));
         }
-        self.store.delete_experiment(name).await?;
+        self.store.delete_experiment(r.id).await?;
         if self.owns(&r) {
             let _ = std::fs::remove_dir_all(&r.run_dir);
         }
@@ -269,11 +302,11 @@ impl Manager {
     }
 
     /// Waits until an experiment's controller has ended.
-    async fn wait(&self, name: &str) {
+    async fn wait(&self, key: &Key) {
         let mut changes = self.subscribe();
-        while self.is_running(name) {
+        while self.is_running(key) {
             match tokio::time::timeout(Duration::from_millis(200), changes.recv()).await {
-                Ok(Ok(Change::Ended(n))) if n == name => break,
+                Ok(Ok(Change::Ended(k))) if &k == key => break,
                 Ok(Err(broadcast::error::RecvError::Closed)) => break,
                 _ => {}
             }
@@ -282,7 +315,7 @@ impl Manager {
 
     /// Resumes what this server ran when it last stopped: experiments it owns that are
     /// Running (it was killed), Restarting or Created, or Stopped by its own shutdown.
-    pub async fn resume_interrupted(self: &Arc<Self>) -> Result<Vec<String>, ServerError> {
+    pub async fn resume_interrupted(self: &Arc<Self>) -> Result<Vec<Key>, ServerError> {
         let mut resumed = Vec::new();
         for r in self.store.list_experiments().await? {
             let interrupted = match r.status {
@@ -292,12 +325,13 @@ impl Manager {
                 ExperimentStatus::Stopped => r.reason == SERVER_SHUTDOWN,
                 _ => false,
             };
-            if !interrupted || !self.owns(&r) || self.is_running(&r.name) {
+            let key = Key::of(&r);
+            if !interrupted || !self.owns(&r) || self.is_running(&key) {
                 continue;
             }
-            match self.resume(&r.name, None, None).await {
-                Ok(_) => resumed.push(r.name.clone()),
-                Err(e) => tracing::error!(experiment = %r.name, "cannot resume: {e}"),
+            match self.resume(&key, None, None).await {
+                Ok(_) => resumed.push(key),
+                Err(e) => tracing::error!(experiment = %key, "cannot resume: {e}"),
             }
         }
         Ok(resumed)
@@ -306,13 +340,13 @@ impl Manager {
     /// Interrupts every running experiment (their trials re-run when the server starts
     /// again) and waits for the controllers to record it.
     pub async fn shutdown(&self) {
-        let all: Vec<(String, Running)> = self.running().drain().collect();
+        let all: Vec<(Key, Running)> = self.running().drain().collect();
         for (_, r) in &all {
             let _ = r.interrupt.send(Some(Interrupt::Interrupted));
         }
-        for (name, r) in all {
+        for (key, r) in all {
             let _ = r.done.await;
-            if let Ok(rec) = self.store.get_experiment(&name).await
+            if let Ok(rec) = self.get(&key).await
                 && rec.status == ExperimentStatus::Stopped
                 && rec.reason == "Interrupted"
             {
@@ -330,16 +364,16 @@ impl Manager {
     }
 
     fn spawn(self: &Arc<Self>, exp: Experiment, record: ExperimentRecord) {
-        let name = record.name.clone();
+        let key = Key::of(&record);
         let (interrupt, rx) = watch::channel(None);
         let me = self.clone();
         let mut running = self.running();
-        let task_name = name.clone();
+        let task_key = key.clone();
         let done = tokio::spawn(async move {
             let result = me.drive(exp, record, rx).await;
             if let Err(e) = &result {
-                tracing::error!(experiment = %task_name, "controller failed: {e}");
-                if let Ok(r) = me.store.get_experiment(&task_name).await {
+                tracing::error!(experiment = %task_key, "controller failed: {e}");
+                if let Ok(r) = me.get(&task_key).await {
                     let _ = me
                         .store
                         .set_experiment_status(
@@ -351,10 +385,10 @@ impl Manager {
                         .await;
                 }
             }
-            me.running().remove(&task_name);
-            let _ = me.changes.send(Change::Ended(task_name));
+            me.running().remove(&task_key);
+            let _ = me.changes.send(Change::Ended(task_key));
         });
-        running.insert(name, Running { interrupt, done });
+        running.insert(key, Running { interrupt, done });
     }
 
     async fn drive(
@@ -380,7 +414,7 @@ impl Manager {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from(&record.run_dir));
         let changes = self.changes.clone();
-        let experiment = record.name.clone();
+        let experiment = Key::of(&record);
         let on_event = Arc::new(move |e: Event| {
             let c = match e {
                 Event::TrialStarted { name, .. }

@@ -3,7 +3,7 @@
 
 use crate::ServerError;
 use crate::auth::Identity;
-use crate::manager::{Change, CreateRequest, Manager};
+use crate::manager::{Change, CreateRequest, Key, Manager};
 use crate::metrics::Metrics;
 use ferrotune_api::native;
 use ferrotune_api::v1;
@@ -41,9 +41,9 @@ impl Native {
         let ns = id.namespace(&r.namespace)?;
         let not_found =
             || ServerError::NotFound(format!("no experiment {:?} in namespace {ns:?}", r.name));
-        match self.manager.store().get_experiment(&r.name).await {
-            Ok(rec) if rec.namespace == ns => Ok(rec),
-            Ok(_) | Err(ferrotune_store::StoreError::ExperimentNotFound(_)) => Err(not_found()),
+        match self.manager.store().get_experiment(&ns, &r.name).await {
+            Ok(rec) => Ok(rec),
+            Err(ferrotune_store::StoreError::ExperimentNotFound { .. }) => Err(not_found()),
             Err(e) => Err(e.into()),
         }
     }
@@ -56,8 +56,8 @@ impl Native {
         Ok(native::experiment(r, &trials))
     }
 
-    async fn reload(&self, name: &str) -> std::result::Result<v1::Experiment, ServerError> {
-        let r = self.manager.store().get_experiment(name).await?;
+    async fn reload(&self, key: &Key) -> std::result::Result<v1::Experiment, ServerError> {
+        let r = self.manager.get(key).await?;
         self.message(&r).await
     }
 
@@ -204,8 +204,9 @@ impl v1::experiment_service_server::ExperimentService for Native {
     ) -> Result<Response<v1::Experiment>> {
         let id = Identity::of(&req);
         let r = self.visible(&id, req.get_ref()).await?;
-        self.manager.stop(&r.name).await?;
-        Ok(Response::new(self.reload(&r.name).await?))
+        let key = Key::of(&r);
+        self.manager.stop(&key).await?;
+        Ok(Response::new(self.reload(&key).await?))
     }
 
     async fn resume_experiment(
@@ -220,7 +221,7 @@ impl v1::experiment_service_server::ExperimentService for Native {
         let r = self.visible(&id, &e).await?;
         let rec = self
             .manager
-            .resume(&r.name, m.max_trial_count, m.parallel_trial_count)
+            .resume(&Key::of(&r), m.max_trial_count, m.parallel_trial_count)
             .await?;
         Ok(Response::new(self.message(&rec).await?))
     }
@@ -231,7 +232,7 @@ impl v1::experiment_service_server::ExperimentService for Native {
     ) -> Result<Response<v1::DeleteExperimentResponse>> {
         let id = Identity::of(&req);
         let r = self.visible(&id, req.get_ref()).await?;
-        self.manager.delete(&r.name).await?;
+        self.manager.delete(&Key::of(&r)).await?;
         Ok(Response::new(v1::DeleteExperimentResponse {}))
     }
 
@@ -247,7 +248,7 @@ impl v1::experiment_service_server::ExperimentService for Native {
         let r = self.visible(&id, req.get_ref()).await?;
         let first = self.message(&r).await?;
         let me = self.clone();
-        let name = r.name.clone();
+        let key = Key::of(&r);
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<v1::ExperimentEvent>>(64);
         tokio::spawn(async move {
             let send = |e: v1::experiment_event::Event| {
@@ -260,18 +261,18 @@ impl v1::experiment_service_server::ExperimentService for Native {
             {
                 return;
             }
-            if !me.manager.is_running(&name) {
+            if !me.manager.is_running(&key) {
                 return;
             }
             loop {
                 let change = changes.recv().await;
                 let ended = match &change {
-                    Ok(Change::Ended(n)) => n == &name,
+                    Ok(Change::Ended(k)) => k == &key,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => true,
                     _ => false,
                 };
                 if let Ok(Change::Trial { experiment, trial }) = &change
-                    && experiment == &name
+                    && experiment == &key
                 {
                     let t = me
                         .visible_trial(
@@ -290,13 +291,13 @@ impl v1::experiment_service_server::ExperimentService for Native {
                     }
                 }
                 let relevant = match &change {
-                    Ok(Change::Experiment(n) | Change::Ended(n)) => n == &name,
+                    Ok(Change::Experiment(k) | Change::Ended(k)) => k == &key,
                     Ok(Change::Trial { .. }) => false,
                     // Lagged: some changes were missed; the current state covers them.
                     Err(_) => true,
                 };
                 if relevant
-                    && let Ok(now) = me.reload(&name).await
+                    && let Ok(now) = me.reload(&key).await
                     && now != last
                 {
                     last = now.clone();
@@ -390,7 +391,8 @@ impl Reports {
         id: &Identity,
         reports: &[v1::ReportRequest],
     ) -> std::result::Result<bool, ServerError> {
-        let mut by_trial: BTreeMap<&str, Vec<ferrotune_controller::Report>> = BTreeMap::new();
+        let mut by_trial: BTreeMap<(&str, &str), Vec<ferrotune_controller::Report>> =
+            BTreeMap::new();
         for (i, m) in reports.iter().enumerate() {
             if m.trial.is_empty() {
                 return Err(ServerError::field(
@@ -405,16 +407,16 @@ impl Reports {
                 ));
             }
             by_trial
-                .entry(m.trial.as_str())
+                .entry((m.namespace.as_str(), m.trial.as_str()))
                 .or_default()
                 .push(native::report(i, m)?);
         }
-        for trial in by_trial.keys() {
-            self.hub.should_stop(trial, caller(id))?;
+        for (namespace, trial) in by_trial.keys() {
+            self.hub.should_stop(namespace, trial, caller(id))?;
         }
         let mut stop = false;
-        for (trial, reps) in by_trial {
-            stop |= self.hub.report(trial, caller(id), &reps)?;
+        for ((namespace, trial), reps) in by_trial {
+            stop |= self.hub.report(namespace, trial, caller(id), &reps)?;
             self.metrics.reports_ingested(reps.len() as u64);
         }
         Ok(stop)
@@ -477,17 +479,9 @@ impl v1::report_service_server::ReportService for Reports {
         if m.trial.is_empty() {
             return Err(ServerError::field("trial", "must not be empty").into());
         }
-        if let Some(ns) = self.hub.namespace_of(&m.trial)
-            && !m.namespace.is_empty()
-            && ns != m.namespace
-        {
-            return Err(
-                ServerError::NotFound(format!("trial {:?} is not running here", m.trial)).into(),
-            );
-        }
         let reason = self
             .hub
-            .should_stop(&m.trial, caller(&id))
+            .should_stop(&m.namespace, &m.trial, caller(&id))
             .map_err(ServerError::from)?;
         Ok(Response::new(v1::ShouldStopResponse {
             should_stop: reason.is_some(),

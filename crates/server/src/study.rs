@@ -184,10 +184,11 @@ type Slot = Arc<tokio::sync::Mutex<Option<Loaded>>>;
 
 #[derive(Default)]
 struct Inner {
-    studies: Mutex<HashMap<String, Slot>>,
-    /// Per running study trial: the task that stores what it reports through the
-    /// ReportService (it ends when the trial's route in the hub closes).
-    appenders: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// By namespace and name.
+    studies: Mutex<HashMap<(String, String), Slot>>,
+    /// Per running study trial (by namespace and name): the task that stores what it
+    /// reports through the ReportService (it ends when the trial's route in the hub closes).
+    appenders: Mutex<HashMap<(String, String), tokio::task::JoinHandle<()>>>,
 }
 
 /// The `SuggestionService`.
@@ -226,12 +227,18 @@ impl Studies {
         Ok(me)
     }
 
-    fn slot(&self, name: &str) -> Slot {
+    fn slot(&self, rec: &ExperimentRecord) -> Slot {
         let mut studies = crate::lock(&self.inner.studies);
-        studies.entry(name.to_string()).or_default().clone()
+        studies
+            .entry((rec.namespace.clone(), rec.name.clone()))
+            .or_default()
+            .clone()
     }
 
-    fn appenders(&self) -> std::sync::MutexGuard<'_, HashMap<String, tokio::task::JoinHandle<()>>> {
+    #[allow(clippy::type_complexity)]
+    fn appenders(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), tokio::task::JoinHandle<()>>> {
         // Every update is one insert or remove: a poisoned lock is still consistent.
         crate::lock(&self.inner.appenders)
     }
@@ -276,16 +283,21 @@ impl Studies {
                 }
             }
         });
-        if let Some(old) = self.appenders().insert(t.name.clone(), task) {
+        if let Some(old) = self
+            .appenders()
+            .insert((namespace.to_string(), t.name.clone()), task)
+        {
             old.abort();
         }
     }
 
     /// Closes the trial's report route and waits until what it took is stored, so that the
     /// trial's summaries include every value reported before Tell.
-    async fn close_route(&self, trial: &str, attempt: i64) {
-        self.manager.hub().close(trial, attempt);
-        let task = self.appenders().remove(trial);
+    async fn close_route(&self, namespace: &str, trial: &str, attempt: i64) {
+        self.manager.hub().close(namespace, trial, attempt);
+        let task = self
+            .appenders()
+            .remove(&(namespace.to_string(), trial.to_string()));
         if let Some(task) = task {
             let _ = task.await;
         }
@@ -308,9 +320,9 @@ impl Studies {
         let ns = id.namespace(&r.namespace)?;
         let not_found =
             || ServerError::NotFound(format!("no study {:?} in namespace {ns:?}", r.name));
-        match self.manager.store().get_experiment(&r.name).await {
-            Ok(rec) if rec.namespace == ns => Ok(rec),
-            Ok(_) | Err(StoreError::ExperimentNotFound(_)) => Err(not_found()),
+        match self.manager.store().get_experiment(&ns, &r.name).await {
+            Ok(rec) => Ok(rec),
+            Err(StoreError::ExperimentNotFound { .. }) => Err(not_found()),
             Err(e) => Err(e.into()),
         }
     }
@@ -450,10 +462,12 @@ impl Studies {
             })
             .await
             .map_err(|e| match e {
-                StoreError::AlreadyExists(n) => ServerError::AlreadyExists(format!(
-                    "a study or experiment named {n:?} already exists (names are unique in a \
-                     server); Ask continues a study"
-                )),
+                StoreError::AlreadyExists { namespace, name } => {
+                    ServerError::AlreadyExists(format!(
+                        "a study or experiment named {name:?} already exists in namespace \
+                         {namespace:?}; Ask continues a study"
+                    ))
+                }
                 e => e.into(),
             })?;
         store
@@ -465,7 +479,7 @@ impl Studies {
             )
             .await?;
         // A study of the same name deleted before may still be cached.
-        crate::lock(&self.inner.studies).remove(&rec.name);
+        crate::lock(&self.inner.studies).remove(&(rec.namespace.clone(), rec.name.clone()));
         Ok(v1::Study {
             namespace: rec.namespace,
             name: rec.name,
@@ -501,7 +515,7 @@ impl Studies {
                 )));
             }
         }
-        let slot = self.slot(&rec.name);
+        let slot = self.slot(&rec);
         let mut guard = slot.lock().await;
         let result = self.ask_locked(&rec, &mut guard, want).await;
         if result.is_err() {
@@ -622,7 +636,7 @@ impl Studies {
             .ok_or_else(|| ServerError::field("trial", "is required"))?;
         let status = told_status(&m.status)?;
         let rec = self.study_of_trial(id, &tref).await?;
-        let slot = self.slot(&rec.name);
+        let slot = self.slot(&rec);
         let mut guard = slot.lock().await;
         let result = self
             .tell_locked(
@@ -704,7 +718,7 @@ impl Studies {
                 }
             }
         }
-        self.close_route(&t.name, t.attempt).await;
+        self.close_route(&rec.namespace, &t.name, t.attempt).await;
         // The summaries span the whole attempt, intermediate reports included, so the
         // objective is picked by the metric's strategy exactly as for an experiment's trial.
         let earlier = store.observations(t.id, Some(t.attempt)).await?;

@@ -277,7 +277,7 @@ async fn a_study_survives_a_restart_and_its_algorithm_sees_the_old_trials() {
         trial: "again-0003".into(),
         step: Some(step),
         metrics: HashMap::from([("loss".to_string(), value)]),
-        timestamp: String::new(),
+        ..Default::default()
     };
     ReportServiceClient::new(server.channel().await)
         .report(report(0, 5.0))
@@ -888,7 +888,7 @@ async fn a_study_is_not_found_from_another_namespace() {
                 trial: t.name.clone(),
                 step: None,
                 metrics: HashMap::from([("loss".to_string(), 2.0)]),
-                timestamp: String::new(),
+                ..Default::default()
             },
             token,
         )

@@ -621,3 +621,114 @@ async fn a_trials_own_token_reports_for_that_trial_only() {
     assert_eq!(e.code(), Code::NotFound, "{e:?}");
     server.stop().await;
 }
+
+/// Experiment names are unique within a namespace only: two teams may both call an
+/// experiment "same", creating one tells nothing about the other, and each team's calls,
+/// reports and stop reach its own experiment and trial (both trials are "same-0001").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_teams_may_each_have_an_experiment_of_the_same_name() {
+    let server = Server::start(true, None).await;
+    let a = server.connect(Some(TEAM_A)).await;
+    let b = server.connect(Some(TEAM_B)).await;
+    let admin = server.connect(Some(ADMIN)).await;
+    for team in [&a, &b] {
+        team.experiments()
+            .create_experiment(create(server.experiment("same", 1, 1)))
+            .await
+            .unwrap();
+    }
+    // A second "same" in team B's namespace is taken, and the answer names only team B's.
+    let e = b
+        .experiments()
+        .create_experiment(create(server.experiment("same", 1, 1)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::AlreadyExists, "{e:?}");
+    assert!(e.message().contains("team-b") && !e.message().contains("team-a"));
+
+    let running = server.running("same", 2).await;
+    let (ta, tb) = (&running[0], &running[1]);
+    assert_eq!(
+        (ta.namespace.as_str(), tb.namespace.as_str()),
+        ("team-a", "team-b")
+    );
+    assert_eq!(
+        (ta.trial.as_str(), tb.trial.as_str()),
+        ("same-0001", "same-0001")
+    );
+
+    // Reports by a team's token, by a trial's own token (no namespace named) and by the
+    // admin naming the namespace each land in that namespace's trial.
+    a.reports().report(loss("same-0001", 0.25)).await.unwrap();
+    b.reports().report(loss("same-0001", 0.75)).await.unwrap();
+    let own = server.connect(Some(&tb.token)).await;
+    own.reports().report(loss("same-0001", 0.5)).await.unwrap();
+    let mut named = loss("same-0001", 0.125);
+    named.namespace = "team-a".into();
+    admin.reports().report(named).await.unwrap();
+    // The admin naming none is asked to, as two trials have that name.
+    let e = admin
+        .reports()
+        .report(loss("same-0001", 9.0))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert!(e.message().contains("namespace"), "{e:?}");
+
+    let values = |conn: &Connection, ns: &'static str| {
+        let conn = conn.clone();
+        async move {
+            let log = conn
+                .trials()
+                .get_observation_log(v1::GetObservationLogRequest {
+                    trial: Some(tref(ns, "same-0001")),
+                    metric: "loss".into(),
+                    attempt: 0,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            log.observations.iter().map(|o| o.value).collect::<Vec<_>>()
+        }
+    };
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while values(&a, "").await.len() < 2 || values(&b, "").await.len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "reports not stored");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(values(&a, "").await, [0.25, 0.125]);
+    assert_eq!(values(&b, "").await, [0.75, 0.5]);
+    assert_eq!(values(&admin, "team-b").await, [0.75, 0.5]);
+
+    // Team B stops its "same"; team A's goes on, and finishes when its trial does.
+    let stopped = b
+        .experiments()
+        .stop_experiment(eref("", "same"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stopped.status, "Stopped", "{stopped:?}");
+    let mine = a
+        .experiments()
+        .get_experiment(eref("", "same"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(mine.status, "Running", "{mine:?}");
+    server.release_in("team-a", "same-0001");
+    let done = server.finished(&a, "", "same").await;
+    assert_eq!(done.status, "Succeeded", "{done:?}");
+    // Each deletes its own.
+    b.experiments()
+        .delete_experiment(eref("", "same"))
+        .await
+        .unwrap();
+    let still = a
+        .experiments()
+        .get_experiment(eref("", "same"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(still.status, "Succeeded");
+    server.stop().await;
+}

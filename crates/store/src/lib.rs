@@ -20,10 +20,15 @@ use std::str::FromStr;
 /// Errors of the store crate.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("experiment {0:?} already exists; continue it with `ferrotune resume {0}`")]
-    AlreadyExists(String),
-    #[error("no experiment named {0:?}")]
-    ExperimentNotFound(String),
+    #[error(
+        "experiment {name:?} already exists in namespace {namespace:?}; continue it with \
+         `ferrotune resume {name}`"
+    )]
+    AlreadyExists { namespace: String, name: String },
+    #[error("no experiment named {name:?} in namespace {namespace:?}")]
+    ExperimentNotFound { namespace: String, name: String },
+    #[error("no experiment with id {0}")]
+    ExperimentIdNotFound(i64),
     #[error("no trial with id {0}")]
     TrialNotFound(i64),
     #[error("database: {0}")]
@@ -146,8 +151,8 @@ pub(crate) fn touched(rows: u64, missing: impl FnOnce() -> StoreError) -> Result
     if rows == 0 { Err(missing()) } else { Ok(()) }
 }
 
-/// A database error on inserting experiment `name`: a taken name is `AlreadyExists`.
-/// A trial's name: `{experiment}-{seq:04}`, unique because experiment names are.
+/// A trial's name: `{experiment}-{seq:04}`, unique within the namespace because experiment
+/// names are.
 pub fn trial_name(experiment: &str, seq: i64) -> String {
     format!("{experiment}-{seq:04}")
 }
@@ -160,12 +165,22 @@ pub fn trial_experiment(trial: &str) -> Option<&str> {
         .then_some(experiment)
 }
 
-pub(crate) fn insert_error(e: sqlx::Error, name: &str) -> StoreError {
+/// A database error on inserting an experiment: a taken name is `AlreadyExists`.
+pub(crate) fn insert_error(e: sqlx::Error, new: &NewExperiment) -> StoreError {
     match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::AlreadyExists(name.to_string())
-        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::AlreadyExists {
+            namespace: new.namespace.clone(),
+            name: new.name.clone(),
+        },
         _ => StoreError::Database(e),
+    }
+}
+
+/// The error for an experiment that is not in `namespace`.
+pub(crate) fn no_experiment(namespace: &str, name: &str) -> StoreError {
+    StoreError::ExperimentNotFound {
+        namespace: namespace.to_string(),
+        name: name.to_string(),
     }
 }
 
@@ -245,10 +260,18 @@ pub struct KatibLogEntry {
 /// Durable state for experiments. Every call commits before it returns.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
-    /// Records a new experiment with status Created. A taken name is
-    /// [`StoreError::AlreadyExists`].
+    /// Records a new experiment with status Created. A name taken in its namespace is
+    /// [`StoreError::AlreadyExists`]; other namespaces may use the same name.
     async fn create_experiment(&self, new: NewExperiment) -> Result<ExperimentRecord, StoreError>;
-    async fn get_experiment(&self, name: &str) -> Result<ExperimentRecord, StoreError>;
+    /// Names are unique within a namespace only, so both are needed.
+    async fn get_experiment(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<ExperimentRecord, StoreError>;
+    /// The experiments of that name in every namespace, oldest first: how a local command
+    /// given only a name finds the one meant.
+    async fn experiments_named(&self, name: &str) -> Result<Vec<ExperimentRecord>, StoreError>;
     /// All experiments, oldest first.
     async fn list_experiments(&self) -> Result<Vec<ExperimentRecord>, StoreError>;
     /// Replaces the stored document (used by `resume --max-trials`).
@@ -269,10 +292,10 @@ pub trait Store: Send + Sync {
     /// Records which process runs the experiment now, and clears a stale stop request.
     async fn claim_experiment(&self, id: i64, pid: i64) -> Result<(), StoreError>;
     /// Asks the controller running the experiment to stop (from another process).
-    async fn request_stop(&self, name: &str) -> Result<(), StoreError>;
+    async fn request_stop(&self, id: i64) -> Result<(), StoreError>;
     async fn stop_requested(&self, id: i64) -> Result<bool, StoreError>;
     /// Deletes an experiment with its trials, observations and algorithm state.
-    async fn delete_experiment(&self, name: &str) -> Result<(), StoreError>;
+    async fn delete_experiment(&self, id: i64) -> Result<(), StoreError>;
 
     /// Records new trials with status Created, allocating their names
     /// (`{experiment}-{seq:04}`) from a counter that never goes back, in one transaction.

@@ -293,21 +293,38 @@ impl Store for PostgresStore {
         .bind(created_at)
         .fetch_one(&self.pool)
         .await
-        .map_err(|e| crate::insert_error(e, &new.name))?;
+        .map_err(|e| crate::insert_error(e, &new))?;
         Ok(new.into_record(id, status, created_at))
     }
 
-    async fn get_experiment(&self, name: &str) -> Result<ExperimentRecord, StoreError> {
+    async fn get_experiment(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<ExperimentRecord, StoreError> {
         let row = sqlx::query(concat!(
             "SELECT ",
             experiment_columns!(),
-            " FROM experiments WHERE name = $1"
+            " FROM experiments WHERE namespace = $1 AND name = $2"
         ))
+        .bind(namespace)
         .bind(name)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| StoreError::ExperimentNotFound(name.to_string()))?;
+        .ok_or_else(|| crate::no_experiment(namespace, name))?;
         experiment_from_row(&row)
+    }
+
+    async fn experiments_named(&self, name: &str) -> Result<Vec<ExperimentRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            experiment_columns!(),
+            " FROM experiments WHERE name = $1 ORDER BY id"
+        ))
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(experiment_from_row).collect()
     }
 
     async fn list_experiments(&self) -> Result<Vec<ExperimentRecord>, StoreError> {
@@ -373,25 +390,21 @@ impl Store for PostgresStore {
         crate::touched(done.rows_affected(), || not_found_experiment(id))
     }
 
-    async fn request_stop(&self, name: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE experiments SET stop_requested = TRUE WHERE name = $1")
-            .bind(name)
+    async fn request_stop(&self, id: i64) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE experiments SET stop_requested = TRUE WHERE id = $1")
+            .bind(id)
             .execute(&self.pool)
             .await?;
-        crate::touched(done.rows_affected(), || {
-            StoreError::ExperimentNotFound(name.to_string())
-        })
+        crate::touched(done.rows_affected(), || not_found_experiment(id))
     }
 
-    async fn delete_experiment(&self, name: &str) -> Result<(), StoreError> {
+    async fn delete_experiment(&self, id: i64) -> Result<(), StoreError> {
         // Trials, observations and algorithm state go with it (ON DELETE CASCADE).
-        let done = sqlx::query("DELETE FROM experiments WHERE name = $1")
-            .bind(name)
+        let done = sqlx::query("DELETE FROM experiments WHERE id = $1")
+            .bind(id)
             .execute(&self.pool)
             .await?;
-        crate::touched(done.rows_affected(), || {
-            StoreError::ExperimentNotFound(name.to_string())
-        })
+        crate::touched(done.rows_affected(), || not_found_experiment(id))
     }
 
     async fn stop_requested(&self, id: i64) -> Result<bool, StoreError> {

@@ -21,7 +21,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite};
+use sqlx::{Connection, Row, Sqlite};
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -91,11 +91,34 @@ impl SqliteStore {
 
     /// Runs the migrations inside one immediate transaction (each migration becomes a
     /// savepoint) so that two processes opening a new file at once do not both apply them.
+    /// Foreign keys are not enforced meanwhile, as SQLite wants for rebuilding a table (a
+    /// dropped parent table would otherwise take its children with it), and every key is
+    /// checked before the transaction commits.
     async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-        MIGRATOR.run(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(())
+        let mut conn = pool.acquire().await?;
+        sqlx::query("PRAGMA foreign_keys = OFF")
+            .execute(&mut *conn)
+            .await?;
+        let migrated = async {
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+            MIGRATOR.run(&mut *tx).await?;
+            let broken = sqlx::query("PRAGMA foreign_key_check")
+                .fetch_all(&mut *tx)
+                .await?;
+            if !broken.is_empty() {
+                return Err(StoreError::Corrupt(format!(
+                    "{} rows refer to rows that do not exist after the schema upgrade",
+                    broken.len()
+                )));
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        sqlx::query("PRAGMA foreign_keys = ON")
+            .execute(&mut *conn)
+            .await?;
+        migrated
     }
 
     /// Closes every connection, waiting for calls in progress. Later calls fail.
@@ -161,7 +184,7 @@ fn is_busy(e: &StoreError) -> bool {
 }
 
 pub(crate) fn not_found_experiment(id: i64) -> StoreError {
-    StoreError::ExperimentNotFound(format!("#{id}"))
+    StoreError::ExperimentIdNotFound(id)
 }
 
 /// Maps a foreign-key violation (the referenced row is missing) to `missing`.
@@ -430,21 +453,38 @@ impl Store for SqliteStore {
         .bind(fmt_ts(&created_at))
         .fetch_one(&self.pool)
         .await
-        .map_err(|e| crate::insert_error(e, &new.name))?;
+        .map_err(|e| crate::insert_error(e, &new))?;
         Ok(new.into_record(id, status, created_at))
     }
 
-    async fn get_experiment(&self, name: &str) -> Result<ExperimentRecord, StoreError> {
+    async fn get_experiment(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<ExperimentRecord, StoreError> {
         let row = sqlx::query(concat!(
             "SELECT ",
             experiment_columns!(),
-            " FROM experiments WHERE name = ?1"
+            " FROM experiments WHERE namespace = ?1 AND name = ?2"
         ))
+        .bind(namespace)
         .bind(name)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| StoreError::ExperimentNotFound(name.to_string()))?;
+        .ok_or_else(|| crate::no_experiment(namespace, name))?;
         experiment_from_row(&row)
+    }
+
+    async fn experiments_named(&self, name: &str) -> Result<Vec<ExperimentRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            experiment_columns!(),
+            " FROM experiments WHERE name = ?1 ORDER BY id"
+        ))
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(experiment_from_row).collect()
     }
 
     async fn list_experiments(&self) -> Result<Vec<ExperimentRecord>, StoreError> {
@@ -512,27 +552,23 @@ impl Store for SqliteStore {
         crate::touched(done.rows_affected(), || not_found_experiment(id))
     }
 
-    async fn request_stop(&self, name: &str) -> Result<(), StoreError> {
+    async fn request_stop(&self, id: i64) -> Result<(), StoreError> {
         let _w = self.write.lock().await;
-        let done = sqlx::query("UPDATE experiments SET stop_requested = 1 WHERE name = ?1")
-            .bind(name)
+        let done = sqlx::query("UPDATE experiments SET stop_requested = 1 WHERE id = ?1")
+            .bind(id)
             .execute(&self.pool)
             .await?;
-        crate::touched(done.rows_affected(), || {
-            StoreError::ExperimentNotFound(name.to_string())
-        })
+        crate::touched(done.rows_affected(), || not_found_experiment(id))
     }
 
-    async fn delete_experiment(&self, name: &str) -> Result<(), StoreError> {
+    async fn delete_experiment(&self, id: i64) -> Result<(), StoreError> {
         let _w = self.write.lock().await;
         // Trials, observations and algorithm state go with it (ON DELETE CASCADE).
-        let done = sqlx::query("DELETE FROM experiments WHERE name = ?1")
-            .bind(name)
+        let done = sqlx::query("DELETE FROM experiments WHERE id = ?1")
+            .bind(id)
             .execute(&self.pool)
             .await?;
-        crate::touched(done.rows_affected(), || {
-            StoreError::ExperimentNotFound(name.to_string())
-        })
+        crate::touched(done.rows_affected(), || not_found_experiment(id))
     }
 
     async fn stop_requested(&self, id: i64) -> Result<bool, StoreError> {

@@ -150,7 +150,12 @@ mod postgres_store {
         .await;
         db.exec("INSERT INTO algorithm_state VALUES ($1, '{', now())", e.id)
             .await;
-        assert!(corrupt(store.get_experiment("bad").await.map(|_| ())));
+        assert!(corrupt(
+            store
+                .get_experiment(crate::common::NS, "bad")
+                .await
+                .map(|_| ())
+        ));
         assert!(corrupt(store.list_experiments().await.map(|_| ())));
         assert!(corrupt(store.load_algorithm_state(e.id).await.map(|_| ())));
         // NULL values (not writable by the store) read as NaN, as in SQLite.
@@ -180,7 +185,7 @@ mod postgres_store {
         let (e, t) = experiment_with_trial(&store, "locks").await;
         assert!(matches!(
             store.create_trials(e.id + 1000, vec![assignment(2)]).await,
-            Err(StoreError::ExperimentNotFound(_))
+            Err(StoreError::ExperimentIdNotFound(_))
         ));
         let outcome = ferrotune_store::TrialOutcome {
             status: ferrotune_core::TrialStatus::Succeeded,

@@ -126,8 +126,92 @@ async fn corrupt_rows_are_errors_not_panics() {
     )
     .await;
     let store = SqliteStore::open(&path).await.unwrap();
-    assert!(corrupt(store.get_experiment("bad").await.map(|_| ())));
+    assert!(corrupt(
+        store.get_experiment(common::NS, "bad").await.map(|_| ())
+    ));
     assert!(corrupt(store.list_experiments().await.map(|_| ())));
     assert!(corrupt(store.observations(t.id, None).await.map(|_| ())));
     assert!(corrupt(store.load_algorithm_state(e.id).await.map(|_| ())));
+}
+
+/// A file written by an older ferrotune (schema version 4, where experiment names were
+/// unique across namespaces) opens with its experiments, trials, observations and
+/// algorithm state intact, and then takes the same name in another namespace.
+#[tokio::test]
+async fn an_older_file_upgrades_without_losing_anything() {
+    use sqlx::Connection;
+    let dir = TempDir::new().unwrap();
+    let old = dir.path().join("migrations-v4");
+    std::fs::create_dir(&old).unwrap();
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    for entry in std::fs::read_dir(&here).unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        if file.as_str() < "0005" {
+            std::fs::copy(&path, old.join(&file)).unwrap();
+        }
+    }
+    let path = db(&dir);
+    let mut conn = sqlx::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .foreign_keys(true),
+    )
+    .await
+    .unwrap();
+    sqlx::migrate::Migrator::new(old.as_path())
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
+    for sql in [
+        "INSERT INTO experiments (id, name, namespace, document, source_path, run_dir, seed, \
+         status, created_at, next_seq) VALUES (7, 'old', 'lab', '{}', '/x.yaml', '/runs/old', 5, \
+         'Stopped', '2026-01-02T03:04:05.000000Z', 2)",
+        "INSERT INTO trials (id, experiment_id, name, seq, parameters, status, attempt, \
+         created_at) VALUES (11, 7, 'old-0001', 1, '[]', 'Running', 1, \
+         '2026-01-02T03:04:06.000000Z')",
+        "INSERT INTO observations (trial_id, attempt, metric, step, timestamp, value) VALUES \
+         (11, 1, 'loss', 0, '2026-01-02T03:04:07.000000Z', 0.25)",
+        "INSERT INTO algorithm_state (experiment_id, state, updated_at) VALUES \
+         (7, '{\"n\": 1}', '2026-01-02T03:04:08.000000Z')",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    let e = store.get_experiment("lab", "old").await.unwrap();
+    assert_eq!((e.id, e.seed, e.run_dir.as_str()), (7, 5, "/runs/old"));
+    let trials = store.list_trials(e.id).await.unwrap();
+    assert_eq!(trials.len(), 1);
+    assert_eq!(trials[0].name, "old-0001");
+    let o = store.observations(trials[0].id, None).await.unwrap();
+    assert_eq!((o.len(), o[0].1.value), (1, 0.25));
+    assert_eq!(
+        store.load_algorithm_state(e.id).await.unwrap(),
+        Some(serde_json::json!({"n": 1}))
+    );
+    // The next trial number carried over, and foreign keys are enforced again.
+    let next = store.create_trials(e.id, vec![common::assignment(1)]).await;
+    assert_eq!(next.unwrap()[0].name, "old-0002");
+    assert!(matches!(
+        store.create_trials(999, vec![common::assignment(1)]).await,
+        Err(StoreError::ExperimentIdNotFound(999))
+    ));
+    let other = store
+        .create_experiment(ferrotune_store::NewExperiment {
+            namespace: "team-b".into(),
+            ..common::new_experiment("old")
+        })
+        .await
+        .unwrap();
+    assert_ne!(other.id, e.id);
+    assert!(matches!(
+        store.create_experiment(common::new_experiment("old")).await,
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    store.close().await;
 }

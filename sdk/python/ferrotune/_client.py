@@ -131,6 +131,7 @@ class Client:
         token: Optional[str] = None,
         *,
         ca_file: Optional[str] = None,
+        namespace: str = "",
         flush_interval: float = 0.5,
         batch_size: int = 256,
         retries: int = 5,
@@ -146,6 +147,9 @@ class Client:
         target, tls = parse_endpoint(endpoint)
         self.endpoint = endpoint
         self.trial = trial
+        # Trial names are unique within a namespace only; empty: the server finds the one
+        # running trial of that name the token may report for.
+        self.namespace = namespace
         self._metadata = (("authorization", f"Bearer {token}"),) if token else None
         options = [
             # Reconnect quickly after the server restarts, within the retries' time.
@@ -191,8 +195,9 @@ class Client:
     def from_env(
         cls, environ: Optional[Mapping[str, str]] = None, **kwargs: Any
     ) -> Optional["Client"]:
-        """A client from FERROTUNE_ENDPOINT, FERROTUNE_TRIAL, FERROTUNE_TOKEN and
-        FERROTUNE_CA_FILE; None when FERROTUNE_ENDPOINT is unset or empty."""
+        """A client from FERROTUNE_ENDPOINT, FERROTUNE_TRIAL, FERROTUNE_NAMESPACE,
+        FERROTUNE_TOKEN and FERROTUNE_CA_FILE; None when FERROTUNE_ENDPOINT is unset or
+        empty."""
         env = os.environ if environ is None else environ
         endpoint = env.get(_env.ENDPOINT, "").strip()
         if not endpoint:
@@ -201,6 +206,7 @@ class Client:
         if not trial:
             raise RuntimeError(f"{_env.ENDPOINT} is set but {_env.TRIAL} is not")
         kwargs.setdefault("ca_file", env.get(_env.CA_FILE) or None)
+        kwargs.setdefault("namespace", env.get(_env.NAMESPACE, "").strip())
         return cls(endpoint, trial, env.get(_env.TOKEN) or None, **kwargs)
 
     # -- reporting -------------------------------------------------------------------
@@ -214,7 +220,9 @@ class Client:
         """`report` for metric names that are not Python identifiers (`val/loss`)."""
         values = check_metrics(metrics)
         step = check_step(step)
-        request = pb.ReportRequest(trial=self.trial, metrics=values, timestamp=now_rfc3339())
+        request = pb.ReportRequest(
+            trial=self.trial, namespace=self.namespace, metrics=values, timestamp=now_rfc3339()
+        )
         if step is not None:
             request.step = step
         with self._cond:
@@ -255,7 +263,7 @@ class Client:
         self.flush()
         if self._should_stop:
             return True
-        request = pb.TrialRef(namespace="", trial=self.trial)
+        request = pb.TrialRef(namespace=self.namespace, trial=self.trial)
         outcome, response = self._call(
             "ShouldStop",
             lambda timeout: self._stub.ShouldStop(

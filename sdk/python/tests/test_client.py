@@ -255,6 +255,7 @@ class ClientTest(unittest.TestCase):
         env = {
             "FERROTUNE_ENDPOINT": f"127.0.0.1:{self.port}",
             "FERROTUNE_TRIAL": "exp-0003",
+            "FERROTUNE_NAMESPACE": "team-a",
             "FERROTUNE_TOKEN": "secret",
         }
         c = ferrotune.Client.from_env(env, **FAST)
@@ -262,6 +263,10 @@ class ClientTest(unittest.TestCase):
         c.report(loss=1)
         self.assertTrue(c.flush())
         self.assertEqual(self.service.reports[0].trial, "exp-0003")
+        # Trial names are unique within a namespace only: the trial's goes with it.
+        self.assertEqual(self.service.reports[0].namespace, "team-a")
+        c.should_stop()
+        self.assertEqual(self.service.should_stop_requests[0].namespace, "team-a")
         self.assertEqual(self.service.metadata[0]["authorization"], "Bearer secret")
         self.assertIsNone(ferrotune.Client.from_env({}))
         self.assertIsNone(ferrotune.Client.from_env({"FERROTUNE_ENDPOINT": ""}))

@@ -28,7 +28,7 @@ pub(crate) struct Jobs {
     /// Ray's SIGTERM-to-SIGKILL wait for a stopped job, whole seconds.
     stop_wait_s: u64,
     poll: Duration,
-    running: Arc<Mutex<HashMap<String, oneshot::Sender<Duration>>>>,
+    running: Arc<Mutex<HashMap<crate::TrialKey, oneshot::Sender<Duration>>>>,
 }
 
 impl Jobs {
@@ -56,7 +56,8 @@ impl Jobs {
         let id = submission_id(&l);
         let request = job_request(&l, &plan, &id, self.stop_wait_s);
         let (stop_tx, stop_rx) = oneshot::channel::<Duration>();
-        crate::lock(&self.running).insert(l.trial.clone(), stop_tx);
+        let key = crate::trial_key(&l.namespace, &l.trial);
+        crate::lock(&self.running).insert(key.clone(), stop_tx);
         let job = Job {
             api: self.api.clone(),
             id,
@@ -69,15 +70,14 @@ impl Jobs {
         let timeout = l.timeout;
         let stop_wait = Duration::from_secs(self.stop_wait_s);
         tokio::spawn(async move {
-            let trial = job.out.trial.clone();
             job.run(request, stop_rx, timeout, poll, stop_wait).await;
-            crate::lock(&running).remove(&trial);
+            crate::lock(&running).remove(&key);
         });
         Started::default()
     }
 
-    pub async fn stop(&self, trial: &str, grace: Duration) {
-        let tx = crate::lock(&self.running).remove(trial);
+    pub async fn stop(&self, namespace: &str, trial: &str, grace: Duration) {
+        let tx = crate::lock(&self.running).remove(&crate::trial_key(namespace, trial));
         if let Some(tx) = tx {
             let _ = tx.send(grace);
         }

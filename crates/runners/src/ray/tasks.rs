@@ -74,7 +74,7 @@ pub(crate) struct Tasks {
     /// One actor per experiment (by its submission-id prefix).
     actors: Mutex<HashMap<String, mpsc::UnboundedSender<Cmd>>>,
     /// Which actor runs a trial, for stops.
-    trials: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Cmd>>>>,
+    trials: Arc<Mutex<HashMap<crate::TrialKey, mpsc::UnboundedSender<Cmd>>>>,
 }
 
 impl Tasks {
@@ -139,7 +139,7 @@ impl Tasks {
                 }
             }
         };
-        crate::lock(&self.trials).insert(l.trial.clone(), actor.clone());
+        crate::lock(&self.trials).insert(crate::trial_key(&l.namespace, &l.trial), actor.clone());
         if let Err(mpsc::error::SendError(Cmd::Launch(p))) =
             actor.send(Cmd::Launch(Box::new(pending)))
         {
@@ -279,13 +279,15 @@ impl Tasks {
         crate::lock(&self.actors).insert(prefix, tx.clone());
         let mut trials = crate::lock(&self.trials);
         for k in &kept {
-            trials.insert(k.trial.clone(), tx.clone());
+            trials.insert(crate::trial_key(&first.namespace, &k.trial), tx.clone());
         }
         kept
     }
 
-    pub async fn stop(&self, trial: &str, grace: Duration) {
-        let actor = crate::lock(&self.trials).get(trial).cloned();
+    pub async fn stop(&self, namespace: &str, trial: &str, grace: Duration) {
+        let actor = crate::lock(&self.trials)
+            .get(&crate::trial_key(namespace, trial))
+            .cloned();
         if let Some(a) = actor {
             let _ = a.send(Cmd::Stop {
                 trial: trial.to_string(),
@@ -402,7 +404,7 @@ struct DriverActor {
     stop_wait: Duration,
     poll: Duration,
     cmds: mpsc::UnboundedReceiver<Cmd>,
-    trials: Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Cmd>>>>,
+    trials: Arc<Mutex<HashMap<crate::TrialKey, mpsc::UnboundedSender<Cmd>>>>,
     driver: Option<Driver>,
     tasks: HashMap<String, Task>,
     deaths: u32,
@@ -665,7 +667,7 @@ impl DriverActor {
     }
 
     fn forget(&self, trial: &str) {
-        crate::lock(&self.trials).remove(trial);
+        crate::lock(&self.trials).remove(&crate::trial_key(&self.namespace, trial));
     }
 
     fn cancel(&mut self, trial: &str, grace: Duration, timed_out: bool) {

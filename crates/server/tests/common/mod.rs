@@ -27,20 +27,23 @@ pub fn tokens_file() -> String {
 }
 
 /// The trial every test experiment runs: it writes its name, token and endpoint to
-/// `$OUT/TRIAL.json`, then waits until the test creates `$OUT/TRIAL.done` (at most two
-/// minutes), and exits 0. The test pushes its metrics over gRPC (collector kind Push).
+/// `$OUT/NAMESPACE.TRIAL.json` (trial names are unique within a namespace only), then
+/// waits until the test creates `$OUT/TRIAL.done` or `$OUT/NAMESPACE.TRIAL.done` (at most
+/// two minutes), and exits 0. The test pushes its metrics over gRPC (collector kind Push).
 const TRIAL: &str = r#"
 import json, os, time
 out = os.environ["OUT"]
 trial = os.environ["FERROTUNE_TRIAL"]
+me = os.environ["FERROTUNE_NAMESPACE"] + "." + trial
 info = {k: os.environ.get(k, "") for k in (
     "FERROTUNE_TRIAL", "FERROTUNE_TOKEN", "FERROTUNE_ENDPOINT", "FERROTUNE_NAMESPACE")}
-tmp = os.path.join(out, trial + ".tmp")
+tmp = os.path.join(out, me + ".tmp")
 with open(tmp, "w") as f:
     json.dump(info, f)
-os.rename(tmp, os.path.join(out, trial + ".json"))
+os.rename(tmp, os.path.join(out, me + ".json"))
 deadline = time.time() + 120
-while not os.path.exists(os.path.join(out, trial + ".done")) and time.time() < deadline:
+done = [os.path.join(out, n + ".done") for n in (trial, me)]
+while not any(map(os.path.exists, done)) and time.time() < deadline:
     time.sleep(0.02)
 "#;
 
@@ -156,7 +159,8 @@ spec:
             let mut found = Vec::new();
             for e in std::fs::read_dir(self.out()).unwrap() {
                 let path = e.unwrap().path();
-                let name = path.file_name().unwrap().to_string_lossy().to_string();
+                let file = path.file_name().unwrap().to_string_lossy().to_string();
+                let name = file.split_once('.').map_or("", |(_, n)| n);
                 if name.starts_with(&prefix) && name.ends_with(".json") {
                     let v: serde_json::Value =
                         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
@@ -170,7 +174,7 @@ spec:
                 }
             }
             if found.len() >= n {
-                found.sort_by(|a, b| a.trial.cmp(&b.trial));
+                found.sort_by(|a, b| (&a.trial, &a.namespace).cmp(&(&b.trial, &b.namespace)));
                 return found;
             }
             assert!(
@@ -181,9 +185,14 @@ spec:
         }
     }
 
-    /// Lets a waiting trial exit 0.
+    /// Lets a waiting trial exit 0 (each of that name, in every namespace).
     pub fn release(&self, trial: &str) {
         std::fs::write(self.out().join(format!("{trial}.done")), b"").unwrap();
+    }
+
+    /// Lets the waiting trial of that name in `namespace` exit 0.
+    pub fn release_in(&self, namespace: &str, trial: &str) {
+        std::fs::write(self.out().join(format!("{namespace}.{trial}.done")), b"").unwrap();
     }
 
     /// Waits (by watching it) until the experiment's controller has ended; returns it then.
@@ -256,6 +265,7 @@ pub fn loss(trial: &str, value: f64) -> v1::ReportRequest {
         step: None,
         metrics: [("loss".to_string(), value)].into_iter().collect(),
         timestamp: String::new(),
+        namespace: String::new(),
     }
 }
 

@@ -24,10 +24,13 @@ pub trait Backend: Sized + Send + Sync + 'static {
     async fn exec(&self, sql: &str, id: i64);
 }
 
+/// The namespace the tests' experiments are in.
+pub const NS: &str = "lab";
+
 pub fn new_experiment(name: &str) -> NewExperiment {
     NewExperiment {
         name: name.to_string(),
-        namespace: "default".to_string(),
+        namespace: NS.to_string(),
         document: json!({
             "metadata": {"name": name},
             "spec": {"maxTrialCount": 12, "objective": {"goal": 0.001}},
@@ -95,6 +98,10 @@ macro_rules! store_tests {
         #[tokio::test]
         async fn delete_takes_trials_and_observations() {
             $crate::common::delete_takes_trials_and_observations::<$backend>().await
+        }
+        #[tokio::test]
+        async fn the_same_name_in_two_namespaces() {
+            $crate::common::the_same_name_in_two_namespaces::<$backend>().await
         }
         #[tokio::test]
         async fn duplicate_name_is_already_exists() {
@@ -175,21 +182,31 @@ pub async fn create_get_and_list_experiments<B: Backend>() {
     assert_ne!(a.id, b.id);
 
     // What create returns is exactly what is read back.
-    assert_eq!(store.get_experiment("alpha").await.unwrap(), a);
+    assert_eq!(store.get_experiment(NS, "alpha").await.unwrap(), a);
     let all = store.list_experiments().await.unwrap();
     assert_eq!(all, vec![a.clone(), b]);
 
-    match store.get_experiment("gamma").await {
-        Err(StoreError::ExperimentNotFound(n)) => assert_eq!(n, "gamma"),
+    match store.get_experiment(NS, "gamma").await {
+        Err(StoreError::ExperimentNotFound { namespace, name }) => {
+            assert_eq!((namespace.as_str(), name.as_str()), (NS, "gamma"))
+        }
         other => panic!("expected ExperimentNotFound, got {other:?}"),
     }
+    // Names are looked up within a namespace.
+    assert!(matches!(
+        store.get_experiment("elsewhere", "alpha").await,
+        Err(StoreError::ExperimentNotFound { .. })
+    ));
 
     let doc = json!({"spec": {"maxTrialCount": 40, "lr": 0.30000000000000004}});
     store.update_document(a.id, &doc).await.unwrap();
-    assert_eq!(store.get_experiment("alpha").await.unwrap().document, doc);
+    assert_eq!(
+        store.get_experiment(NS, "alpha").await.unwrap().document,
+        doc
+    );
     assert!(matches!(
         store.update_document(9999, &doc).await,
-        Err(StoreError::ExperimentNotFound(_))
+        Err(StoreError::ExperimentIdNotFound(_))
     ));
     B::close(&store).await;
 }
@@ -202,10 +219,46 @@ pub async fn duplicate_name_is_already_exists<B: Backend>() {
         .await
         .unwrap();
     match store.create_experiment(new_experiment("dup")).await {
-        Err(StoreError::AlreadyExists(n)) => assert_eq!(n, "dup"),
+        Err(StoreError::AlreadyExists { namespace, name }) => {
+            assert_eq!((namespace.as_str(), name.as_str()), (NS, "dup"))
+        }
         other => panic!("expected AlreadyExists, got {other:?}"),
     }
     assert_eq!(store.list_experiments().await.unwrap().len(), 1);
+}
+
+/// Names are unique within a namespace only: two tenants may both have "dup", each with
+/// its own trials, and finding one never returns the other.
+pub async fn the_same_name_in_two_namespaces<B: Backend>() {
+    let db = B::new().await;
+    let store = db.open().await;
+    let (mine, my_trial) = experiment_with_trial(&store, "dup").await;
+    let theirs = store
+        .create_experiment(NewExperiment {
+            namespace: "team-b".into(),
+            ..new_experiment("dup")
+        })
+        .await
+        .unwrap();
+    assert_ne!(mine.id, theirs.id);
+    assert_eq!(store.get_experiment(NS, "dup").await.unwrap(), mine);
+    assert_eq!(store.get_experiment("team-b", "dup").await.unwrap(), theirs);
+    assert_eq!(
+        store.experiments_named("dup").await.unwrap(),
+        vec![mine.clone(), theirs.clone()]
+    );
+    assert!(store.experiments_named("none").await.unwrap().is_empty());
+    // Each has its own trial numbering, so their first trials have the same name.
+    let their_trial = store
+        .create_trials(theirs.id, vec![assignment(2)])
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(their_trial.name, my_trial.name);
+    assert_eq!(store.list_trials(mine.id).await.unwrap(), vec![my_trial]);
+    store.delete_experiment(theirs.id).await.unwrap();
+    assert_eq!(store.get_experiment(NS, "dup").await.unwrap(), mine);
+    assert_eq!(store.list_trials(mine.id).await.unwrap().len(), 1);
 }
 
 pub async fn experiment_status_timestamps<B: Backend>() {
@@ -215,7 +268,7 @@ pub async fn experiment_status_timestamps<B: Backend>() {
         .set_experiment_status(e.id, ExperimentStatus::Running, "ExperimentRunning", "go")
         .await
         .unwrap();
-    let r = store.get_experiment("s").await.unwrap();
+    let r = store.get_experiment(NS, "s").await.unwrap();
     assert_eq!(r.status, ExperimentStatus::Running);
     assert_eq!(r.reason, "ExperimentRunning");
     assert_eq!(r.message, "go");
@@ -226,7 +279,7 @@ pub async fn experiment_status_timestamps<B: Backend>() {
         .set_experiment_status(e.id, ExperimentStatus::Stopped, "Stopped", "by user")
         .await
         .unwrap();
-    let r = store.get_experiment("s").await.unwrap();
+    let r = store.get_experiment(NS, "s").await.unwrap();
     assert_eq!(r.status, ExperimentStatus::Stopped);
     assert_eq!(r.completed_at, None);
 
@@ -237,7 +290,7 @@ pub async fn experiment_status_timestamps<B: Backend>() {
         .await
         .unwrap();
     assert_eq!(
-        store.get_experiment("s").await.unwrap().started_at,
+        store.get_experiment(NS, "s").await.unwrap().started_at,
         Some(started)
     );
 
@@ -245,7 +298,7 @@ pub async fn experiment_status_timestamps<B: Backend>() {
         .set_experiment_status(e.id, ExperimentStatus::Succeeded, "GoalReached", "done")
         .await
         .unwrap();
-    let r = store.get_experiment("s").await.unwrap();
+    let r = store.get_experiment(NS, "s").await.unwrap();
     assert_eq!(r.status, ExperimentStatus::Succeeded);
     assert!(r.completed_at.unwrap() >= started);
 
@@ -255,7 +308,7 @@ pub async fn experiment_status_timestamps<B: Backend>() {
         .unwrap();
     assert!(
         store
-            .get_experiment("s")
+            .get_experiment(NS, "s")
             .await
             .unwrap()
             .completed_at
@@ -266,7 +319,7 @@ pub async fn experiment_status_timestamps<B: Backend>() {
         store
             .set_experiment_status(777, ExperimentStatus::Running, "", "")
             .await,
-        Err(StoreError::ExperimentNotFound(_))
+        Err(StoreError::ExperimentIdNotFound(_))
     ));
 }
 
@@ -341,7 +394,7 @@ pub async fn trial_names_are_sequential_and_never_reused<B: Backend>() {
 
     assert!(matches!(
         store.create_trials(4242, vec![assignment(1)]).await,
-        Err(StoreError::ExperimentNotFound(_))
+        Err(StoreError::ExperimentIdNotFound(_))
     ));
 }
 
@@ -588,7 +641,7 @@ pub async fn algorithm_state_round_trip_and_overwrite<B: Backend>() {
 
     assert!(matches!(
         store.save_algorithm_state(5555, &json!({})).await,
-        Err(StoreError::ExperimentNotFound(_))
+        Err(StoreError::ExperimentIdNotFound(_))
     ));
 }
 
@@ -604,10 +657,10 @@ pub async fn stop_request_and_claim<B: Backend>() {
 
     // `ferrotune stop` from another process.
     let stopper = db.open().await;
-    stopper.request_stop("stopme").await.unwrap();
+    stopper.request_stop(e.id).await.unwrap();
     B::close(&stopper).await;
     assert!(runner.stop_requested(e.id).await.unwrap());
-    let r = runner.get_experiment("stopme").await.unwrap();
+    let r = runner.get_experiment(NS, "stopme").await.unwrap();
     assert!(r.stop_requested);
     assert_eq!(r.owner_pid, Some(1234));
 
@@ -615,21 +668,21 @@ pub async fn stop_request_and_claim<B: Backend>() {
     runner.claim_experiment(e.id, 5678).await.unwrap();
     assert!(!runner.stop_requested(e.id).await.unwrap());
     assert_eq!(
-        runner.get_experiment("stopme").await.unwrap().owner_pid,
+        runner.get_experiment(NS, "stopme").await.unwrap().owner_pid,
         Some(5678)
     );
 
     assert!(matches!(
-        runner.request_stop("nope").await,
-        Err(StoreError::ExperimentNotFound(n)) if n == "nope"
+        runner.request_stop(999).await,
+        Err(StoreError::ExperimentIdNotFound(999))
     ));
     assert!(matches!(
         runner.stop_requested(999).await,
-        Err(StoreError::ExperimentNotFound(_))
+        Err(StoreError::ExperimentIdNotFound(_))
     ));
     assert!(matches!(
         runner.claim_experiment(999, 1).await,
-        Err(StoreError::ExperimentNotFound(_))
+        Err(StoreError::ExperimentIdNotFound(_))
     ));
 }
 
@@ -647,10 +700,10 @@ pub async fn delete_takes_trials_and_observations<B: Backend>() {
         .await
         .unwrap();
     let (kept, _) = experiment_with_trial(&store, "kept").await;
-    store.delete_experiment("gone").await.unwrap();
+    store.delete_experiment(e.id).await.unwrap();
     assert!(matches!(
-        store.get_experiment("gone").await,
-        Err(StoreError::ExperimentNotFound(_))
+        store.get_experiment(NS, "gone").await,
+        Err(StoreError::ExperimentNotFound { .. })
     ));
     assert!(store.list_trials(e.id).await.unwrap().is_empty());
     // Gone: no observations (or no such trial at all).
@@ -658,8 +711,8 @@ pub async fn delete_takes_trials_and_observations<B: Backend>() {
     assert_eq!(store.load_algorithm_state(e.id).await.unwrap(), None);
     assert_eq!(store.list_trials(kept.id).await.unwrap().len(), 1);
     assert!(matches!(
-        store.delete_experiment("gone").await,
-        Err(StoreError::ExperimentNotFound(n)) if n == "gone"
+        store.delete_experiment(e.id).await,
+        Err(StoreError::ExperimentIdNotFound(id)) if id == e.id
     ));
     // The name is free again.
     experiment_with_trial(&store, "gone").await;
@@ -690,7 +743,7 @@ pub async fn data_survives_reopening<B: Backend>() {
         store.append_observations(ts[0].id, 1, &o).await.unwrap();
         let state = json!({"next": 3});
         store.save_algorithm_state(e.id, &state).await.unwrap();
-        let exp = store.get_experiment("keep").await.unwrap();
+        let exp = store.get_experiment(NS, "keep").await.unwrap();
         let trials = store.list_trials(e.id).await.unwrap();
         // Not closed, as after a killed process (SQLite: the WAL is left behind).
         drop(store);
@@ -698,7 +751,7 @@ pub async fn data_survives_reopening<B: Backend>() {
     };
 
     let store = db.open().await;
-    assert_eq!(store.get_experiment("keep").await.unwrap(), exp);
+    assert_eq!(store.get_experiment(NS, "keep").await.unwrap(), exp);
     assert_eq!(exp.status, ExperimentStatus::Running);
     assert_eq!(exp.owner_pid, Some(42));
     assert_eq!(store.list_trials(exp.id).await.unwrap(), trials);

@@ -747,7 +747,7 @@ class SuggestionServiceServicer:
 
     def Tell(self, request, context):
         """A trial's result (or failure); intermediate values may be told before with Report
-        (trial names are unique, so ReportService serves studies too).
+        (ReportService serves studies too).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
