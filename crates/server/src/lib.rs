@@ -72,6 +72,10 @@ pub struct Config {
     pub trial_ca_file: Option<PathBuf>,
     /// Where the trials of experiments that say nothing run (`--runner`, `--ray-address`).
     pub runner: ferrotune_runners::RunnerSetting,
+    /// Observations an experiment may have waiting to be stored before its trials' reports
+    /// are answered UNAVAILABLE (the SDKs retry), so that reporters faster than the
+    /// database cannot grow the server's memory without bound.
+    pub report_queue_limit: usize,
 }
 
 impl Config {
@@ -87,6 +91,7 @@ impl Config {
             advertise: None,
             trial_ca_file: None,
             runner: Default::default(),
+            report_queue_limit: ferrotune_controller::ingest::DEFAULT_QUEUE_LIMIT,
         }
     }
 }
@@ -178,9 +183,10 @@ pub async fn serve_with(
         .map_err(|e| ServerError::Internal(format!("listener: {e}")))?;
     let endpoint = report_endpoint(local, config.advertise.as_deref(), config.tls.is_some())
         .map_err(|e| ServerError::Invalid(vec![ferrotune_core::FieldError::new("advertise", e)]))?;
+    let hub = ReportHub::new(endpoint).with_queue_limit(config.report_queue_limit);
     let hub = match &config.trial_ca_file {
-        Some(ca) => ReportHub::new(endpoint).with_ca_file(ca.display().to_string()),
-        None => ReportHub::new(endpoint),
+        Some(ca) => hub.with_ca_file(ca.display().to_string()),
+        None => hub,
     };
     let runners = Arc::new(ferrotune_runners::Runners::new(config.grace));
     // A default Ray cluster that does not answer fails the server at start, naming it.

@@ -72,11 +72,22 @@ impl Server {
         let store = ferrotune_store::SqliteStore::open(&dir.path().join("server.db"))
             .await
             .unwrap();
+        let config = Config::new(Arc::new(store), dir.path().join("runs"));
+        Server::start_with(dir, config, tokens, tls).await
+    }
+
+    /// A loopback server with `config` (its store, limits), in `dir`.
+    pub async fn start_with(
+        dir: tempfile::TempDir,
+        mut config: Config,
+        tokens: bool,
+        tls: Option<(Vec<u8>, Vec<u8>)>,
+    ) -> Server {
         std::fs::create_dir_all(dir.path().join("out")).unwrap();
         std::fs::write(dir.path().join("trial.py"), TRIAL).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut config = Config::new(Arc::new(store), dir.path().join("runs"));
+        config.runs_dir = dir.path().join("runs");
         config.grace = Duration::from_secs(2);
         if tokens {
             config.tokens = Some(Arc::new(Tokens::parse(&tokens_file()).unwrap()));
