@@ -45,9 +45,12 @@ PRUNERS = {
 }
 
 
-# Optuna's pruners at their defaults, and successive halving with the same gentler schedule
-# as ferrotune's second ASHA row (rungs at 10, 30, 90).
-DEFAULT_PRUNERS = list(PRUNERS) + ["successive-halving@min_resource=10+reduction_factor=3"]
+# Optuna's pruners at their defaults, and successive halving over the same grid of
+# schedules as ferrotune's ASHA rows (first rung 5, 10 or 20; reduction factor 3 or 4).
+DEFAULT_PRUNERS = list(PRUNERS) + [
+    f"successive-halving@min_resource={g}+reduction_factor={r}"
+    for g in (5, 10, 20) for r in (3, 4)
+]
 
 
 def split_pruner(name):

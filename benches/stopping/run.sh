@@ -14,11 +14,12 @@
 #   --configs N        configurations per seed, the fixed budget (default 64)
 #   --problems a,b     synthetic, sgd (default both)
 #   --strategies a,b   ferrotune's (default none, medianstop, median, asha,
-#                      asha@grace_period=10+reduction_factor=3, hyperband, bohb; NAME@k=v+k=v
-#                      is a second row of NAME with those settings)
+#                      asha@grace_period=G+reduction_factor=R for G in 5, 10, 20 and R in
+#                      3, 4, hyperband, bohb; NAME@k=v+k=v is a row of NAME with those
+#                      settings)
 #   --pruners a,b      Optuna's (default nop, median, successive-halving, hyperband,
-#                      successive-halving@min_resource=10+reduction_factor=3; NAME@k=v+k=v
-#                      passes those arguments)
+#                      successive-halving@min_resource=G+reduction_factor=R on the same
+#                      grid; NAME@k=v+k=v passes those arguments)
 #   --workers N        simulated workers (default 4)
 #   --steps N          steps of the synthetic curves (default 100)
 #   --sgd-epochs N     epochs of the real model's curves (default 100)

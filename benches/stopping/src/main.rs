@@ -34,9 +34,15 @@ const DEFAULT_STRATEGIES: &[&str] = &[
     "medianstop",
     "median",
     "asha",
-    // ASHA with a gentler schedule (rungs at 10, 30, 90), matched on the Optuna side by
-    // SuccessiveHalvingPruner(min_resource=10, reduction_factor=3).
+    // ASHA over a grid of schedules (first rung 5, 10 or 20; reduction factor 3 or 4),
+    // each matched on the Optuna side by SuccessiveHalvingPruner with the same rungs, so
+    // that each side's best setting is compared with the other's.
+    "asha@grace_period=5+reduction_factor=3",
+    "asha@grace_period=5+reduction_factor=4",
     "asha@grace_period=10+reduction_factor=3",
+    "asha@grace_period=10+reduction_factor=4",
+    "asha@grace_period=20+reduction_factor=3",
+    "asha@grace_period=20+reduction_factor=4",
     "hyperband",
     "bohb",
 ];
