@@ -71,8 +71,9 @@ pub enum IngestError {
 /// reports are refused as [`IngestError::Busy`]: about 100 MB.
 pub const DEFAULT_QUEUE_LIMIT: usize = 1_000_000;
 
-/// A running trial: its namespace and name (trial names are unique within a namespace).
-type TrialKey = (String, String);
+/// Running trials by name, then by namespace (trial names are unique within a namespace,
+/// and a report that names none is looked up by its name alone).
+type Routes = HashMap<String, HashMap<String, Route>>;
 
 struct Route {
     attempt: i64,
@@ -92,7 +93,7 @@ pub struct ReportHub {
     endpoint: Arc<Mutex<String>>,
     ca_file: Option<String>,
     queue_limit: usize,
-    routes: Arc<Mutex<HashMap<TrialKey, Route>>>,
+    routes: Arc<Mutex<Routes>>,
     drivers: crate::drivers::DriverHub,
 }
 
@@ -168,7 +169,7 @@ impl ReportHub {
         }
     }
 
-    fn routes(&self) -> std::sync::MutexGuard<'_, HashMap<TrialKey, Route>> {
+    fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
         // A panic while holding the lock cannot leave a route half-written (every update is
         // one insert or remove), so a poisoned lock is still usable.
         self.routes.lock().unwrap_or_else(|p| p.into_inner())
@@ -211,8 +212,8 @@ impl ReportHub {
         queued: Option<Arc<AtomicUsize>>,
     ) -> ReportAccess {
         let token = new_token();
-        self.routes().insert(
-            key(namespace, trial),
+        self.routes().entry(trial.to_string()).or_default().insert(
+            namespace.to_string(),
             Route {
                 attempt,
                 token: token.clone(),
@@ -235,7 +236,8 @@ impl ReportHub {
     pub fn set_token(&self, namespace: &str, trial: &str, attempt: i64, token: &str) {
         if let Some(r) = self
             .routes()
-            .get_mut(&key(namespace, trial))
+            .get_mut(trial)
+            .and_then(|m| m.get_mut(namespace))
             .filter(|r| r.attempt == attempt)
         {
             r.token = token.to_string();
@@ -245,57 +247,67 @@ impl ReportHub {
     /// Closes an attempt's route (it ended); later reports are refused.
     pub fn close(&self, namespace: &str, trial: &str, attempt: i64) {
         let mut routes = self.routes();
-        let k = key(namespace, trial);
-        if routes.get(&k).is_some_and(|r| r.attempt == attempt) {
-            routes.remove(&k);
+        if let Some(m) = routes.get_mut(trial)
+            && m.get(namespace).is_some_and(|r| r.attempt == attempt)
+        {
+            m.remove(namespace);
+            if m.is_empty() {
+                routes.remove(trial);
+            }
         }
     }
 
     /// Tells a trial, when it next asks, that it should stop, and why.
     pub fn mark_stop(&self, namespace: &str, trial: &str, reason: &str) {
-        if let Some(r) = self.routes().get_mut(&key(namespace, trial)) {
+        if let Some(r) = self
+            .routes()
+            .get_mut(trial)
+            .and_then(|m| m.get_mut(namespace))
+        {
             r.stop.get_or_insert_with(|| reason.to_string());
         }
     }
 
     /// Whether `token` is a running trial's own; its namespace and name if so.
     pub fn trial_of_token(&self, token: &str) -> Option<(String, String)> {
-        self.routes()
-            .iter()
-            .find(|(_, r)| same_token(&r.token, token))
-            .map(|(k, _)| k.clone())
+        self.routes().iter().find_map(|(trial, m)| {
+            m.iter()
+                .find(|(_, r)| same_token(&r.token, token))
+                .map(|(ns, _)| (ns.clone(), trial.clone()))
+        })
     }
 
     /// The route of `trial` in `namespace`, or, with an empty namespace, the one route of
     /// that name the caller may use. A route the caller may not use is not running, as an
     /// unknown one is.
     fn check<'a>(
-        routes: &'a mut HashMap<TrialKey, Route>,
+        routes: &'a mut Routes,
         namespace: &str,
         trial: &str,
         caller: Caller<'_>,
-    ) -> Result<(TrialKey, &'a mut Route), IngestError> {
+    ) -> Result<(String, &'a mut Route), IngestError> {
         let not_running = || IngestError::NotRunning(trial.to_string());
-        let allowed = |(ns, _): &TrialKey, r: &Route| match caller {
+        let allowed = |ns: &str, r: &Route| match caller {
             Caller::Admin => true,
             Caller::Namespace(n) => ns == n,
             Caller::Trial(token) => same_token(&r.token, token),
         };
-        let k = if namespace.is_empty() {
-            let mut found = routes
+        let by_namespace = routes.get_mut(trial).ok_or_else(not_running)?;
+        let ns = if namespace.is_empty() {
+            let mut found = by_namespace
                 .iter()
-                .filter(|(k, r)| k.1 == trial && allowed(k, r))
-                .map(|(k, _)| k.clone());
+                .filter(|(ns, r)| allowed(ns, r))
+                .map(|(ns, _)| ns.clone());
             let first = found.next().ok_or_else(not_running)?;
             if found.next().is_some() {
                 return Err(IngestError::Ambiguous(trial.to_string()));
             }
             first
         } else {
-            key(namespace, trial)
+            namespace.to_string()
         };
-        match routes.get_mut(&k) {
-            Some(r) if allowed(&k, r) => Ok((k, r)),
+        match by_namespace.get_mut(&ns) {
+            Some(r) if allowed(&ns, r) => Ok((ns, r)),
             _ => Err(not_running()),
         }
     }
@@ -322,7 +334,7 @@ impl ReportHub {
             }
         }
         let mut routes = self.routes();
-        let (k, route) = Self::check(&mut routes, namespace, trial, caller)?;
+        let (ns, route) = Self::check(&mut routes, namespace, trial, caller)?;
         let now = Utc::now();
         let mut observations = Vec::new();
         for r in reports {
@@ -362,7 +374,12 @@ impl ReportHub {
             });
             if sent.is_err() {
                 // Its controller has gone: the trial is no longer running here.
-                routes.remove(&k);
+                if let Some(m) = routes.get_mut(trial) {
+                    m.remove(&ns);
+                    if m.is_empty() {
+                        routes.remove(trial);
+                    }
+                }
                 return Err(IngestError::NotRunning(trial.to_string()));
             }
             if let Some(q) = &route.queued {
@@ -385,10 +402,6 @@ impl ReportHub {
             .stop
             .clone())
     }
-}
-
-fn key(namespace: &str, trial: &str) -> TrialKey {
-    (namespace.to_string(), trial.to_string())
 }
 
 /// Subtracts `n` taken observations from a metered queue (see [`ReportHub::open_metered`]).
