@@ -295,6 +295,12 @@ enum Command {
         /// Seconds between SIGTERM and SIGKILL when a trial is stopped.
         #[arg(long, default_value_t = 10.0)]
         grace: f64,
+        /// Observations an experiment may have waiting to be stored before its trials'
+        /// reports are answered UNAVAILABLE (the SDKs retry them): bounds the server's
+        /// memory when trials report faster than the database stores.
+        #[arg(long, default_value_t = ferrotune_controller::ingest::DEFAULT_QUEUE_LIMIT as u64,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        report_queue_limit: u64,
         #[command(flatten)]
         runner: RunnerArgs,
         /// SQLite file, or a postgres:// URL.
@@ -446,6 +452,7 @@ fn main() -> ExitCode {
                 katib_open,
                 advertise,
                 grace,
+                report_queue_limit,
                 runner,
                 db,
             } => {
@@ -460,6 +467,7 @@ fn main() -> ExitCode {
                     katib_open,
                     advertise,
                     grace,
+                    report_queue_limit: usize::try_from(report_queue_limit).unwrap_or(usize::MAX),
                     db: db.db,
                 })
                 .await

@@ -633,6 +633,7 @@ pub struct ServerArgs {
     pub katib_open: bool,
     pub advertise: Option<String>,
     pub grace: f64,
+    pub report_queue_limit: usize,
     pub db: PathBuf,
 }
 
@@ -716,6 +717,7 @@ pub async fn server(a: ServerArgs) -> Result<ExitCode> {
         None => None,
     };
     config.grace = Duration::from_secs_f64(a.grace.max(0.0));
+    config.report_queue_limit = a.report_queue_limit;
     let mut default_runner = command_runner(&a.runner)?;
     if default_runner.kind == Some(RunnerKind::Ray) && default_runner.ray_address.is_none() {
         default_runner.ray_address = env_ray_address().ray_address;

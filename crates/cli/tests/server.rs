@@ -21,6 +21,15 @@ fn a_non_loopback_address_is_refused_without_insecure() {
 }
 
 #[test]
+fn a_report_queue_limit_of_zero_is_refused() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["server", "--report-queue-limit", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("--report-queue-limit"), "{err}");
+}
+
+#[test]
 fn serves_on_loopback_and_stops_on_sigterm() {
     let sb = Sandbox::new();
     let mut child = sb
