@@ -1,7 +1,13 @@
 //! Katib's `DBManager` service on ferrotune's store: Katib's metrics collectors report
 //! observation logs here and its early-stopping services read them back, so a Katib
 //! installation can keep its metrics in ferrotune's database.
+//!
+//! Katib keys these logs by trial name alone, with no namespace, so they belong to no
+//! tenant: with `--tokens`, only an admin token may use the service (Katib's controller
+//! and collectors send none, so a server that serves them runs with `--katib-open`,
+//! where every caller is an admin). A user token is refused before anything is read.
 
+use crate::auth::Identity;
 use crate::error::ServerError;
 use ferrotune_api::convert::{log_entries, observation_log, optional_time};
 use ferrotune_api::katib as pb;
@@ -29,6 +35,19 @@ fn trial_name(name: &str) -> Result<&str, ServerError> {
     }
 }
 
+/// Refuses every caller but an admin: the logs have no namespace to scope a user to.
+fn admin<T>(request: &Request<T>) -> Result<(), Status> {
+    match Identity::of(request) {
+        Identity::Admin => Ok(()),
+        _ => Err(ServerError::Unauthenticated(
+            "Katib's DBManager keys its logs by trial name alone, in no namespace: only an \
+             admin token may use it"
+                .into(),
+        )
+        .into()),
+    }
+}
+
 fn stored(e: ferrotune_store::StoreError) -> Status {
     ServerError::Internal(format!("store: {e}")).into()
 }
@@ -39,6 +58,7 @@ impl pb::db_manager_server::DbManager for KatibDbManager {
         &self,
         request: Request<pb::ReportObservationLogRequest>,
     ) -> Result<Response<pb::ReportObservationLogReply>, Status> {
+        admin(&request)?;
         let r = request.into_inner();
         let name = trial_name(&r.trial_name)?;
         let entries: Vec<KatibLogEntry> = log_entries(r.observation_log.as_ref())
@@ -61,6 +81,7 @@ impl pb::db_manager_server::DbManager for KatibDbManager {
         &self,
         request: Request<pb::GetObservationLogRequest>,
     ) -> Result<Response<pb::GetObservationLogReply>, Status> {
+        admin(&request)?;
         let r = request.into_inner();
         let name = trial_name(&r.trial_name)?;
         let start = optional_time(&r.start_time, "start_time").map_err(ServerError::from)?;
@@ -85,6 +106,7 @@ impl pb::db_manager_server::DbManager for KatibDbManager {
         &self,
         request: Request<pb::DeleteObservationLogRequest>,
     ) -> Result<Response<pb::DeleteObservationLogReply>, Status> {
+        admin(&request)?;
         let r = request.into_inner();
         let name = trial_name(&r.trial_name)?;
         self.store.delete_katib_log(name).await.map_err(stored)?;

@@ -419,7 +419,8 @@ async fn calls_without_a_known_token_are_unauthenticated() {
     assert_eq!(e.code(), Code::NotFound, "{e:?}");
 
     // Katib's services want a token from the file too (the server was not started with
-    // --katib-open): neither none nor a stranger's reaches the DB manager.
+    // --katib-open): neither none nor a stranger's reaches the DB manager, and of the
+    // file's tokens only the admin's.
     let katib_call = |token: Option<&'static str>| {
         let endpoint = server.endpoint();
         async move {
@@ -452,7 +453,96 @@ async fn calls_without_a_known_token_are_unauthenticated() {
         katib_call(Some("stranger-0123456789abcdef")).await,
     );
     katib_call(Some(ADMIN)).await.unwrap();
-    katib_call(Some(TEAM_A)).await.unwrap();
+    // Katib's logs are keyed by trial name in no namespace: a user token may not read,
+    // write or delete them (another team's trial could have that name).
+    let db = |token: &'static str| {
+        let endpoint = server.endpoint();
+        async move {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{endpoint}"))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            katib::db_manager_client::DbManagerClient::with_interceptor(
+                channel,
+                move |mut req: tonic::Request<()>| {
+                    req.metadata_mut()
+                        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+                    Ok(req)
+                },
+            )
+        }
+    };
+    let log = katib::ObservationLog {
+        metric_logs: vec![katib::MetricLog {
+            time_stamp: "2026-11-24T00:00:00Z".into(),
+            metric: Some(katib::Metric {
+                name: "loss".into(),
+                value: "0.5".into(),
+            }),
+        }],
+    };
+    db(ADMIN)
+        .await
+        .report_observation_log(katib::ReportObservationLogRequest {
+            trial_name: "their-trial".into(),
+            observation_log: Some(log.clone()),
+        })
+        .await
+        .unwrap();
+    let mut user = db(TEAM_A).await;
+    let refusals = [
+        user.get_observation_log(katib::GetObservationLogRequest {
+            trial_name: "their-trial".into(),
+            ..Default::default()
+        })
+        .await
+        .map(drop),
+        user.report_observation_log(katib::ReportObservationLogRequest {
+            trial_name: "their-trial".into(),
+            observation_log: Some(log),
+        })
+        .await
+        .map(drop),
+        user.delete_observation_log(katib::DeleteObservationLogRequest {
+            trial_name: "their-trial".into(),
+        })
+        .await
+        .map(drop),
+    ];
+    for r in refusals {
+        let e = r.expect_err("a user token reached Katib's DBManager");
+        assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
+        assert!(e.message().contains("admin"), "{e:?}");
+    }
+    let kept = db(ADMIN)
+        .await
+        .get_observation_log(katib::GetObservationLogRequest {
+            trial_name: "their-trial".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(kept.observation_log.unwrap().metric_logs.len(), 1);
+    // Katib's stateless services stay open to users.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.endpoint()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let e = katib::early_stopping_client::EarlyStoppingClient::with_interceptor(
+        channel,
+        |mut req: tonic::Request<()>| {
+            req.metadata_mut()
+                .insert("authorization", format!("Bearer {TEAM_A}").parse().unwrap());
+            Ok(req)
+        },
+    )
+    .validate_early_stopping_settings(katib::ValidateEarlyStoppingSettingsRequest::default())
+    .await
+    .unwrap_err();
+    assert_ne!(e.code(), Code::Unauthenticated, "{e:?}");
 
     server.release(&trial.trial);
     server.stop().await;
