@@ -6,7 +6,9 @@
 //! - [`Reporter`] is what Rust trial code uses, as Python trials use the `ferrotune`
 //!   package: [`params`] reads the trial's parameters, [`Reporter::report`] buffers metrics
 //!   and sends them in batches, [`Reporter::should_stop`] asks whether the early-stopping
-//!   rule gave up on the trial. Call [`Reporter::flush`] before the trial exits.
+//!   rule gave up on the trial. Call [`Reporter::flush`] before the trial exits. A batch
+//!   the server answers UNAVAILABLE (busy storing, or restarting) is sent again, as the
+//!   Python SDK does.
 
 use ferrotune_api::v1;
 use std::path::Path;
@@ -136,6 +138,14 @@ pub fn params() -> Result<serde_json::Map<String, serde_json::Value>, ClientErro
 
 /// Reports sent in one stream at most.
 const BATCH: usize = 256;
+/// How many times `flush` sends a batch again when the server answers UNAVAILABLE (its
+/// report queue is full while the database catches up, or it is restarting), and the
+/// wait before the first retry, doubled each time up to [`MAX_BACKOFF`]: the Python SDK's
+/// defaults. A stream is taken whole or not at all, so a batch sent again is never
+/// stored twice.
+const RETRIES: u32 = 5;
+const BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Sends a trial's metrics. Outside ferrotune (no `FERROTUNE_ENDPOINT`) it prints
 /// `metric=value` lines, which the StdOut collector reads.
@@ -217,7 +227,9 @@ impl Reporter {
         Ok(())
     }
 
-    /// Sends everything buffered; on failure the reports stay buffered.
+    /// Sends everything buffered, a batch again while the server answers UNAVAILABLE (up to
+    /// five times, backing off from 0.2 s to 2 s); on failure the reports stay buffered.
+    /// Nothing is sent on drop: call it before the trial exits.
     pub async fn flush(&mut self) -> Result<(), ClientError> {
         let Some(conn) = &self.conn else {
             return Ok(());
@@ -225,11 +237,23 @@ impl Reporter {
         while !self.buffer.is_empty() {
             let n = self.buffer.len().min(BATCH);
             let batch: Vec<v1::ReportRequest> = self.buffer[..n].to_vec();
-            let reply = conn
-                .reports()
-                .report_stream(tokio_stream_iter(batch))
-                .await?
-                .into_inner();
+            let mut wait = BACKOFF;
+            let mut tries = 0;
+            let reply = loop {
+                match conn
+                    .reports()
+                    .report_stream(tokio_stream_iter(batch.clone()))
+                    .await
+                {
+                    Ok(r) => break r.into_inner(),
+                    Err(s) if s.code() == tonic::Code::Unavailable && tries < RETRIES => {
+                        tries += 1;
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(MAX_BACKOFF);
+                    }
+                    Err(s) => return Err(s.into()),
+                }
+            };
             self.buffer.drain(..n);
             if reply.should_stop && self.stop.is_none() {
                 self.stop = Some(String::new());

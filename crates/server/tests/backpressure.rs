@@ -1,6 +1,7 @@
 //! A server whose database is slower than its reporters: past the report queue's limit,
-//! reports are answered UNAVAILABLE (the SDKs retry them), and once the database catches up
-//! every report that was accepted, and every refused one sent again, is stored once.
+//! reports are answered UNAVAILABLE (the SDKs retry them: the Rust client's flush is
+//! checked here), and once the database catches up every report that was accepted, and
+//! every refused one sent again, is stored once.
 //!
 //! The database is made slow for real: the test holds a PostgreSQL row lock on the trial,
 //! so the controller's insert of its observations waits for the lock. Named like the
@@ -99,8 +100,21 @@ mod postgres_store {
         assert!(refused.message().contains("retry"), "{refused:?}");
         assert!(accepted.len() > LIMIT, "{accepted:?}");
 
-        // The database catches up: the refused report, sent again, is taken.
-        tx.rollback().await.unwrap();
+        // The Rust client meets the same answer and sends its batch again until the
+        // database catches up (the lock goes 300 ms into its flush).
+        let mut reporter = ferrotune_client::Reporter::new(conn.clone(), "busy-0001");
+        // Fewer than a batch (256), so that nothing is sent before the flush.
+        let batch: Vec<f64> = (0..200).map(|i| 1000.0 + i as f64).collect();
+        for v in &batch {
+            reporter.report(None, &[("loss", *v)]).await.unwrap();
+        }
+        let (flushed, ()) = tokio::join!(reporter.flush(), async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            tx.rollback().await.unwrap();
+        });
+        flushed.expect("the reporter's flush outlasted the busy database");
+
+        // The refused unary report, sent again, is taken.
         let value = accepted.len() as f64;
         let deadline = Instant::now() + DEADLINE;
         loop {
@@ -125,7 +139,10 @@ mod postgres_store {
             .into_iter()
             .map(|(_, o)| o.value)
             .collect();
-        assert_eq!(stored, accepted);
+        let mut sent = accepted[..accepted.len() - 1].to_vec();
+        sent.extend(&batch);
+        sent.push(value);
+        assert_eq!(stored, sent);
         server.stop().await;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP SCHEMA \"{schema}\" CASCADE"
