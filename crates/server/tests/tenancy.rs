@@ -421,30 +421,43 @@ async fn calls_without_a_known_token_are_unauthenticated() {
     // Katib's services want a token from the file too (the server was not started with
     // --katib-open): neither none nor a stranger's reaches the DB manager, and of the
     // file's tokens only the admin's.
-    let katib_call = |token: Option<&'static str>| {
+    let channel = || {
         let endpoint = server.endpoint();
         async move {
-            let channel = tonic::transport::Endpoint::from_shared(format!("http://{endpoint}"))
+            tonic::transport::Endpoint::from_shared(format!("http://{endpoint}"))
                 .unwrap()
                 .connect()
                 .await
-                .unwrap();
-            let mut c = katib::db_manager_client::DbManagerClient::with_interceptor(
-                channel,
-                move |mut req: tonic::Request<()>| {
-                    if let Some(t) = token {
-                        req.metadata_mut()
-                            .insert("authorization", format!("Bearer {t}").parse().unwrap());
-                    }
-                    Ok(req)
-                },
-            );
-            c.get_observation_log(katib::GetObservationLogRequest {
-                trial_name: "some-trial".into(),
-                ..Default::default()
-            })
-            .await
-            .map(drop)
+                .unwrap()
+        }
+    };
+    // Sends `token`, if any, with every call.
+    let with = |token: Option<&'static str>| {
+        move |mut req: tonic::Request<()>| {
+            if let Some(t) = token {
+                req.metadata_mut()
+                    .insert("authorization", format!("Bearer {t}").parse().unwrap());
+            }
+            Ok(req)
+        }
+    };
+    let db = |token: Option<&'static str>| {
+        let channel = channel();
+        async move {
+            katib::db_manager_client::DbManagerClient::with_interceptor(channel.await, with(token))
+        }
+    };
+    let katib_call = |token: Option<&'static str>| {
+        let client = db(token);
+        async move {
+            client
+                .await
+                .get_observation_log(katib::GetObservationLogRequest {
+                    trial_name: "some-trial".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop)
         }
     };
     unauthenticated("katib without a token", katib_call(None).await);
@@ -455,24 +468,6 @@ async fn calls_without_a_known_token_are_unauthenticated() {
     katib_call(Some(ADMIN)).await.unwrap();
     // Katib's logs are keyed by trial name in no namespace: a user token may not read,
     // write or delete them (another team's trial could have that name).
-    let db = |token: &'static str| {
-        let endpoint = server.endpoint();
-        async move {
-            let channel = tonic::transport::Endpoint::from_shared(format!("http://{endpoint}"))
-                .unwrap()
-                .connect()
-                .await
-                .unwrap();
-            katib::db_manager_client::DbManagerClient::with_interceptor(
-                channel,
-                move |mut req: tonic::Request<()>| {
-                    req.metadata_mut()
-                        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-                    Ok(req)
-                },
-            )
-        }
-    };
     let log = katib::ObservationLog {
         metric_logs: vec![katib::MetricLog {
             time_stamp: "2026-11-24T00:00:00Z".into(),
@@ -482,7 +477,7 @@ async fn calls_without_a_known_token_are_unauthenticated() {
             }),
         }],
     };
-    db(ADMIN)
+    db(Some(ADMIN))
         .await
         .report_observation_log(katib::ReportObservationLogRequest {
             trial_name: "their-trial".into(),
@@ -490,7 +485,7 @@ async fn calls_without_a_known_token_are_unauthenticated() {
         })
         .await
         .unwrap();
-    let mut user = db(TEAM_A).await;
+    let mut user = db(Some(TEAM_A)).await;
     let refusals = [
         user.get_observation_log(katib::GetObservationLogRequest {
             trial_name: "their-trial".into(),
@@ -515,7 +510,7 @@ async fn calls_without_a_known_token_are_unauthenticated() {
         assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
         assert!(e.message().contains("admin"), "{e:?}");
     }
-    let kept = db(ADMIN)
+    let kept = db(Some(ADMIN))
         .await
         .get_observation_log(katib::GetObservationLogRequest {
             trial_name: "their-trial".into(),
@@ -526,18 +521,9 @@ async fn calls_without_a_known_token_are_unauthenticated() {
         .into_inner();
     assert_eq!(kept.observation_log.unwrap().metric_logs.len(), 1);
     // Katib's stateless services stay open to users.
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.endpoint()))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
     let e = katib::early_stopping_client::EarlyStoppingClient::with_interceptor(
-        channel,
-        |mut req: tonic::Request<()>| {
-            req.metadata_mut()
-                .insert("authorization", format!("Bearer {TEAM_A}").parse().unwrap());
-            Ok(req)
-        },
+        channel().await,
+        with(Some(TEAM_A)),
     )
     .validate_early_stopping_settings(katib::ValidateEarlyStoppingSettingsRequest::default())
     .await
