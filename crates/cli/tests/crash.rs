@@ -8,10 +8,13 @@ use nix::unistd::Pid;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-/// Each trial reports `loss` five times, 60 ms apart, and records its pid.
+/// Each trial reports `loss` five times, 60 ms apart, and records its pid (written whole or
+/// not at all: a trial killed while starting leaves no half-written file).
 const STEPS: &str = "import os, json, time
 x = json.loads(os.environ['FERROTUNE_PARAMS'])['x']
-open(os.environ['FERROTUNE_TRIAL_DIR'] + '/pid', 'w').write(str(os.getpid()))
+d = os.environ['FERROTUNE_TRIAL_DIR']
+open(d + '/pid.tmp', 'w').write(str(os.getpid()))
+os.rename(d + '/pid.tmp', d + '/pid')
 for step in range(5):
     print(f'loss={x*x + step}', flush=True)
     time.sleep(0.06)";
