@@ -247,13 +247,12 @@ impl ReportHub {
     /// Closes an attempt's route (it ended); later reports are refused.
     pub fn close(&self, namespace: &str, trial: &str, attempt: i64) {
         let mut routes = self.routes();
-        if let Some(m) = routes.get_mut(trial)
-            && m.get(namespace).is_some_and(|r| r.attempt == attempt)
+        if routes
+            .get(trial)
+            .and_then(|m| m.get(namespace))
+            .is_some_and(|r| r.attempt == attempt)
         {
-            m.remove(namespace);
-            if m.is_empty() {
-                routes.remove(trial);
-            }
+            remove_route(&mut routes, namespace, trial);
         }
     }
 
@@ -374,12 +373,7 @@ impl ReportHub {
             });
             if sent.is_err() {
                 // Its controller has gone: the trial is no longer running here.
-                if let Some(m) = routes.get_mut(trial) {
-                    m.remove(&ns);
-                    if m.is_empty() {
-                        routes.remove(trial);
-                    }
-                }
+                remove_route(&mut routes, &ns, trial);
                 return Err(IngestError::NotRunning(trial.to_string()));
             }
             if let Some(q) = &route.queued {
@@ -401,6 +395,16 @@ impl ReportHub {
             .1
             .stop
             .clone())
+    }
+}
+
+/// Removes a trial's route in one namespace, and the trial's entry once it has none left.
+fn remove_route(routes: &mut Routes, namespace: &str, trial: &str) {
+    if let Some(m) = routes.get_mut(trial) {
+        m.remove(namespace);
+        if m.is_empty() {
+            routes.remove(trial);
+        }
     }
 }
 

@@ -262,6 +262,20 @@ impl Manager {
         Ok(self.store.get_experiment(&key.namespace, &key.name).await?)
     }
 
+    /// The stored experiment `name` of `namespace`, `None` when there is none (which the
+    /// services answer NOT_FOUND in their own words).
+    pub async fn find(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<ExperimentRecord>, ServerError> {
+        match self.store.get_experiment(namespace, name).await {
+            Ok(r) => Ok(Some(r)),
+            Err(ferrotune_store::StoreError::ExperimentNotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Asks a running experiment to stop; its trials are killed, resume continues it.
     pub async fn stop(&self, key: &Key) -> Result<(), ServerError> {
         let r = self.get(key).await?;

@@ -41,11 +41,7 @@ impl Native {
         let ns = id.namespace(&r.namespace)?;
         let not_found =
             || ServerError::NotFound(format!("no experiment {:?} in namespace {ns:?}", r.name));
-        match self.manager.store().get_experiment(&ns, &r.name).await {
-            Ok(rec) => Ok(rec),
-            Err(ferrotune_store::StoreError::ExperimentNotFound { .. }) => Err(not_found()),
-            Err(e) => Err(e.into()),
-        }
+        self.manager.find(&ns, &r.name).await?.ok_or_else(not_found)
     }
 
     async fn message(

@@ -14,7 +14,7 @@
 
 use crate::ServerError;
 use crate::auth::Identity;
-use crate::manager::Manager;
+use crate::manager::{Key, Manager};
 use ferrotune_algorithms::{AlgorithmContext, Suggester, Suggestions, seed_from_settings};
 use ferrotune_api::native;
 use ferrotune_api::v1;
@@ -184,8 +184,7 @@ type Slot = Arc<tokio::sync::Mutex<Option<Loaded>>>;
 
 #[derive(Default)]
 struct Inner {
-    /// By namespace and name.
-    studies: Mutex<HashMap<(String, String), Slot>>,
+    studies: Mutex<HashMap<Key, Slot>>,
     /// Per running study trial (by namespace and name): the task that stores what it
     /// reports through the ReportService (it ends when the trial's route in the hub closes).
     appenders: Mutex<HashMap<(String, String), tokio::task::JoinHandle<()>>>,
@@ -229,10 +228,7 @@ impl Studies {
 
     fn slot(&self, rec: &ExperimentRecord) -> Slot {
         let mut studies = crate::lock(&self.inner.studies);
-        studies
-            .entry((rec.namespace.clone(), rec.name.clone()))
-            .or_default()
-            .clone()
+        studies.entry(Key::of(rec)).or_default().clone()
     }
 
     #[allow(clippy::type_complexity)]
@@ -320,11 +316,7 @@ impl Studies {
         let ns = id.namespace(&r.namespace)?;
         let not_found =
             || ServerError::NotFound(format!("no study {:?} in namespace {ns:?}", r.name));
-        match self.manager.store().get_experiment(&ns, &r.name).await {
-            Ok(rec) => Ok(rec),
-            Err(StoreError::ExperimentNotFound { .. }) => Err(not_found()),
-            Err(e) => Err(e.into()),
-        }
+        self.manager.find(&ns, &r.name).await?.ok_or_else(not_found)
     }
 
     /// As [`Studies::visible`], and it must be a study: an experiment's trials belong to
@@ -479,7 +471,7 @@ impl Studies {
             )
             .await?;
         // A study of the same name deleted before may still be cached.
-        crate::lock(&self.inner.studies).remove(&(rec.namespace.clone(), rec.name.clone()));
+        crate::lock(&self.inner.studies).remove(&Key::of(&rec));
         Ok(v1::Study {
             namespace: rec.namespace,
             name: rec.name,
