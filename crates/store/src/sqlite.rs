@@ -101,10 +101,16 @@ impl SqliteStore {
             .await?;
         let migrated = async {
             let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+            let before = applied_migrations(&mut tx).await;
             MIGRATOR.run(&mut *tx).await?;
-            let broken = sqlx::query("PRAGMA foreign_key_check")
-                .fetch_all(&mut *tx)
-                .await?;
+            // The check reads every table: only after a migration ran, not at every open.
+            let broken = if applied_migrations(&mut tx).await != before {
+                sqlx::query("PRAGMA foreign_key_check")
+                    .fetch_all(&mut *tx)
+                    .await?
+            } else {
+                Vec::new()
+            };
             if !broken.is_empty() {
                 return Err(StoreError::Corrupt(format!(
                     "{} rows refer to rows that do not exist after the schema upgrade",
@@ -427,6 +433,14 @@ async fn insert_observations(
         rest = tail;
     }
     Ok(())
+}
+
+/// How many migrations the file records as applied (none before the first).
+async fn applied_migrations(conn: &mut SqliteConnection) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(conn)
+        .await
+        .unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------------------
