@@ -121,7 +121,9 @@ def group_alive(pgid: int) -> bool:
 
 
 def kill_group(pgid: int, grace: float) -> bool:
-    """SIGTERM to a process group, SIGKILL after `grace` seconds if any of it is left.
+    """SIGTERM to a process group, SIGKILL after `grace` seconds if any of it is left, then
+    a wait (up to 5 s) for the killed members to be gone: SIGKILL is delivered
+    asynchronously, and on a loaded machine a member may still run for a moment after it.
     Whether the group existed."""
     try:
         os.killpg(pgid, signal.SIGTERM)
@@ -137,7 +139,10 @@ def kill_group(pgid: int, grace: float) -> bool:
     try:
         os.killpg(pgid, signal.SIGKILL)
     except ProcessLookupError:
-        pass
+        return True
+    deadline = time.monotonic() + 5.0
+    while group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.01)
     return True
 
 
