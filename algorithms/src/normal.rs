@@ -5,7 +5,7 @@
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
 
 /// `ln √(2π)`.
-const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_7;
+pub(crate) const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_7;
 
 /// Φ(x).
 pub(crate) fn cdf(x: f64) -> f64 {

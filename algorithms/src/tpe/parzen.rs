@@ -389,6 +389,8 @@ enum Kernels {
     Numeric {
         mu: Vec<f64>,
         sigma: Vec<f64>,
+        /// 1/σ, to scale a distance with a product rather than a quotient.
+        inv_sigma: Vec<f64>,
         /// ln σ, and the ln mass of the kernel on [0, 1] (its truncation).
         ln_sigma: Vec<f64>,
         ln_mass: Vec<f64>,
@@ -402,7 +404,10 @@ enum Kernels {
 /// A mixture of product kernels over some axes.
 #[derive(Debug, Clone)]
 pub(crate) struct Estimator {
-    ln_weights: Vec<f64>,
+    /// Each component's ln weight plus the parts of its ln density that do not depend on
+    /// the point (−ln σ − ln mass − ln √(2π) of each continuous dimension): computed once
+    /// here rather than once per candidate.
+    base: Vec<f64>,
     cumulative: Vec<f64>,
     kernels: Vec<Kernels>,
 }
@@ -503,8 +508,22 @@ impl Estimator {
                 })
                 .collect()
         });
+        let mut base = mixture.ln_weights;
+        for (k, axis) in kernels.iter().zip(axes) {
+            if let (
+                Kernels::Numeric {
+                    ln_sigma, ln_mass, ..
+                },
+                false,
+            ) = (k, matches!(axis, Axis::Stepped(_)))
+            {
+                for ((b, ls), lm) in base.iter_mut().zip(ln_sigma).zip(ln_mass) {
+                    *b -= ls + lm + normal::LN_SQRT_2PI;
+                }
+            }
+        }
         Estimator {
-            ln_weights: mixture.ln_weights,
+            base,
             cumulative: mixture.cumulative,
             kernels,
         }
@@ -547,7 +566,7 @@ impl Estimator {
         cells: &mut CellTerms,
     ) -> f64 {
         scratch.clear();
-        scratch.extend_from_slice(&self.ln_weights);
+        scratch.extend_from_slice(&self.base);
         let per_component = scratch.as_mut_slice();
         for (d, ((kernels, axis), &c)) in self.kernels.iter().zip(axes).zip(x).enumerate() {
             match kernels {
@@ -561,41 +580,41 @@ impl Estimator {
                 Kernels::Numeric {
                     mu,
                     sigma,
-                    ln_sigma,
+                    inv_sigma,
                     ln_mass,
-                } => {
-                    let terms = per_component
-                        .iter_mut()
-                        .zip(mu)
-                        .zip(sigma)
-                        .zip(ln_sigma.iter().zip(ln_mass));
-                    match axis {
-                        Axis::Stepped(steps) => {
-                            let k = steps.index_of(c);
-                            let cell = cells.0.entry((d, k)).or_insert_with(|| {
-                                let (lo, w) = steps.cell(k);
-                                mu.iter()
-                                    .zip(sigma)
-                                    .zip(ln_mass)
-                                    .map(|((m, s), lm)| {
-                                        normal::log_cell_mass((lo - m) / s, w / s) - lm
-                                    })
-                                    .collect()
-                            });
-                            for (acc, t) in per_component.iter_mut().zip(cell.iter()) {
-                                *acc += t;
-                            }
-                        }
-                        _ => {
-                            for (((acc, m), s), (ls, lm)) in terms {
-                                *acc += normal::log_pdf((c - m) / s) - ls - lm;
-                            }
+                    ..
+                } => match axis {
+                    Axis::Stepped(steps) => {
+                        let k = steps.index_of(c);
+                        let cell = cells.0.entry((d, k)).or_insert_with(|| {
+                            let (lo, w) = steps.cell(k);
+                            mu.iter()
+                                .zip(sigma)
+                                .zip(ln_mass)
+                                .map(|((m, s), lm)| normal::log_cell_mass((lo - m) / s, w / s) - lm)
+                                .collect()
+                        });
+                        for (acc, t) in per_component.iter_mut().zip(cell.iter()) {
+                            *acc += t;
                         }
                     }
-                }
+                    _ => add_numeric_terms(per_component, c, mu, inv_sigma),
+                },
             }
         }
         log_sum_exp(per_component)
+    }
+}
+
+/// Adds to each component's sum the part of its kernel's ln density at `c` that depends
+/// on `c` (the rest is in [`Estimator`]'s `base`): most of scoring a candidate. Indexed
+/// over slices cut to one length, so that the loop compiles to packed arithmetic.
+fn add_numeric_terms(acc: &mut [f64], c: f64, mu: &[f64], inv_sigma: &[f64]) {
+    let n = acc.len().min(mu.len()).min(inv_sigma.len());
+    let (acc, mu, inv_sigma) = (&mut acc[..n], &mu[..n], &inv_sigma[..n]);
+    for i in 0..n {
+        let z = (c - mu[i]) * inv_sigma[i];
+        acc[i] -= 0.5 * z * z;
     }
 }
 
@@ -779,6 +798,7 @@ fn numeric_kernels(
     ln_sigma.push(prior_sigma.ln());
     ln_mass.push(kernel_log_mass(0.5, prior_sigma));
     Kernels::Numeric {
+        inv_sigma: sigma.iter().map(|s| 1.0 / s).collect(),
         mu,
         sigma,
         ln_sigma,
