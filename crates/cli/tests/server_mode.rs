@@ -473,7 +473,19 @@ async fn stop_resume_and_delete_through_the_server() {
     let sb = Sandbox::new();
     let file = sb.write("exp.yaml", &sdk_experiment("paused", 4, 2, 20, 0.1));
     let (mut server, addr) = start_server(&sb);
-    let out = sb.run(&["submit", file.to_str().unwrap(), "--server", &addr]);
+    // `submit` needs a server: FERROTUNE_SERVER names it as --server does.
+    let out = sb.run(&["submit", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("FERROTUNE_SERVER"),
+        "{}",
+        stderr(&out)
+    );
+    let out = sb
+        .cmd(&["submit", file.to_str().unwrap()])
+        .env("FERROTUNE_SERVER", &addr)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     wait_for(&sb, &addr, "paused", |t| count_status(t, "Running") >= 2);
     // A running experiment cannot be deleted.

@@ -94,6 +94,11 @@ pub struct ReportHub {
     ca_file: Option<String>,
     queue_limit: usize,
     routes: Arc<Mutex<Routes>>,
+    /// Every controller's count of observations waiting (see [`open_metered`]), so that the
+    /// server can report the total; a controller that has ended drops its count.
+    ///
+    /// [`open_metered`]: ReportHub::open_metered
+    queues: Arc<Mutex<Vec<std::sync::Weak<AtomicUsize>>>>,
     drivers: crate::drivers::DriverHub,
 }
 
@@ -134,6 +139,7 @@ impl ReportHub {
             ca_file: None,
             queue_limit: DEFAULT_QUEUE_LIMIT,
             routes: Arc::new(Mutex::new(HashMap::new())),
+            queues: Default::default(),
             drivers: Default::default(),
         }
     }
@@ -199,7 +205,33 @@ impl ReportHub {
         events: mpsc::UnboundedSender<RunnerEvent>,
         queued: Arc<AtomicUsize>,
     ) -> ReportAccess {
+        {
+            let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+            queues.retain(|q| q.strong_count() > 0);
+            if !queues
+                .iter()
+                .any(|q| std::ptr::eq(q.as_ptr(), Arc::as_ptr(&queued)))
+            {
+                queues.push(Arc::downgrade(&queued));
+            }
+        }
         self.open_route(namespace, trial, attempt, wanted, events, Some(queued))
+    }
+
+    /// Observations received from trials and not yet taken by their controllers, over
+    /// every controller of this hub: how far storing lags behind reporting.
+    pub fn queued_observations(&self) -> usize {
+        let queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        queues
+            .iter()
+            .filter_map(|q| q.upgrade())
+            .map(|q| q.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// The most observations one controller may have waiting before reports are refused.
+    pub fn queue_limit(&self) -> usize {
+        self.queue_limit
     }
 
     fn open_route(
@@ -592,6 +624,28 @@ mod tests {
         let steps: Vec<i64> = observations.iter().map(|o| o.step).collect();
         assert_eq!(steps, [2, 3]);
         assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn the_hub_totals_every_controllers_waiting_observations() {
+        let hub = ReportHub::new("127.0.0.1:1");
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let (a, b) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        hub.open_metered("ns", "a-0001", 1, &["loss".into()], tx.clone(), a.clone());
+        hub.open_metered("ns", "a-0002", 1, &["loss".into()], tx.clone(), a.clone());
+        hub.open_metered("ns", "b-0001", 1, &["loss".into()], tx, b.clone());
+        let one = [rep(None, &[("loss", 1.0)])];
+        for trial in ["a-0001", "a-0002", "b-0001", "b-0001"] {
+            hub.report("", trial, Caller::Admin, &one).unwrap();
+        }
+        // Each controller's count once, however many of its trials report.
+        assert_eq!(hub.queued_observations(), 4);
+        taken(&a, 2);
+        assert_eq!(hub.queued_observations(), 2);
+        // A controller that has ended no longer counts.
+        drop(b);
+        hub.close("ns", "b-0001", 1);
+        assert_eq!(hub.queued_observations(), 0);
     }
 
     #[test]

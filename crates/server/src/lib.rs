@@ -446,6 +446,8 @@ async fn snapshot(m: &Manager) -> Result<metrics::Snapshot, ServerError> {
         experiments: experiments.into_iter().collect(),
         running_experiments: m.running_count() as u64,
         queued_trials: queued,
+        queued_observations: m.hub().queued_observations() as u64,
+        report_queue_limit: m.hub().queue_limit() as u64,
     })
 }
 

@@ -36,6 +36,10 @@ pub struct Snapshot {
     pub running_experiments: u64,
     /// Trials waiting for a slot (Created).
     pub queued_trials: u64,
+    /// Observations received from trials and not yet taken by their controllers.
+    pub queued_observations: u64,
+    /// The most one controller may have waiting before reports are refused as busy.
+    pub report_queue_limit: u64,
 }
 
 impl Metrics {
@@ -82,6 +86,16 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
+            "# HELP ferrotune_report_queue_observations Observations reported by trials and not yet stored.\n# TYPE ferrotune_report_queue_observations gauge\nferrotune_report_queue_observations {}",
+            snap.queued_observations
+        );
+        let _ = writeln!(
+            out,
+            "# HELP ferrotune_report_queue_limit Observations one experiment may have waiting before reports are refused as busy (--report-queue-limit).\n# TYPE ferrotune_report_queue_limit gauge\nferrotune_report_queue_limit {}",
+            snap.report_queue_limit
+        );
+        let _ = writeln!(
+            out,
             "# HELP ferrotune_reports_ingested_total Metric reports taken from trials over gRPC.\n# TYPE ferrotune_reports_ingested_total counter\nferrotune_reports_ingested_total {}",
             self.reports.load(Ordering::Relaxed)
         );
@@ -118,11 +132,15 @@ mod tests {
             experiments: vec![("Running".into(), 1)],
             running_experiments: 1,
             queued_trials: 4,
+            queued_observations: 6,
+            report_queue_limit: 100,
         });
         for line in [
             "ferrotune_trials{state=\"Running\"} 3",
             "ferrotune_experiments{state=\"Running\"} 1",
             "ferrotune_queued_trials 4",
+            "ferrotune_report_queue_observations 6",
+            "ferrotune_report_queue_limit 100",
             "ferrotune_reports_ingested_total 7",
             "ferrotune_suggestion_seconds_bucket{le=\"0.001\"} 0",
             "ferrotune_suggestion_seconds_bucket{le=\"0.002\"} 1",

@@ -99,6 +99,31 @@ mod postgres_store {
         assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
         assert!(refused.message().contains("retry"), "{refused:?}");
         assert!(accepted.len() > LIMIT, "{accepted:?}");
+        // /metrics shows the waiting observations the refusal counted, and the limit.
+        let waiting: u64 = refused
+            .message()
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count in {refused:?}"));
+        assert!(waiting >= 1, "{refused:?}");
+        let (code, text) = http_get(server.addr, "/metrics").await;
+        assert_eq!(code, 200, "{text}");
+        let gauge = |name: &str| -> u64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+                .unwrap_or_else(|| panic!("{name} missing in\n{text}"))
+        };
+        assert_eq!(
+            gauge("ferrotune_report_queue_observations"),
+            waiting,
+            "{text}"
+        );
+        assert_eq!(
+            gauge("ferrotune_report_queue_limit"),
+            LIMIT as u64,
+            "{text}"
+        );
 
         // The Rust client meets the same answer and sends its batch again until the
         // database catches up (the lock goes 300 ms into its flush).

@@ -41,7 +41,8 @@ impl Sandbox {
         c.args(args)
             .current_dir(self.dir.path())
             .env("FERROTUNE_DB", self.db())
-            .env_remove("FERROTUNE_LOG");
+            .env_remove("FERROTUNE_LOG")
+            .env_remove("FERROTUNE_SERVER");
         c
     }
 
