@@ -6,13 +6,15 @@
 //! - [`Reporter`] is what Rust trial code uses, as Python trials use the `ferrotune`
 //!   package: [`params`] reads the trial's parameters, [`Reporter::report`] buffers metrics
 //!   and sends them in batches, [`Reporter::should_stop`] asks whether the early-stopping
-//!   rule gave up on the trial. Call [`Reporter::flush`] before the trial exits. A batch
-//!   the server answers UNAVAILABLE (busy storing, or restarting) is sent again, as the
-//!   Python SDK does.
+//!   rule gave up on the trial. Reports wait at most half a second once the trial reports
+//!   again, and what is left when the reporter is dropped is sent before the drop returns,
+//!   so a trial that returns from `main` loses nothing; [`Reporter::flush`] sends at once
+//!   and says whether it worked. A batch the server answers UNAVAILABLE (busy storing, or
+//!   restarting) is sent again, as the Python SDK does.
 
 use ferrotune_api::v1;
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
@@ -52,6 +54,15 @@ pub type Authed = InterceptedService<Channel, Auth>;
 pub struct Connection {
     channel: Channel,
     auth: Auth,
+    /// What it was opened with, to open another outside this runtime (a reporter's drop).
+    target: Target,
+}
+
+#[derive(Clone)]
+struct Target {
+    endpoint: String,
+    token: Option<String>,
+    ca_file: Option<PathBuf>,
 }
 
 /// The URL for `endpoint`: `host:port` means plain HTTP/2.
@@ -100,7 +111,16 @@ pub async fn connect(
             ClientError::Config("the token holds characters a header cannot carry".into())
         })?)),
     };
-    Ok(Connection { channel, auth })
+    let target = Target {
+        endpoint: endpoint.to_string(),
+        token: token.map(str::to_string),
+        ca_file: ca_file.map(Path::to_path_buf),
+    };
+    Ok(Connection {
+        channel,
+        auth,
+        target,
+    })
 }
 
 impl Connection {
@@ -146,6 +166,11 @@ const BATCH: usize = 256;
 const RETRIES: u32 = 5;
 const BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// A report that has waited this long is sent with the next one (the Python SDK's
+/// `flush_interval`), so that early stopping and `watch` see a slow trial's progress.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
+/// The longest a drop spends sending what is left (connecting included).
+const DROP_FLUSH_LIMIT: Duration = Duration::from_secs(30);
 
 /// Sends a trial's metrics. Outside ferrotune (no `FERROTUNE_ENDPOINT`) it prints
 /// `metric=value` lines, which the StdOut collector reads.
@@ -155,6 +180,8 @@ pub struct Reporter {
     /// The trial's namespace; empty: the server finds the one trial of that name.
     namespace: String,
     buffer: Vec<v1::ReportRequest>,
+    /// When the oldest buffered report was made.
+    oldest: Option<Instant>,
     stop: Option<String>,
 }
 
@@ -171,6 +198,7 @@ impl Reporter {
                 trial: String::new(),
                 namespace: String::new(),
                 buffer: Vec::new(),
+                oldest: None,
                 stop: None,
             });
         };
@@ -191,6 +219,7 @@ impl Reporter {
             trial: trial.into(),
             namespace: String::new(),
             buffer: Vec::new(),
+            oldest: None,
             stop: None,
         }
     }
@@ -201,8 +230,9 @@ impl Reporter {
         self
     }
 
-    /// Buffers one report (sent when the batch is full, or by `flush`). `step: None`
-    /// numbers each metric's reports 0, 1, 2, …
+    /// Buffers one report, and sends the buffer when it holds a full batch or its oldest
+    /// report has waited half a second (or by `flush`, `should_stop` and the drop).
+    /// `step: None` numbers each metric's reports 0, 1, 2, …
     pub async fn report(
         &mut self,
         step: Option<i64>,
@@ -221,7 +251,8 @@ impl Reporter {
             timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             namespace: self.namespace.clone(),
         });
-        if self.buffer.len() >= BATCH {
+        let oldest = *self.oldest.get_or_insert_with(Instant::now);
+        if self.buffer.len() >= BATCH || oldest.elapsed() >= FLUSH_INTERVAL {
             self.flush().await?;
         }
         Ok(())
@@ -229,35 +260,16 @@ impl Reporter {
 
     /// Sends everything buffered, a batch again while the server answers UNAVAILABLE (up to
     /// five times, backing off from 0.2 s to 2 s); on failure the reports stay buffered.
-    /// Nothing is sent on drop: call it before the trial exits.
     pub async fn flush(&mut self) -> Result<(), ClientError> {
         let Some(conn) = &self.conn else {
             return Ok(());
         };
-        while !self.buffer.is_empty() {
-            let n = self.buffer.len().min(BATCH);
-            let batch: Vec<v1::ReportRequest> = self.buffer[..n].to_vec();
-            let mut wait = BACKOFF;
-            let mut tries = 0;
-            let reply = loop {
-                match conn
-                    .reports()
-                    .report_stream(tokio_stream_iter(batch.clone()))
-                    .await
-                {
-                    Ok(r) => break r.into_inner(),
-                    Err(s) if s.code() == tonic::Code::Unavailable && tries < RETRIES => {
-                        tries += 1;
-                        tokio::time::sleep(wait).await;
-                        wait = (wait * 2).min(MAX_BACKOFF);
-                    }
-                    Err(s) => return Err(s.into()),
-                }
-            };
-            self.buffer.drain(..n);
-            if reply.should_stop && self.stop.is_none() {
-                self.stop = Some(String::new());
-            }
+        let told_stop = send_all(conn, &mut self.buffer).await;
+        if self.buffer.is_empty() {
+            self.oldest = None;
+        }
+        if told_stop? && self.stop.is_none() {
+            self.stop = Some(String::new());
         }
         Ok(())
     }
@@ -288,6 +300,81 @@ impl Reporter {
     pub fn stop_reason(&self) -> Option<&str> {
         self.stop.as_deref()
     }
+}
+
+/// Sends what is left when the trial drops its reporter (as it does when `main` returns),
+/// so that no report is lost on a normal exit. The caller's runtime may be single-threaded
+/// and blocked in this drop, so a thread of its own connects again and sends, and the drop
+/// waits for it (at most [`DROP_FLUSH_LIMIT`]).
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        let Some(conn) = &self.conn else {
+            return;
+        };
+        if self.buffer.is_empty() {
+            return;
+        }
+        let target = conn.target.clone();
+        let mut buffer = std::mem::take(&mut self.buffer);
+        let sent = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("no runtime to send them: {e}"))?;
+            let result = rt.block_on(async {
+                let send = async {
+                    let ca = target.ca_file.as_deref();
+                    let conn = connect(&target.endpoint, target.token.as_deref(), ca).await?;
+                    send_all(&conn, &mut buffer).await
+                };
+                match tokio::time::timeout(DROP_FLUSH_LIMIT, send).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!("not sent within {DROP_FLUSH_LIMIT:?}")),
+                }
+            });
+            result.map_err(|e| format!("{} reports were not sent: {e}", buffer.len()))
+        })
+        .join();
+        match sent {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("ferrotune: at the reporter's drop, {e}"),
+            Err(_) => eprintln!("ferrotune: at the reporter's drop, sending its reports failed"),
+        }
+    }
+}
+
+/// Sends `buffer` in batches, each again while the server answers UNAVAILABLE; what was
+/// sent leaves the buffer, what was not stays. Whether a reply said the trial should stop.
+async fn send_all(
+    conn: &Connection,
+    buffer: &mut Vec<v1::ReportRequest>,
+) -> Result<bool, ClientError> {
+    let mut should_stop = false;
+    while !buffer.is_empty() {
+        let n = buffer.len().min(BATCH);
+        let batch: Vec<v1::ReportRequest> = buffer[..n].to_vec();
+        let mut wait = BACKOFF;
+        let mut tries = 0;
+        let reply = loop {
+            match conn
+                .reports()
+                .report_stream(tokio_stream_iter(batch.clone()))
+                .await
+            {
+                Ok(r) => break r.into_inner(),
+                Err(s) if s.code() == tonic::Code::Unavailable && tries < RETRIES => {
+                    tries += 1;
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(MAX_BACKOFF);
+                }
+                Err(s) => return Err(s.into()),
+            }
+        };
+        buffer.drain(..n);
+        should_stop |= reply.should_stop;
+    }
+    Ok(should_stop)
 }
 
 /// A stream of already-known messages, for client-streaming calls.
