@@ -1,7 +1,9 @@
 """Trains scikit-learn's SGDClassifier on the bundled digits data, epoch by epoch.
 
-Prints `epoch=N loss=X accuracy=Y` for the validation split after every epoch, the format
-Katib's StdOut collector reads.
+Takes its parameters as arguments, as Katib's trial templates pass them, and reports the
+validation split's loss and accuracy after every epoch with the ferrotune SDK (collector
+Push; pip install ./sdk/python). Run by hand, the same script prints
+`epoch=N loss=X accuracy=Y` lines, the format Katib's StdOut collector reads.
 """
 import argparse
 import os
@@ -12,6 +14,8 @@ from sklearn.linear_model import SGDClassifier
 from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
+
+import ferrotune
 
 p = argparse.ArgumentParser()
 p.add_argument("--alpha", type=float, required=True)
@@ -37,4 +41,4 @@ for epoch in range(1, a.epochs + 1):
         val_loss = log_loss(y_val, np.clip(clf.predict_proba(X_val), 1e-9, 1), labels=classes)
     else:
         val_loss = 1.0 - accuracy
-    print(f"epoch={epoch} loss={val_loss:.5f} accuracy={accuracy:.5f}", flush=True)
+    ferrotune.report(step=epoch, loss=val_loss, accuracy=accuracy)

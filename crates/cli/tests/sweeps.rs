@@ -475,6 +475,12 @@ fn sklearn_digits_katib_example_tunes_a_real_model() {
     );
     let show = sb.json(&["show", "sklearn-digits", "--output", "json"]);
     assert_eq!(show["namespace"], "kubeflow-user");
+    // Every epoch's report arrived through the SDK (collector Push).
+    let trials = sb.json(&["trials", "sklearn-digits", "--output", "json"]);
+    for t in trials.as_array().unwrap() {
+        assert_eq!(t["status"], "Succeeded", "{t}");
+        assert!(t["metrics"]["loss"].as_f64().is_some(), "{t}");
+    }
     let best = show["currentOptimalTrial"]["metrics"]["accuracy"]
         .as_f64()
         .unwrap();
@@ -620,6 +626,15 @@ fn multi_objective_example_reports_its_pareto_front() {
     let trials = sb.json(&["trials", "multi-objective", "--output", "json"]);
     let all = trials.as_array().unwrap();
     assert_eq!(count_status(&trials, "Succeeded"), 24);
+    // The trials report with the SDK (collector Push), over gRPC: nothing in their output.
+    for t in all {
+        let log = sb.path(&format!(
+            "ferrotune-runs/examples/multi-objective/trials/{}/output.log",
+            t["name"].as_str().unwrap()
+        ));
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(!text.contains("accuracy="), "{}: {text}", log.display());
+    }
     let point = |t: &serde_json::Value| {
         (
             t["metrics"]["accuracy"].as_f64().unwrap(),
