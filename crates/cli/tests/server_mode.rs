@@ -1,7 +1,8 @@
 //! `ferrotune server` running experiments: submitted with the CLI, trials reporting with the
 //! Python SDK (collector Push), followed with `watch`, read back with `--server`; a server
 //! killed with SIGKILL and started again finishes its experiments with no trial or report
-//! lost; `ferrotune run` takes SDK reports through the same path.
+//! lost; `ferrotune run` takes SDK reports through the same path, from a notebook's cells
+//! too.
 
 mod common;
 
@@ -228,6 +229,77 @@ async fn local_runs_take_sdk_reports_through_the_same_path() {
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     for (name, status, attempt, n) in reports_per_trial(&sb, "ferrotune.db", "local-push").await {
         assert_eq!((status.as_str(), attempt, n), ("Succeeded", 1, 4), "{name}");
+    }
+}
+
+/// Runs the notebook named by its argument in a Jupyter kernel (nbclient and ipykernel, as
+/// papermill or `jupyter execute` would), lets the kernel idle for two seconds as a notebook
+/// does between cells, then kills it with SIGKILL: nothing at exit gets to send a report.
+const NOTEBOOK_RUNNER: &str = r#"
+import os, signal, sys, time
+import nbformat
+from nbclient import NotebookClient
+
+nb = nbformat.read(sys.argv[1], as_version=4)
+nb.cells.append(nbformat.v4.new_code_cell("import os\nprint(os.getpid())"))
+client = NotebookClient(nb, kernel_name="python3", timeout=120)
+with client.setup_kernel():
+    for index, cell in enumerate(nb.cells):
+        client.execute_cell(cell, index)
+    pid = int(nb.cells[-1].outputs[0]["text"])
+    time.sleep(2.0)
+    os.kill(pid, signal.SIGKILL)
+    print(f"kernel {pid} killed", flush=True)
+    os._exit(0)
+"#;
+
+/// A notebook whose cells read the trial's parameters and report five steps with the SDK.
+const NOTEBOOK: &str = r#"{
+ "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+ "cells": [
+  {"cell_type": "code", "id": "params", "metadata": {}, "execution_count": null, "outputs": [],
+   "source": "import ferrotune\np = ferrotune.params(defaults={'x': 0.5})\nx = float(p['x'])"},
+  {"cell_type": "code", "id": "train", "metadata": {}, "execution_count": null, "outputs": [],
+   "source": "for step in range(5):\n    ferrotune.report(step=step, loss=(x - 0.3) ** 2 + 1.0 / (step + 1))"}
+ ]
+}"#;
+
+#[tokio::test]
+async fn a_notebooks_cells_report_with_the_sdk_while_its_kernel_lives() {
+    require_sdk();
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import nbclient, nbformat, ipykernel"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "this test needs nbclient, nbformat and ipykernel for python3: run ./scripts/test.sh, which installs them into its venv"
+    );
+    let sb = Sandbox::new();
+    sb.write("run_notebook.py", NOTEBOOK_RUNNER);
+    sb.write("trial.ipynb", NOTEBOOK);
+    let file = sb.write(
+        "exp.yaml",
+        "apiVersion: ferrotune.io/v1alpha1\nkind: Experiment\n\
+         metadata: {name: notebook, namespace: notebooks}\n\
+         spec:\n  objective: {type: minimize, objectiveMetricName: loss}\n\
+         \x20 algorithm: {algorithmName: random}\n\
+         \x20 metricsCollectorSpec: {collector: {kind: Push}}\n\
+         \x20 parallelTrialCount: 2\n  maxTrialCount: 2\n  parameters:\n\
+         \x20   - {name: x, parameterType: double, feasibleSpace: {min: '0', max: '1'}}\n\
+         \x20 trialTemplate:\n    command: [python3, run_notebook.py, trial.ipynb]\n\
+         \x20   workingDir: .\n    timeout: 2m\n",
+    );
+    let out = sb.run(&["run", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    // Each trial's five reports arrived while its kernel idled, before the SIGKILL.
+    for (name, status, attempt, n) in reports_per_trial(&sb, "ferrotune.db", "notebook").await {
+        assert_eq!((status.as_str(), attempt, n), ("Succeeded", 1, 5), "{name}");
+        let log = std::fs::read_to_string(sb.path(&format!(
+            "ferrotune-runs/notebooks/notebook/trials/{name}/output.log"
+        )))
+        .unwrap();
+        assert!(log.contains("killed"), "{name}: {log}");
     }
 }
 
