@@ -74,6 +74,8 @@ pg_url="${FERROTUNE_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}"
 # loudly); under CI=true a missing service is a failure instead.
 skip_args=()
 skip_notes=()
+# Whether the server's suites run a second time over PostgreSQL (below).
+pg_server_pass=""
 pg_answers() {
   # psql proves the database and the user too; pg_isready only that the server is up.
   if command -v psql >/dev/null; then
@@ -83,8 +85,9 @@ pg_answers() {
   fi
 }
 if pg_answers; then
-  say "PostgreSQL answers at $pg_url: running the PostgreSQL store tests"
+  say "PostgreSQL answers at $pg_url: running the PostgreSQL store tests, and the server's suites over PostgreSQL too"
   export FERROTUNE_TEST_POSTGRES="$pg_url"
+  pg_server_pass=1
 elif [ "${CI:-}" = "true" ]; then
   say "ERROR: PostgreSQL is not reachable at $pg_url"
   echo "CI=true: the PostgreSQL store tests must run; start PostgreSQL and retry." >&2
@@ -130,8 +133,18 @@ status=0
 # failed test left running (a server whose test panicked before stopping it) can then
 # neither hang this script nor outlive it. It is killed afterwards, and named, since
 # leaving one behind is a bug of that test.
-setsid cargo test --workspace --release --no-fail-fast -- --test-threads=2 \
-  ${skip_args[@]+"${skip_args[@]}"} > "$log" 2>&1 &
+# With PostgreSQL, the server's suites (crates/server/tests) then run again with every test
+# server over PostgreSQL instead of SQLite (FERROTUNE_TEST_SERVER_STORE, read by their
+# common::test_store), so that each gRPC behaviour is checked over both backends.
+PG_SERVER_PASS="$pg_server_pass" setsid bash -c '
+  status=0
+  cargo test --workspace --release --no-fail-fast -- --test-threads=2 "$@" || status=$?
+  if [ -n "$PG_SERVER_PASS" ]; then
+    echo "== the server suites again, every test server over PostgreSQL"
+    FERROTUNE_TEST_SERVER_STORE=postgres cargo test --release -p ferrotune-server \
+      --no-fail-fast --tests -- --test-threads=2 || status=$?
+  fi
+  exit "$status"' bash ${skip_args[@]+"${skip_args[@]}"} > "$log" 2>&1 &
 tests_pid=$!
 tail -n +1 -f --pid="$tests_pid" "$log" &
 tail_pid=$!
@@ -143,6 +156,11 @@ if left=$(pgrep -a -s "$tests_pid"); then
   pkill -KILL -s "$tests_pid" || true
 fi
 tests_pid=""
+# The schemas the server suites made on PostgreSQL (common::pg_schema), dropped.
+if [ -n "$pg_server_pass" ] && command -v psql >/dev/null; then
+  psql "$pg_url" -qAtc "select format('drop schema %I cascade;', schema_name) from information_schema.schemata where schema_name like 'ferrotune\_srv\_%'" \
+    | psql "$pg_url" -q >/dev/null 2>&1 || true
+fi
 # One closing line over every test binary.
 # When a service is missing, its tests are filtered out: they count as skipped, loudly.
 skip_note=$(IFS=';'; echo "${skip_notes[*]-}" | sed 's/;/; /g')

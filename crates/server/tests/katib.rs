@@ -1,6 +1,8 @@
 //! Katib's gRPC services over a real TCP connection, called the way Katib's controller
 //! calls them: the experiment and the whole trial history in every request.
 
+mod common;
+
 use ferrotune_api::katib as pb;
 use ferrotune_api::katib::db_manager_server::{DbManager, DbManagerServer};
 use ferrotune_api::katib::early_stopping_client::EarlyStoppingClient;
@@ -10,17 +12,15 @@ use tokio::net::TcpListener;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
-/// The server on a loopback port with a fresh SQLite store (kept alive by the leaked dir).
+/// The server on a loopback port with a fresh store (common::test_store) (kept alive by the leaked dir).
 async fn start() -> String {
     let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
-    let store = ferrotune_store::SqliteStore::open(&dir.path().join("server.db"))
-        .await
-        .unwrap();
+    let store = common::test_store(dir.path()).await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(ferrotune_server::serve(
         listener,
-        std::sync::Arc::new(store),
+        store,
         std::future::pending(),
     ));
     format!("http://{addr}")

@@ -3,6 +3,8 @@
 //! controller does (`tests/katib_client.py`, with grpcio and grpcio-tools from the test
 //! venv that `./scripts/test.sh` makes and puts first on PATH).
 
+mod common;
+
 use std::io::Read;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -11,18 +13,16 @@ use tokio::net::TcpListener;
 /// The whole script takes a few seconds; this is only so that a hang fails the test.
 const DEADLINE: Duration = Duration::from_secs(300);
 
-/// The server on a loopback port with a fresh SQLite store (behind its DB manager), as in
+/// The server on a loopback port with a fresh store (common::test_store) (behind its DB manager), as in
 /// `tests/katib.rs`; the store's directory lives as long as the returned guard.
 async fn start() -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let store = ferrotune_store::SqliteStore::open(&dir.path().join("server.db"))
-        .await
-        .unwrap();
+    let store = common::test_store(dir.path()).await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(ferrotune_server::serve(
         listener,
-        std::sync::Arc::new(store),
+        store,
         std::future::pending(),
     ));
     (addr.to_string(), dir)

@@ -1,5 +1,7 @@
 //! The ask-and-tell `SuggestionService` end to end: a real server on a loopback port with a
-//! SQLite file in a temporary directory, called through the generated tonic clients.
+//! store in a temporary directory (common::test_store), called through the generated tonic clients.
+
+mod common;
 
 use ferrotune_api::v1;
 use ferrotune_server::{Config, Tokens, serve_with};
@@ -29,12 +31,10 @@ struct Server {
 
 impl Server {
     async fn start(dir: &Path, tokens: bool) -> Server {
-        let store = ferrotune_store::SqliteStore::open(&dir.join("server.db"))
-            .await
-            .unwrap();
+        let store = common::test_store(dir).await;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let mut config = Config::new(Arc::new(store), runs_dir(dir));
+        let mut config = Config::new(store, runs_dir(dir));
         if tokens {
             let file = format!(
                 "tokens:\n  - {{token: {ADMIN}, admin: true}}\n  - {{token: {TEAM_A}, namespace: team-a}}\n  - {{token: {TEAM_B}, namespace: team-b}}\n"

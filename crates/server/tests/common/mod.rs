@@ -1,12 +1,12 @@
-//! Shared by the server's integration tests: a server on a loopback port with a SQLite
-//! store in a temporary directory, experiments whose trials wait for the test (so that a
+//! Shared by the server's integration tests: a server on a loopback port with a store in
+//! a temporary directory (SQLite, or PostgreSQL: see [`test_store`]), experiments whose trials wait for the test (so that a
 //! test decides when they end, without sleeping), and a tiny HTTP/1.1 client.
 #![allow(dead_code)]
 
 use ferrotune_api::v1;
 use ferrotune_server::{Config, ServerError, Tokens};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -56,6 +56,43 @@ pub struct TrialEnv {
     pub namespace: String,
 }
 
+/// The store of a test's server: a SQLite file in `dir`, or, when
+/// `FERROTUNE_TEST_SERVER_STORE=postgres`, a schema named after `dir` on the PostgreSQL at
+/// `FERROTUNE_TEST_POSTGRES` (a server started again over the same `dir` finds its data).
+/// `scripts/test.sh` runs the server's suites once with each, so that every gRPC behaviour
+/// they check is checked over both backends.
+pub async fn test_store(dir: &Path) -> Arc<dyn ferrotune_store::Store> {
+    match std::env::var("FERROTUNE_TEST_SERVER_STORE").as_deref() {
+        Err(_) | Ok("" | "sqlite") => Arc::new(
+            ferrotune_store::SqliteStore::open(&dir.join("server.db"))
+                .await
+                .unwrap(),
+        ),
+        Ok("postgres") => {
+            let url = std::env::var("FERROTUNE_TEST_POSTGRES").expect(
+                "FERROTUNE_TEST_SERVER_STORE=postgres needs FERROTUNE_TEST_POSTGRES (scripts/test.sh sets both)",
+            );
+            Arc::new(
+                ferrotune_store::PostgresStore::open_in_schema(&url, &pg_schema(dir))
+                    .await
+                    .unwrap(),
+            )
+        }
+        Ok(other) => panic!("FERROTUNE_TEST_SERVER_STORE={other:?}: sqlite or postgres"),
+    }
+}
+
+/// `ferrotune_srv_` and the temporary directory's own name, lowercased and with anything but
+/// letters and digits made `_` (scripts/test.sh drops these schemas afterwards).
+pub fn pg_schema(dir: &Path) -> String {
+    let name = dir.file_name().unwrap().to_string_lossy().to_lowercase();
+    let safe: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("ferrotune_srv_{safe}")
+}
+
 /// A server running in this test's runtime.
 pub struct Server {
     pub addr: SocketAddr,
@@ -69,10 +106,7 @@ impl Server {
     /// A loopback server; `tokens`: with the three tokens above; `tls`: PEM cert and key.
     pub async fn start(tokens: bool, tls: Option<(Vec<u8>, Vec<u8>)>) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let store = ferrotune_store::SqliteStore::open(&dir.path().join("server.db"))
-            .await
-            .unwrap();
-        let config = Config::new(Arc::new(store), dir.path().join("runs"));
+        let config = Config::new(test_store(dir.path()).await, dir.path().join("runs"));
         Server::start_with(dir, config, tokens, tls).await
     }
 
