@@ -8,8 +8,9 @@
 # - the whole workspace's tests, with that venv's python3 first on PATH, so that real
 #   sweeps run real trial processes (including the scikit-learn example).
 # Services the tests need are found or started here: PostgreSQL (found), a Ray head
-# (started from the venv, stopped at the end); under CI=true a missing service is a
-# failure. (A Kubernetes API server will join them.)
+# (started from the venv) and a Kubernetes control plane (etcd and kube-apiserver from
+# ../shared/tools/kube-control-plane), both stopped at the end; under CI=true a missing
+# service is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -19,8 +20,14 @@ say() { printf '\n== %s\n' "$*" >&2; }
 # Whatever this script started goes away when it ends, failed or not.
 log=""
 ray_dir=""
+kube_dir=""
+kube_tool="$root/../shared/tools/kube-control-plane"
 tests_pid=""
 cleanup() {
+  if [ -n "$kube_dir" ]; then
+    "$kube_tool/stop" "$kube_dir" >/dev/null 2>&1 || true
+    rm -rf "$kube_dir"
+  fi
   [ -n "$tests_pid" ] && pkill -KILL -s "$tests_pid" 2>/dev/null
   [ -n "$log" ] && rm -f "$log"
   if [ -n "$ray_dir" ]; then
@@ -120,6 +127,40 @@ else
   echo "  (scripts/requirements-test.txt installs ray[default] in the venv; see the messages above)" >&2
   skip_args+=(--skip ray_cluster::)
   skip_notes+=("Ray not started")
+fi
+
+# A Kubernetes API server on loopback for the tests of Katib's SetTrialStatus (module
+# kube_cluster in crates/server/tests/katib_kube.rs), which read its admin kubeconfig from
+# FERROTUNE_TEST_KUBECONFIG and fail without it. The tool builds kube-apiserver from
+# Debian's sources once (some 5 minutes; cached in ~/.cache/kube-control-plane).
+start_kube() {
+  [ -x "$kube_tool/start" ] || { echo "  (no $kube_tool)" >&2; return 1; }
+  # The tool's apt-get downloads take an installed package's version as the one to fetch;
+  # where this machine has a newer security update installed (rsync) than bookworm's main
+  # carries, its lists do not have that version. An empty dpkg status makes apt take theirs.
+  local cfg
+  cfg=$(mktemp -d)
+  : > "$cfg/status"
+  echo "Dir::State::status \"$cfg/status\";" > "$cfg/apt.conf"
+  if ! APT_CONFIG="$cfg/apt.conf" "$kube_tool/build" >/dev/null; then
+    rm -rf "$cfg"
+    return 1
+  fi
+  rm -rf "$cfg"
+  kube_dir=$("$kube_tool/start")
+}
+if start_kube; then
+  say "a Kubernetes API server answers ($kube_dir): running the Kubernetes tests"
+  export FERROTUNE_TEST_KUBECONFIG="$kube_dir/kubeconfig"
+elif [ "${CI:-}" = "true" ]; then
+  say "ERROR: could not start a Kubernetes control plane ($kube_tool)"
+  echo "CI=true: the Kubernetes tests must run; see the messages above." >&2
+  exit 1
+else
+  say "WARNING: could not start a Kubernetes control plane: skipping the Kubernetes tests"
+  echo "  (../shared/tools/kube-control-plane builds and starts one; see the messages above)" >&2
+  skip_args+=(--skip kube_cluster::)
+  skip_notes+=("Kubernetes control plane not started")
 fi
 
 say "building"

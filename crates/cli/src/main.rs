@@ -288,6 +288,15 @@ enum Command {
         /// who reaches them with a NetworkPolicy).
         #[arg(long)]
         katib_open: bool,
+        /// Use the Kubernetes API (KUBECONFIG, ~/.kube/config or the pod's service account)
+        /// for Katib's SetTrialStatus, which marks a Katib Trial EarlyStopped; without it
+        /// that call answers FAILED_PRECONDITION.
+        #[arg(long)]
+        kube: bool,
+        /// The namespace whose Katib Trials SetTrialStatus changes (default: the Kubernetes
+        /// configuration's own; in a pod, the pod's, as for Katib's early-stopping service).
+        #[arg(long, requires = "kube")]
+        kube_namespace: Option<String>,
         /// The address trials report to: HOST (with the listening port), HOST:PORT or a
         /// URL (default: the listening address; `https://` is added under TLS).
         #[arg(long)]
@@ -450,6 +459,8 @@ fn main() -> ExitCode {
                 trial_ca_file,
                 runs_dir,
                 katib_open,
+                kube,
+                kube_namespace,
                 advertise,
                 grace,
                 report_queue_limit,
@@ -465,6 +476,7 @@ fn main() -> ExitCode {
                     tls: tls_cert.zip(tls_key),
                     runs_dir,
                     katib_open,
+                    kube: kube.then_some(kube_namespace),
                     advertise,
                     grace,
                     report_queue_limit: usize::try_from(report_queue_limit).unwrap_or(usize::MAX),

@@ -631,6 +631,8 @@ pub struct ServerArgs {
     pub trial_ca_file: Option<PathBuf>,
     pub runs_dir: PathBuf,
     pub katib_open: bool,
+    /// `--kube`, with `--kube-namespace` when given.
+    pub kube: Option<Option<String>>,
     pub advertise: Option<String>,
     pub grace: f64,
     pub report_queue_limit: usize,
@@ -664,6 +666,18 @@ pub async fn server(a: ServerArgs) -> Result<ExitCode> {
             std::fs::read(c).with_context(|| format!("cannot read --tls-cert {}", c.display()))?,
             std::fs::read(k).with_context(|| format!("cannot read --tls-key {}", k.display()))?,
         )),
+    };
+    let kube = match a.kube {
+        None => None,
+        Some(namespace) => {
+            match ferrotune_server::kube_trials::KubeAccess::infer(namespace).await {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
     };
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
@@ -708,6 +722,7 @@ pub async fn server(a: ServerArgs) -> Result<ExitCode> {
     config.tokens = tokens;
     config.tls = tls;
     config.katib_open = a.katib_open;
+    config.kube = kube;
     config.advertise = a.advertise;
     config.trial_ca_file = match a.trial_ca_file {
         Some(f) => Some(

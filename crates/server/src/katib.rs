@@ -29,9 +29,11 @@ use tonic::{Request, Response, Status};
 #[derive(Debug, Default, Clone)]
 pub struct KatibSuggestion;
 
-/// Katib's `EarlyStopping` service.
+/// Katib's `EarlyStopping` service; `SetTrialStatus` needs Kubernetes access (`--kube`).
 #[derive(Debug, Default, Clone)]
-pub struct KatibEarlyStopping;
+pub struct KatibEarlyStopping {
+    pub kube: Option<crate::kube_trials::KubeAccess>,
+}
 
 fn search_part(
     experiment: Option<&pb::Experiment>,
@@ -455,16 +457,31 @@ impl pb::early_stopping_server::EarlyStopping for KatibEarlyStopping {
         }))
     }
 
+    /// Marks the Katib Trial EarlyStopped in the Kubernetes namespace of `--kube`.
     async fn set_trial_status(
         &self,
-        _request: Request<pb::SetTrialStatusRequest>,
+        request: Request<pb::SetTrialStatusRequest>,
     ) -> Result<Response<pb::SetTrialStatusReply>, Status> {
-        Err(ServerError::FailedPrecondition(
-            "SetTrialStatus marks a Katib Trial object EarlyStopped through the Kubernetes API; \
-             ferrotune's server has no Kubernetes client yet (it comes with the operator)"
-                .into(),
-        )
-        .into())
+        let trial = request.into_inner().trial_name;
+        if trial.is_empty() {
+            return Err(ServerError::field("trial_name", "must name a Katib Trial").into());
+        }
+        let Some(kube) = &self.kube else {
+            return Err(ServerError::FailedPrecondition(
+                "SetTrialStatus marks a Katib Trial object EarlyStopped through the Kubernetes \
+                 API: start the server with --kube (and KUBECONFIG, or in a pod) to allow it"
+                    .into(),
+            )
+            .into());
+        };
+        let changed = kube.mark_early_stopped(&trial).await?;
+        tracing::info!(
+            trial,
+            namespace = kube.namespace(),
+            changed,
+            "SetTrialStatus: EarlyStopped"
+        );
+        Ok(Response::new(pb::SetTrialStatusReply {}))
     }
 
     async fn validate_early_stopping_settings(

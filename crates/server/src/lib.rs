@@ -9,6 +9,7 @@ pub mod dbmanager;
 pub mod drivers;
 pub mod error;
 pub mod katib;
+pub mod kube_trials;
 pub mod manager;
 pub mod metrics;
 pub mod native;
@@ -76,6 +77,9 @@ pub struct Config {
     /// are answered UNAVAILABLE (the SDKs retry), so that reporters faster than the
     /// database cannot grow the server's memory without bound.
     pub report_queue_limit: usize,
+    /// Kubernetes access for Katib's `SetTrialStatus` (`--kube`); without it the call
+    /// answers FAILED_PRECONDITION.
+    pub kube: Option<kube_trials::KubeAccess>,
 }
 
 impl Config {
@@ -92,6 +96,7 @@ impl Config {
             trial_ca_file: None,
             runner: Default::default(),
             report_queue_limit: ferrotune_controller::ingest::DEFAULT_QUEUE_LIMIT,
+            kube: None,
         }
     }
 }
@@ -259,8 +264,10 @@ pub async fn serve_with(
             katib_auth.clone(),
         ))
         .add_service(tonic::service::interceptor::InterceptedService::new(
-            EarlyStoppingServer::new(katib::KatibEarlyStopping)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+            EarlyStoppingServer::new(katib::KatibEarlyStopping {
+                kube: config.kube.clone(),
+            })
+            .max_decoding_message_size(MAX_MESSAGE_BYTES),
             katib_auth.clone(),
         ))
         .add_service(tonic::service::interceptor::InterceptedService::new(
