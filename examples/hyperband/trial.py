@@ -1,10 +1,11 @@
 """A stand-in for training that checkpoints every epoch and resumes from a checkpoint.
 
-It needs nothing but python3. ferrotune gives every trial a checkpoint folder
-(FERROTUNE_CHECKPOINT_DIR); a trial that Hyperband promoted also gets its parent's
-(FERROTUNE_PARENT_CHECKPOINT_DIR), holding the state after the parent's epochs, so it only
-trains the epochs that are new. It prints `start_epoch=E` once, then `epoch=N loss=X` per
-epoch, which ferrotune's default StdOut collector (Katib's regex) reads.
+It uses the ferrotune SDK (pip install ./sdk/python). ferrotune gives every trial a
+checkpoint folder (ferrotune.checkpoint_dir()); a trial that Hyperband promoted also gets
+its parent's (ferrotune.parent_checkpoint_dir()), holding the state after the parent's
+epochs, so it only trains the epochs that are new. It reports `start_epoch` once, then
+`loss` per epoch, with ferrotune.report() (collector Push), and prints the same as
+`epoch=N loss=X` lines for whoever reads its output.
 """
 import argparse
 import json
@@ -13,14 +14,16 @@ import os
 import random
 import time
 
+import ferrotune
+
 p = argparse.ArgumentParser()
 p.add_argument("--lr", type=float, required=True)
 p.add_argument("--momentum", type=float, required=True)
 p.add_argument("--epochs", type=int, required=True)
 a = p.parse_args()
 
-own = os.environ.get("FERROTUNE_CHECKPOINT_DIR")
-parent = os.environ.get("FERROTUNE_PARENT_CHECKPOINT_DIR")
+own = ferrotune.checkpoint_dir()
+parent = ferrotune.parent_checkpoint_dir()
 
 
 def load(folder):
@@ -51,6 +54,7 @@ else:
     else:
         state = {"epoch": 0, "loss": 2.5}
 print(f"start_epoch={state['epoch']}", flush=True)
+ferrotune.report(step=state["epoch"], start_epoch=state["epoch"])
 
 # Each epoch moves the loss towards a floor set by the configuration (best near lr 0.03,
 # momentum 0.9), faster with a larger learning rate. The noise depends only on the
@@ -65,7 +69,9 @@ for epoch in range(state["epoch"] + 1, a.epochs + 1):
     save(state)
     noise = random.Random(f"{a.lr}|{a.momentum}|{epoch}").gauss(0, 0.005)
     print(f"epoch={epoch} loss={state['loss'] + noise:.5f}", flush=True)
+    ferrotune.report(step=epoch, loss=state["loss"] + noise)
     time.sleep(0.05)
 if not trained:
     # Nothing left to train (the checkpoint already has the budget): report where it stands.
     print(f"loss={state['loss']:.5f}", flush=True)
+    ferrotune.report(step=state["epoch"], loss=state["loss"])

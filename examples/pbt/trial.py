@@ -7,14 +7,17 @@ but then stalls at a high noise floor; a small one is precise but slow. So the b
 starts large and decays, which PBT finds by copying the best members' weights and
 perturbing their learning rate (×0.8 or ×1.2) between segments.
 
-It needs nothing but python3:
-- it restores weights, momentum and step from $FERROTUNE_PARENT_CHECKPOINT_DIR/state.json
-  when ferrotune sets it (the trial continues a parent's training), else starts afresh;
-- it trains STEPS steps (env, default 4), printing `step=N accuracy=X` per step with N
-  counting on from the parent's last step; STEPS=0 trains until ferrotune stops it (with
-  the `perturbation_interval` setting);
-- after each step it saves its state to $FERROTUNE_CHECKPOINT_DIR/state.json (written to
-  a temporary file and renamed, so a stopped trial never leaves half a checkpoint).
+It uses the ferrotune SDK (pip install ./sdk/python):
+- it restores weights, momentum and step from state.json in
+  ferrotune.parent_checkpoint_dir() when ferrotune gives one (the trial continues a
+  parent's training), else starts afresh;
+- it trains STEPS steps (env, default 4), reporting `accuracy` per step with
+  ferrotune.report() (collector Push), its step counting on from the parent's last one,
+  and printing `step=N accuracy=X` lines for whoever reads its output; STEPS=0 trains
+  until ferrotune.should_stop() says the segment is over (the `perturbation_interval`
+  setting);
+- after each step it saves its state to state.json in ferrotune.checkpoint_dir() (written
+  to a temporary file and renamed, so a stopped trial never leaves half a checkpoint).
 """
 import argparse
 import json
@@ -22,6 +25,8 @@ import math
 import os
 import random
 import time
+
+import ferrotune
 
 p = argparse.ArgumentParser()
 p.add_argument("--lr", type=float, required=True)
@@ -33,8 +38,8 @@ CURVATURE = [10 ** (-1 + 2 * i / (DIM - 1)) for i in range(DIM)]  # 0.1 .. 10
 NOISE = 1.0
 ITERATIONS_PER_STEP = 25
 
-checkpoint_dir = os.environ.get("FERROTUNE_CHECKPOINT_DIR", "checkpoint")
-parent_dir = os.environ.get("FERROTUNE_PARENT_CHECKPOINT_DIR")
+checkpoint_dir = ferrotune.checkpoint_dir() or "checkpoint"
+parent_dir = ferrotune.parent_checkpoint_dir()
 trial = os.environ.get("FERROTUNE_TRIAL", "local")
 
 if parent_dir:
@@ -72,4 +77,7 @@ for step in range(first, last + 1):
     save({"step": step, "w": w, "v": v, "trial": trial, "lr": a.lr, "momentum": a.momentum})
     accuracy = 1.0 / (1.0 + loss(w))
     print(f"step={step} accuracy={accuracy:.5f}", flush=True)
+    ferrotune.report(step=step, accuracy=accuracy)
+    if ferrotune.should_stop():  # the segment is over (perturbation_interval): end cleanly
+        break
     time.sleep(0.03)
