@@ -391,6 +391,8 @@ enum Kernels {
         sigma: Vec<f64>,
         /// 1/σ, to scale a distance with a product rather than a quotient.
         inv_sigma: Vec<f64>,
+        /// The observations' kernels (all but the prior, the last) in the order of their μ.
+        sorted: Vec<u32>,
         /// ln σ, and the ln mass of the kernel on [0, 1] (its truncation).
         ln_sigma: Vec<f64>,
         ln_mass: Vec<f64>,
@@ -408,6 +410,9 @@ pub(crate) struct Estimator {
     /// the point (−ln σ − ln mass − ln √(2π) of each continuous dimension): computed once
     /// here rather than once per candidate.
     base: Vec<f64>,
+    /// For a single continuous dimension (univariate TPE's numeric parameters): the
+    /// kernels sorted by μ, so that a point's density sums only those near enough to count.
+    window: Option<Window>,
     cumulative: Vec<f64>,
     kernels: Vec<Kernels>,
 }
@@ -522,8 +527,15 @@ impl Estimator {
                 }
             }
         }
+        let window = match (kernels.as_slice(), axes) {
+            ([k @ Kernels::Numeric { .. }], [axis]) if !matches!(axis, Axis::Stepped(_)) => {
+                Window::new(k, &base)
+            }
+            _ => None,
+        };
         Estimator {
             base,
+            window,
             cumulative: mixture.cumulative,
             kernels,
         }
@@ -565,6 +577,9 @@ impl Estimator {
         scratch: &mut Vec<f64>,
         cells: &mut CellTerms,
     ) -> f64 {
+        if let (Some(w), [c]) = (&self.window, x) {
+            return w.log_pdf(*c, scratch);
+        }
         scratch.clear();
         scratch.extend_from_slice(&self.base);
         let per_component = scratch.as_mut_slice();
@@ -603,6 +618,100 @@ impl Estimator {
             }
         }
         log_sum_exp(per_component)
+    }
+}
+
+/// How far below the largest term a term may be and still be summed: all of a mixture's
+/// other terms together (even a million of them) are then below 2⁻⁵⁴ of the sum, which
+/// rounding would lose anyway.
+const NEGLIGIBLE_NATS: f64 = 52.0;
+
+/// A one-dimensional continuous mixture's kernels in the order of their μ, each with its
+/// `base` (see [`Estimator`]), and the prior's apart: a point's density needs only the
+/// kernels within reach of it, found by bisection.
+#[derive(Debug, Clone)]
+struct Window {
+    mu: Vec<f64>,
+    inv_sigma: Vec<f64>,
+    base: Vec<f64>,
+    /// The largest σ and base of those kernels, which bound every term's distance falloff.
+    max_sigma: f64,
+    max_base: f64,
+    /// The prior's μ, 1/σ and base.
+    prior: (f64, f64, f64),
+}
+
+impl Window {
+    /// `None` unless every μ is a number (a NaN would break the bisection).
+    fn new(kernels: &Kernels, base: &[f64]) -> Option<Window> {
+        let Kernels::Numeric {
+            mu,
+            sigma,
+            inv_sigma,
+            sorted,
+            ..
+        } = kernels
+        else {
+            return None;
+        };
+        let n = sorted.len();
+        if mu.len() != n + 1 || base.len() != n + 1 || mu.iter().any(|m| m.is_nan()) {
+            return None;
+        }
+        let pick = |v: &[f64]| -> Vec<f64> { sorted.iter().map(|&i| v[i as usize]).collect() };
+        let (mu_s, inv_s, base_s) = (pick(mu), pick(inv_sigma), pick(base));
+        Some(Window {
+            max_sigma: sigma[..n].iter().copied().fold(0.0, f64::max),
+            max_base: base_s.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            mu: mu_s,
+            inv_sigma: inv_s,
+            base: base_s,
+            prior: (mu[n], inv_sigma[n], base[n]),
+        })
+    }
+
+    /// ln of the mixture's density at `c`: the prior's term and those of the kernels whose
+    /// μ lies within reach of `c`. A kernel beyond it has a term more than
+    /// [`NEGLIGIBLE_NATS`] below that of `c`'s nearest kernel or the prior: with σ at most
+    /// `max_sigma` and base at most `max_base`, its term is below
+    /// `max_base − ((c − μ)/max_sigma)²/2`.
+    fn log_pdf(&self, c: f64, scratch: &mut Vec<f64>) -> f64 {
+        let term = |m: f64, inv: f64, b: f64| {
+            let z = (c - m) * inv;
+            b - 0.5 * z * z
+        };
+        let prior = term(self.prior.0, self.prior.1, self.prior.2);
+        let n = self.mu.len();
+        let j = self.mu.partition_point(|&m| m < c);
+        let mut lower = prior;
+        for i in [j.wrapping_sub(1), j] {
+            if i < n {
+                lower = lower.max(term(self.mu[i], self.inv_sigma[i], self.base[i]));
+            }
+        }
+        let reach = self.max_sigma * (2.0 * (self.max_base - lower + NEGLIGIBLE_NATS)).sqrt();
+        let (lo, hi) = if reach.is_finite() {
+            (
+                self.mu.partition_point(|&m| m < c - reach),
+                self.mu.partition_point(|&m| m <= c + reach),
+            )
+        } else {
+            (0, n)
+        };
+        scratch.clear();
+        scratch.push(prior);
+        let (mu, inv, base) = (
+            &self.mu[lo..hi],
+            &self.inv_sigma[lo..hi],
+            &self.base[lo..hi],
+        );
+        scratch.extend(
+            mu.iter()
+                .zip(inv)
+                .zip(base)
+                .map(|((&m, &i), &b)| term(m, i, b)),
+        );
+        log_sum_exp(scratch)
     }
 }
 
@@ -754,7 +863,7 @@ fn numeric_kernels(
     let min_sigma = 1.0 / (n as f64 + 2.0).min(100.0);
     // A memo is a hint: one left poisoned by a panic is as good as any.
     let mut memo = memo.map(|(ids, m)| (ids, m.lock().unwrap_or_else(|e| e.into_inner())));
-    let mut sigma = neighbour_sigmas(
+    let (mut sigma, sorted) = neighbour_sigmas(
         column,
         p.consider_endpoints,
         memo.as_mut().map(|(ids, m)| (*ids, &mut m.order)),
@@ -798,6 +907,7 @@ fn numeric_kernels(
     ln_sigma.push(prior_sigma.ln());
     ln_mass.push(kernel_log_mass(0.5, prior_sigma));
     Kernels::Numeric {
+        sorted,
         inv_sigma: sigma.iter().map(|s| 1.0 / s).collect(),
         mu,
         sigma,
@@ -827,7 +937,8 @@ fn cdf_unless_zero(x: f64) -> f64 {
     if y >= 28.0 { 0.0 } else { 0.5 * libm::erfc(y) }
 }
 
-/// Each observation's bandwidth: the larger gap to its neighbours among the observations
+/// Each observation's bandwidth (and the observations' indices in the order of their
+/// values): the larger gap to its neighbours among the observations
 /// and the ends 0 and 1 (the prior takes no part, as in Optuna 5). Without
 /// `consider_endpoints`, the outermost observations use their inner gap only (when there
 /// are two or more). `hint`: the observations' point ids and the order of the previous
@@ -836,7 +947,7 @@ fn neighbour_sigmas(
     column: &[f64],
     consider_endpoints: bool,
     hint: Option<(&[u32], &mut Vec<u32>)>,
-) -> Vec<f64> {
+) -> (Vec<f64>, Vec<u32>) {
     let m = column.len();
     // Each value's total-order key (as `f64::total_cmp` ranks) above its index, sorted as
     // plain integers: the order of a stable sort by value, ties by index, at a fraction of
@@ -904,7 +1015,8 @@ fn neighbour_sigmas(
         sigma[index(order[0])] = points[2] - points[1];
         sigma[index(order[m - 1])] = points[m] - points[m - 1];
     }
-    sigma
+    let sorted = order.iter().map(|&k| index(k) as u32).collect();
+    (sigma, sorted)
 }
 
 #[cfg(test)]
@@ -1002,22 +1114,57 @@ mod tests {
     #[test]
     fn neighbour_bandwidths_follow_optuna() {
         // Observations 0.1, 0.2, 0.9 (the prior takes no part): sorted 0 | .1 .2 .9 | 1.
-        let s = neighbour_sigmas(&[0.9, 0.15, 0.2], false, None);
+        let s = neighbour_sigmas(&[0.9, 0.15, 0.2], false, None).0;
         // 0.9 and 0.15: their inner gaps only; 0.2: the larger of 0.05 and 0.7.
         let want = [0.7, 0.05, 0.7];
         for (a, b) in s.iter().zip(want) {
             assert!((a - b).abs() < 1e-12, "{s:?}");
         }
         // With endpoints, 0.15 takes its gap to 0, and 0.9 keeps the larger inner one.
-        let s = neighbour_sigmas(&[0.9, 0.15, 0.2], true, None);
+        let s = neighbour_sigmas(&[0.9, 0.15, 0.2], true, None).0;
         let want = [0.7, 0.15, 0.7];
         for (a, b) in s.iter().zip(want) {
             assert!((a - b).abs() < 1e-12, "{s:?}");
         }
         // A single observation has no inner gap: the larger gap to an end, either way.
         for endpoints in [false, true] {
-            let s = neighbour_sigmas(&[0.7], endpoints, None);
+            let s = neighbour_sigmas(&[0.7], endpoints, None).0;
             assert!((s[0] - 0.7).abs() < 1e-12, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_windowed_density_is_the_whole_sum_to_rounding() {
+        let mut rng = rng_for(11, 12);
+        let axis = Axis::new(&double(0.0, 1.0, None, Distribution::Uniform));
+        for n in [1usize, 2, 5, 30, 300, 2000] {
+            // Spread out, clustered, and with ties.
+            let mut obs: Vec<f64> = (0..n)
+                .map(|i| match i % 3 {
+                    0 => rng.random::<f64>(),
+                    1 => 0.3 + 0.01 * rng.random::<f64>(),
+                    _ => 0.75,
+                })
+                .collect();
+            obs.rotate_left(n / 2);
+            let e = Estimator::new(&[&axis], std::slice::from_ref(&obs), n, params());
+            assert!(e.window.is_some());
+            let mut whole = e.clone();
+            whole.window = None;
+            let mut scratch = Vec::new();
+            for i in 0..200 {
+                let c = if i < 3 {
+                    i as f64 / 2.0
+                } else {
+                    rng.random::<f64>()
+                };
+                let w = e.log_pdf_with(&[&axis], &[c], &mut scratch, &mut Default::default());
+                let all = whole.log_pdf_with(&[&axis], &[c], &mut scratch, &mut Default::default());
+                assert!(
+                    (w - all).abs() <= 1e-12 * all.abs().max(1.0),
+                    "{n} {c}: {w} vs {all}"
+                );
+            }
         }
     }
 
