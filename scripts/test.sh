@@ -83,6 +83,19 @@ skip_args=()
 skip_notes=()
 # Whether the server's suites run a second time over PostgreSQL (below).
 pg_server_pass=""
+# A service that is not there: under CI=true the run fails; otherwise its tests (module
+# FILTER) are skipped, loudly. missing SERVICE TESTS HINT FILTER NOTE
+missing() {
+  if [ "${CI:-}" = "true" ]; then
+    say "ERROR: $1"
+    echo "CI=true: the $2 must run; $3" >&2
+    exit 1
+  fi
+  say "WARNING: $1: skipping the $2"
+  echo "  ($3)" >&2
+  skip_args+=(--skip "$4")
+  skip_notes+=("$5")
+}
 pg_answers() {
   # psql proves the database and the user too; pg_isready only that the server is up.
   if command -v psql >/dev/null; then
@@ -95,15 +108,10 @@ if pg_answers; then
   say "PostgreSQL answers at $pg_url: running the PostgreSQL store tests, and the server's suites over PostgreSQL too"
   export FERROTUNE_TEST_POSTGRES="$pg_url"
   pg_server_pass=1
-elif [ "${CI:-}" = "true" ]; then
-  say "ERROR: PostgreSQL is not reachable at $pg_url"
-  echo "CI=true: the PostgreSQL store tests must run; start PostgreSQL and retry." >&2
-  exit 1
 else
-  say "WARNING: PostgreSQL not reachable at $pg_url: skipping the PostgreSQL store tests"
-  echo "  (start PostgreSQL at 127.0.0.1:5432 with user postgres and database test to run them)" >&2
-  skip_args+=(--skip postgres_store::)
-  skip_notes+=("PostgreSQL not reachable")
+  missing "PostgreSQL is not reachable at $pg_url" "PostgreSQL store tests" \
+    "start PostgreSQL at 127.0.0.1:5432 with user postgres and database test to run them" \
+    postgres_store:: "PostgreSQL not reachable"
 fi
 
 # A Ray head on loopback for the Ray runner's tests (module ray_cluster in
@@ -118,15 +126,10 @@ fi
 if command -v ray >/dev/null && ray_url=$("$root/scripts/ray-head.sh" start "$ray_dir"); then
   say "Ray answers at $ray_url: running the Ray runner tests"
   export FERROTUNE_TEST_RAY="$ray_url"
-elif [ "${CI:-}" = "true" ]; then
-  say "ERROR: could not start a Ray head (ray from $venv)"
-  echo "CI=true: the Ray runner tests must run; see the messages above." >&2
-  exit 1
 else
-  say "WARNING: could not start a Ray head: skipping the Ray runner tests"
-  echo "  (scripts/requirements-test.txt installs ray[default] in the venv; see the messages above)" >&2
-  skip_args+=(--skip ray_cluster::)
-  skip_notes+=("Ray not started")
+  missing "could not start a Ray head (ray from $venv)" "Ray runner tests" \
+    "scripts/requirements-test.txt installs ray[default] in the venv; see the messages above" \
+    ray_cluster:: "Ray not started"
 fi
 
 # A Kubernetes API server on loopback for the tests of Katib's SetTrialStatus (module
@@ -152,15 +155,10 @@ start_kube() {
 if start_kube; then
   say "a Kubernetes API server answers ($kube_dir): running the Kubernetes tests"
   export FERROTUNE_TEST_KUBECONFIG="$kube_dir/kubeconfig"
-elif [ "${CI:-}" = "true" ]; then
-  say "ERROR: could not start a Kubernetes control plane ($kube_tool)"
-  echo "CI=true: the Kubernetes tests must run; see the messages above." >&2
-  exit 1
 else
-  say "WARNING: could not start a Kubernetes control plane: skipping the Kubernetes tests"
-  echo "  (../shared/tools/kube-control-plane builds and starts one; see the messages above)" >&2
-  skip_args+=(--skip kube_cluster::)
-  skip_notes+=("Kubernetes control plane not started")
+  missing "could not start a Kubernetes control plane ($kube_tool)" "Kubernetes tests" \
+    "../shared/tools/kube-control-plane builds and starts one; see the messages above" \
+    kube_cluster:: "Kubernetes control plane not started"
 fi
 
 say "building"

@@ -9,17 +9,22 @@ mod common;
 use common::*;
 use std::process::Child;
 
-/// The Python SDK must be importable by the trials' python3 (scripts/test.sh installs it
+/// `modules` must be importable by the trials' python3 (scripts/test.sh installs `what`
 /// into the test venv that is first on PATH).
-fn require_sdk() {
+fn require_python(modules: &str, what: &str) {
     let ok = std::process::Command::new("python3")
-        .args(["-c", "import ferrotune, grpc"])
+        .args(["-c", &format!("import {modules}")])
         .output()
         .is_ok_and(|o| o.status.success());
     assert!(
         ok,
-        "these tests need the Python SDK (sdk/python) for python3: run ./scripts/test.sh, which installs it into .venv"
+        "this test needs {what} for python3: run ./scripts/test.sh, which installs it into its venv"
     );
+}
+
+/// The Python SDK (sdk/python).
+fn require_sdk() {
+    require_python("ferrotune, grpc", "the Python SDK (sdk/python)");
 }
 
 /// A trial that reports `loss` for `steps` steps through the SDK, `pause` seconds apart.
@@ -267,13 +272,9 @@ const NOTEBOOK: &str = r#"{
 #[tokio::test]
 async fn a_notebooks_cells_report_with_the_sdk_while_its_kernel_lives() {
     require_sdk();
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import nbclient, nbformat, ipykernel"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "this test needs nbclient, nbformat and ipykernel for python3: run ./scripts/test.sh, which installs them into its venv"
+    require_python(
+        "nbclient, nbformat, ipykernel",
+        "a Jupyter kernel (nbclient, ipykernel)",
     );
     let sb = Sandbox::new();
     sb.write("run_notebook.py", NOTEBOOK_RUNNER);

@@ -8,7 +8,7 @@ use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 
 /// Katib's Trial resource (`kubeflow.org/v1beta1`, plural `trials`).
-fn trial_resource() -> ApiResource {
+pub fn trial_resource() -> ApiResource {
     ApiResource {
         group: "kubeflow.org".into(),
         version: "v1beta1".into(),

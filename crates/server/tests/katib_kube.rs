@@ -13,7 +13,7 @@ mod kube_cluster {
     use ferrotune_server::kube_trials::KubeAccess;
     use k8s_openapi::api::core::v1::Namespace;
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+    use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
     use serde_json::{Value, json};
     use std::time::Duration;
     use tokio::net::TcpListener;
@@ -33,15 +33,7 @@ mod kube_cluster {
         kube::Client::try_from(config).unwrap()
     }
 
-    fn trials() -> ApiResource {
-        ApiResource {
-            group: "kubeflow.org".into(),
-            version: "v1beta1".into(),
-            api_version: "kubeflow.org/v1beta1".into(),
-            kind: "Trial".into(),
-            plural: "trials".into(),
-        }
-    }
+    use ferrotune_server::kube_trials::trial_resource as trials;
 
     /// Katib's Trial resource as far as this needs it: namespaced, with a status
     /// subresource, fields kept as they come.
