@@ -180,8 +180,12 @@ PG_SERVER_PASS="$pg_server_pass" setsid bash -c '
   cargo test --workspace --release --no-fail-fast -- --test-threads=2 "$@" || status=$?
   if [ -n "$PG_SERVER_PASS" ]; then
     echo "== the server suites again, every test server over PostgreSQL"
-    FERROTUNE_TEST_SERVER_STORE=postgres cargo test --release -p ferrotune-server \
-      --no-fail-fast --tests -- --test-threads=2 || status=$?
+    # By target name over the workspace, so that the binaries built above are reused
+    # (`-p ferrotune-server` alone resolves features apart and builds them again).
+    targets=()
+    for t in crates/server/tests/*.rs; do targets+=(--test "$(basename "$t" .rs)"); done
+    FERROTUNE_TEST_SERVER_STORE=postgres cargo test --workspace --release --no-fail-fast \
+      "${targets[@]}" -- --test-threads=2 || status=$?
   fi
   exit "$status"' bash ${skip_args[@]+"${skip_args[@]}"} > "$log" 2>&1 &
 tests_pid=$!

@@ -421,7 +421,7 @@ import json, os, time
 x = float(json.loads(os.environ["FERROTUNE_PARAMS"])["x"])
 for step in range(1, 21):
     print(f"step={step} loss={10 * x + 2.0 / step:.5f}", flush=True)
-    time.sleep(0.1)
+    time.sleep(0.2)
 open(os.path.join(os.environ["FERROTUNE_TRIAL_DIR"], "done"), "w").write("finished")
 "#;
 
