@@ -515,12 +515,10 @@ impl Estimator {
         });
         let mut base = mixture.ln_weights;
         for (k, axis) in kernels.iter().zip(axes) {
-            if let (
-                Kernels::Numeric {
-                    ln_sigma, ln_mass, ..
-                },
-                false,
-            ) = (k, matches!(axis, Axis::Stepped(_)))
+            if let Kernels::Numeric {
+                ln_sigma, ln_mass, ..
+            } = k
+                && !matches!(axis, Axis::Stepped(_))
             {
                 for ((b, ls), lm) in base.iter_mut().zip(ln_sigma).zip(ln_mass) {
                     *b -= ls + lm + normal::LN_SQRT_2PI;

@@ -64,45 +64,62 @@ impl Metrics {
     /// The text `/metrics` answers.
     pub fn render(&self, snap: &Snapshot) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP ferrotune_trials Trials by state.");
-        let _ = writeln!(out, "# TYPE ferrotune_trials gauge");
+        header(&mut out, "ferrotune_trials", "gauge", "Trials by state.");
         for (s, n) in &snap.trials {
             let _ = writeln!(out, "ferrotune_trials{{state=\"{}\"}} {n}", s.as_str());
         }
-        let _ = writeln!(out, "# HELP ferrotune_experiments Experiments by state.");
-        let _ = writeln!(out, "# TYPE ferrotune_experiments gauge");
+        header(
+            &mut out,
+            "ferrotune_experiments",
+            "gauge",
+            "Experiments by state.",
+        );
         for (s, n) in &snap.experiments {
             let _ = writeln!(out, "ferrotune_experiments{{state=\"{s}\"}} {n}");
         }
-        let _ = writeln!(
-            out,
-            "# HELP ferrotune_running_experiments Experiments this server's controllers run.\n# TYPE ferrotune_running_experiments gauge\nferrotune_running_experiments {}",
-            snap.running_experiments
+        let gauges = [
+            (
+                "ferrotune_running_experiments",
+                "Experiments this server's controllers run.",
+                snap.running_experiments,
+            ),
+            (
+                "ferrotune_queued_trials",
+                "Trials created and waiting for a slot.",
+                snap.queued_trials,
+            ),
+            (
+                "ferrotune_report_queue_observations",
+                "Observations reported by trials and not yet stored.",
+                snap.queued_observations,
+            ),
+            (
+                "ferrotune_report_queue_limit",
+                "Observations one experiment may have waiting before reports are refused as busy (--report-queue-limit).",
+                snap.report_queue_limit,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            header(&mut out, name, "gauge", help);
+            let _ = writeln!(out, "{name} {value}");
+        }
+        header(
+            &mut out,
+            "ferrotune_reports_ingested_total",
+            "counter",
+            "Metric reports taken from trials over gRPC.",
         );
         let _ = writeln!(
             out,
-            "# HELP ferrotune_queued_trials Trials created and waiting for a slot.\n# TYPE ferrotune_queued_trials gauge\nferrotune_queued_trials {}",
-            snap.queued_trials
-        );
-        let _ = writeln!(
-            out,
-            "# HELP ferrotune_report_queue_observations Observations reported by trials and not yet stored.\n# TYPE ferrotune_report_queue_observations gauge\nferrotune_report_queue_observations {}",
-            snap.queued_observations
-        );
-        let _ = writeln!(
-            out,
-            "# HELP ferrotune_report_queue_limit Observations one experiment may have waiting before reports are refused as busy (--report-queue-limit).\n# TYPE ferrotune_report_queue_limit gauge\nferrotune_report_queue_limit {}",
-            snap.report_queue_limit
-        );
-        let _ = writeln!(
-            out,
-            "# HELP ferrotune_reports_ingested_total Metric reports taken from trials over gRPC.\n# TYPE ferrotune_reports_ingested_total counter\nferrotune_reports_ingested_total {}",
+            "ferrotune_reports_ingested_total {}",
             self.reports.load(Ordering::Relaxed)
         );
         let h = crate::lock(&self.latency);
-        let _ = writeln!(
-            out,
-            "# HELP ferrotune_suggestion_seconds Time to answer a suggestion request.\n# TYPE ferrotune_suggestion_seconds histogram"
+        header(
+            &mut out,
+            "ferrotune_suggestion_seconds",
+            "histogram",
+            "Time to answer a suggestion request.",
         );
         for (b, c) in BUCKETS.iter().zip(h.counts.iter()) {
             let _ = writeln!(out, "ferrotune_suggestion_seconds_bucket{{le=\"{b}\"}} {c}");
@@ -114,6 +131,11 @@ impl Metrics {
         );
         out
     }
+}
+
+/// A metric family's `# HELP` and `# TYPE` lines.
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
 #[cfg(test)]
