@@ -52,14 +52,7 @@ mod postgres_store {
         config.report_queue_limit = LIMIT;
         let server = Server::start_with(dir, config, false, None).await;
         let conn = server.connect(None).await;
-        conn.experiments()
-            .create_experiment(v1::CreateExperimentRequest {
-                document: server.experiment("busy", 1, 1),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let trial = server.running("busy", 1).await.remove(0);
+        let trial = server.one_running_trial(&conn, "busy").await;
         let exp = store.get_experiment("ferrotune", "busy").await.unwrap();
         let trial_id = store.list_trials(exp.id).await.unwrap()[0].id;
 

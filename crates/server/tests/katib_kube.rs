@@ -8,6 +8,7 @@
 mod common;
 
 mod kube_cluster {
+    use crate::common::Server;
     use ferrotune_api::katib as pb;
     use ferrotune_api::katib::early_stopping_client::EarlyStoppingClient;
     use ferrotune_server::kube_trials::KubeAccess;
@@ -16,7 +17,6 @@ mod kube_cluster {
     use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
     use serde_json::{Value, json};
     use std::time::Duration;
-    use tokio::net::TcpListener;
     use tonic::Code;
 
     async fn client() -> kube::Client {
@@ -112,19 +112,13 @@ mod kube_cluster {
     }
 
     /// A server whose EarlyStopping service has `kube`; its address.
-    async fn server(kube: Option<KubeAccess>) -> (String, tempfile::TempDir) {
+    async fn server(kube: Option<KubeAccess>) -> (String, Server) {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::common::test_store(dir.path()).await;
         let mut config = ferrotune_server::Config::new(store, dir.path().join("runs"));
         config.kube = kube;
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(ferrotune_server::serve_with(
-            listener,
-            config,
-            std::future::pending(),
-        ));
-        (format!("http://{addr}"), dir)
+        let server = Server::start_with(dir, config, false, None).await;
+        (format!("http://{}", server.addr), server)
     }
 
     fn request(name: &str) -> pb::SetTrialStatusRequest {
@@ -144,7 +138,7 @@ mod kube_cluster {
         running_trial(&api, "mnist-def456").await;
 
         let access = KubeAccess::new(client.clone(), Some(ns.clone()));
-        let (url, _dir) = server(Some(access)).await;
+        let (url, _server) = server(Some(access)).await;
         let mut es = EarlyStoppingClient::connect(url).await.unwrap();
         es.set_trial_status(request("mnist-abc123")).await.unwrap();
         let t = api.get("mnist-abc123").await.unwrap();
@@ -176,7 +170,7 @@ mod kube_cluster {
         assert!(empty.message().contains("trial_name"), "{empty:?}");
 
         // A server without --kube cannot do it, and says how to allow it.
-        let (url, _dir2) = server(None).await;
+        let (url, _plain_server) = server(None).await;
         let mut plain = EarlyStoppingClient::connect(url).await.unwrap();
         let refused = plain
             .set_trial_status(request("mnist-def456"))

@@ -14,15 +14,7 @@ use ferrotune_client::Reporter;
 async fn a_reporter_with_the_trials_token_delivers_every_report() {
     let server = Server::start(true, None).await;
     let admin = server.connect(Some(ADMIN)).await;
-    admin
-        .experiments()
-        .create_experiment(v1::CreateExperimentRequest {
-            document: server.experiment("rusty", 1, 1),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let trial = server.running("rusty", 1).await.remove(0);
+    let trial = server.one_running_trial(&admin, "rusty").await;
 
     // What a Rust trial does with FERROTUNE_ENDPOINT, FERROTUNE_TOKEN and FERROTUNE_TRIAL.
     let conn = ferrotune_client::connect(&trial.endpoint, Some(&trial.token), None)
@@ -43,19 +35,7 @@ async fn a_reporter_with_the_trials_token_delivers_every_report() {
     let e = server.finished(&admin, "ferrotune", "rusty").await;
     assert_eq!(e.status, "Succeeded", "{e:?}");
 
-    let log = admin
-        .trials()
-        .get_observation_log(v1::GetObservationLogRequest {
-            trial: Some(v1::TrialRef {
-                namespace: String::new(),
-                trial: trial.trial.clone(),
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .observations;
+    let log = observations(&admin, &trial.trial).await;
     // Only the objective is kept; every step once, in order.
     let steps: Vec<i64> = log.iter().map(|o| o.step).collect();
     assert_eq!(steps, (0..1000).collect::<Vec<i64>>());
@@ -74,7 +54,7 @@ async fn a_reporter_with_the_trials_token_delivers_every_report() {
 }
 
 /// The trial's observation log, as the admin reads it.
-async fn log_of(admin: &ferrotune_client::Connection, trial: &str) -> Vec<(i64, f64)> {
+async fn observations(admin: &ferrotune_client::Connection, trial: &str) -> Vec<v1::Observation> {
     admin
         .trials()
         .get_observation_log(v1::GetObservationLogRequest {
@@ -88,9 +68,12 @@ async fn log_of(admin: &ferrotune_client::Connection, trial: &str) -> Vec<(i64, 
         .unwrap()
         .into_inner()
         .observations
-        .iter()
-        .map(|o| (o.step, o.value))
-        .collect()
+}
+
+/// The log's (step, value) pairs.
+async fn log_of(admin: &ferrotune_client::Connection, trial: &str) -> Vec<(i64, f64)> {
+    let log = observations(admin, trial).await;
+    log.iter().map(|o| (o.step, o.value)).collect()
 }
 
 /// Polls the log until it holds `n` observations (at most 30 s: the controller stores them
@@ -116,15 +99,7 @@ async fn wait_for_log(
 async fn slow_reports_are_sent_with_the_next_one_and_a_drop_sends_the_rest() {
     let server = Server::start(true, None).await;
     let admin = server.connect(Some(ADMIN)).await;
-    admin
-        .experiments()
-        .create_experiment(v1::CreateExperimentRequest {
-            document: server.experiment("dropped", 1, 1),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let trial = server.running("dropped", 1).await.remove(0);
+    let trial = server.one_running_trial(&admin, "dropped").await;
     let (go, wait) = std::sync::mpsc::channel::<()>();
     let (endpoint, token, name) = (
         trial.endpoint.clone(),
@@ -174,14 +149,7 @@ async fn slow_reports_are_sent_with_the_next_one_and_a_drop_sends_the_rest() {
 async fn a_stopped_experiments_trials_are_no_longer_running() {
     let server = Server::start(false, None).await;
     let conn = server.connect(None).await;
-    conn.experiments()
-        .create_experiment(v1::CreateExperimentRequest {
-            document: server.experiment("halt", 1, 1),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let trial = server.running("halt", 1).await.remove(0);
+    let trial = server.one_running_trial(&conn, "halt").await;
     let mut reporter = Reporter::new(
         ferrotune_client::connect(&trial.endpoint, Some(&trial.token), None)
             .await

@@ -1,6 +1,7 @@
 //! Shared by the server's integration tests: a server on a loopback port with a store in
-//! a temporary directory (SQLite, or PostgreSQL: see [`test_store`]), experiments whose trials wait for the test (so that a
-//! test decides when they end, without sleeping), and a tiny HTTP/1.1 client.
+//! a temporary directory (SQLite, or PostgreSQL: see [`test_store`]), experiments whose
+//! trials wait for the test (so that a test decides when they end, without sleeping), and
+//! a tiny HTTP/1.1 client.
 #![allow(dead_code)]
 
 use ferrotune_api::v1;
@@ -194,6 +195,23 @@ spec:
             script = self.dir.path().join("trial.py").display(),
             out = self.out().display(),
         )
+    }
+
+    /// Creates the experiment `name` of one trial (`experiment(name, 1, 1)`) through
+    /// `conn`, and waits until that trial runs.
+    pub async fn one_running_trial(
+        &self,
+        conn: &ferrotune_client::Connection,
+        name: &str,
+    ) -> TrialEnv {
+        conn.experiments()
+            .create_experiment(v1::CreateExperimentRequest {
+                document: self.experiment(name, 1, 1),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        self.running(name, 1).await.remove(0)
     }
 
     /// The running trials of `experiment`, once `n` of them have started.
