@@ -9,7 +9,7 @@ use ferrotune_algorithms::stopping::katib_median_stop;
 use ferrotune_algorithms::{AlgorithmContext, Suggester, Suggestions, build, seed_from_settings};
 use ferrotune_api::convert::ConvertError;
 use ferrotune_api::convert::wire::{
-    GetSuggestionsCall, GetSuggestionsCodec, WireSuggestionsRequest,
+    GetSuggestionsCall, GetSuggestionsCodec, KeptViews, WireSuggestionsRequest,
 };
 use ferrotune_api::convert::{
     STATE_SETTING, assignments_reply, early_stopping_doc, saved_state, spec_doc,
@@ -56,43 +56,55 @@ fn name_seed(name: &str) -> u64 {
     })
 }
 
-/// How many experiments' algorithms [`KEPT`] holds.
-const KEPT_EXPERIMENTS: usize = 64;
-
-/// The algorithms of the latest experiments, kept between calls when they are
+/// The algorithms of the latest 64 experiments, kept between calls when they are
 /// [`reusable`](ferrotune_algorithms::Suggester::reusable): Katib sends an experiment's whole
 /// history with every call, and such an algorithm (TPE) reuses what it worked out for the
 /// previous one (sorted bandwidths, kernel masses, encoded trials) after checking it. Each
 /// call's answer is the one a new instance gives, so the service stays stateless as far as
 /// anyone can tell.
-static KEPT: Kept = Kept(Mutex::new(Vec::new()));
+static KEPT: Kept<AlgorithmContext, Box<dyn Suggester>> = Kept::new(64);
 
-/// Algorithms by experiment name and build context, the latest last.
-struct Kept(Mutex<Vec<KeptAlgorithm>>);
+/// The trials' views of the latest 16 experiments' last requests (read in place, at most
+/// [`MAX_KEPT_REQUEST`] bytes), so that the next call converts only the trials whose bytes
+/// changed (Katib sends all of them every time): for 1,000 trials, converting them took
+/// more of a call than a `random` or `multivariate-tpe` suggestion. Kept by the space and
+/// the objective metric they were converted for.
+static KEPT_VIEWS: Kept<(SearchSpace, String), KeptViews> = Kept::new(16);
 
-/// An experiment's name, what its algorithm was built from, and the algorithm.
-type KeptAlgorithm = (String, AlgorithmContext, Box<dyn Suggester>);
+/// The largest request whose views are kept (they hold on to its bytes): some 30,000 trials.
+const MAX_KEPT_REQUEST: usize = 8 << 20;
 
-impl Kept {
-    /// The algorithm kept for `name` if it was built from `context` (removed: a concurrent
-    /// call for the same experiment builds its own).
-    fn take(&self, name: &str, context: &AlgorithmContext) -> Option<Box<dyn Suggester>> {
-        let mut kept = crate::lock(&self.0);
-        let i = kept
-            .iter()
-            .position(|(n, c, _)| n == name && c == context)?;
+/// Things by experiment name and what they were made from, the latest last, at most
+/// `limit` of them.
+struct Kept<K, T> {
+    limit: usize,
+    kept: Mutex<Vec<(String, K, T)>>,
+}
+
+impl<K: PartialEq, T> Kept<K, T> {
+    const fn new(limit: usize) -> Self {
+        Kept {
+            limit,
+            kept: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// What is kept for `name` if it was made from `from` (removed: a concurrent call for
+    /// the same experiment makes its own).
+    fn take(&self, name: &str, from: &K) -> Option<T> {
+        let mut kept = crate::lock(&self.kept);
+        let i = kept.iter().position(|(n, k, _)| n == name && k == from)?;
         Some(kept.remove(i).2)
     }
 
-    /// Keeps `algorithm` for `name`, forgetting the least recently kept beyond
-    /// [`KEPT_EXPERIMENTS`].
-    fn put(&self, name: &str, context: AlgorithmContext, algorithm: Box<dyn Suggester>) {
-        let mut kept = crate::lock(&self.0);
+    /// Keeps `x` for `name`, forgetting the least recently kept beyond the limit.
+    fn put(&self, name: &str, from: K, x: T) {
+        let mut kept = crate::lock(&self.kept);
         kept.retain(|(n, _, _)| n != name);
-        if kept.len() >= KEPT_EXPERIMENTS {
+        if kept.len() >= self.limit {
             kept.remove(0);
         }
-        kept.push((name.to_string(), context, algorithm));
+        kept.push((name.to_string(), from, x));
     }
 }
 
@@ -114,31 +126,62 @@ pub fn suggest(r: &mut pb::GetSuggestionsRequest) -> Result<pb::GetSuggestionsRe
         current_request_number,
         ..
     } = r;
-    suggest_from(
+    let (reply, history) = suggest_from(
         experiment.as_ref(),
         *current_request_number,
         |space, metric| take_trial_views(trials, space, metric),
-    )
+    )?;
+    drop_later(history);
+    Ok(reply)
 }
 
-/// The same for a request read in place: the same reply, or the same error.
+/// The same for a request read in place: the same reply, or the same error. The trials'
+/// views are kept for the experiment's next call ([`KEPT_VIEWS`]).
 pub fn suggest_in_place(
     r: &WireSuggestionsRequest,
 ) -> Result<pb::GetSuggestionsReply, ServerError> {
-    suggest_from(
+    let name = r
+        .request
+        .experiment
+        .as_ref()
+        .map_or("", |e| e.name.as_str());
+    let keep = r.size() <= MAX_KEPT_REQUEST;
+    let mut made_for = None;
+    let (reply, history) = suggest_from(
         r.request.experiment.as_ref(),
         r.request.current_request_number,
-        |space, metric| r.trial_views(space, metric),
-    )
+        |space, metric| {
+            if !keep {
+                return r.trial_views(space, metric);
+            }
+            let from = (space.clone(), metric.to_string());
+            let views = match KEPT_VIEWS.take(name, &from) {
+                Some(mut kept) => {
+                    let views = r.trial_views_reusing(space, metric, &mut kept);
+                    drop_later(kept);
+                    views
+                }
+                None => r.trial_views(space, metric),
+            };
+            made_for = Some(from);
+            views
+        },
+    )?;
+    match made_for {
+        Some(from) => KEPT_VIEWS.put(name, from, r.keep_views(history)),
+        None => drop_later(history),
+    }
+    Ok(reply)
 }
 
 /// The computation, whichever way the request was read; `history` converts its trials once
-/// the spec has been checked (so a bad spec is reported before a bad trial).
+/// the spec has been checked (so a bad spec is reported before a bad trial). The history
+/// comes back with the reply, for the caller to keep or drop.
 fn suggest_from(
     experiment: Option<&pb::Experiment>,
     current_request_number: i32,
     history: impl FnOnce(&SearchSpace, &str) -> Result<Vec<TrialView>, ConvertError>,
-) -> Result<pb::GetSuggestionsReply, ServerError> {
+) -> Result<(pb::GetSuggestionsReply, Vec<TrialView>), ServerError> {
     let (part, spec) = search_part(experiment)?;
     let n = usize::try_from(current_request_number).map_err(|_| {
         ServerError::field(
@@ -212,12 +255,12 @@ fn suggest_from(
     if algorithm_spec.is_none() && algorithm.reusable() {
         KEPT.put(name, context, algorithm);
     }
-    drop_later(history);
-    Ok(pb::GetSuggestionsReply {
+    let reply = pb::GetSuggestionsReply {
         parameter_assignments: assignments_reply(trials),
         algorithm: algorithm_spec,
         early_stopping_rules: Vec::new(),
-    })
+    };
+    Ok((reply, history))
 }
 
 /// Runs CPU work off the async threads, so one long suggestion never stalls other calls.
@@ -512,7 +555,7 @@ mod tests {
 
     #[test]
     fn kept_algorithms_are_found_by_name_and_context_and_the_oldest_go() {
-        let kept = Kept(Mutex::new(Vec::new()));
+        let kept = Kept::new(64);
         let context = |seed| AlgorithmContext {
             algorithm: "random".into(),
             space: SearchSpace {
@@ -532,15 +575,12 @@ mod tests {
         assert!(kept.take("a", &context(1)).is_some());
         // Taken means gone, until put back.
         assert!(kept.take("a", &context(1)).is_none());
-        for i in 0..KEPT_EXPERIMENTS + 1 {
+        for i in 0..65 {
             kept.put(&format!("e{i}"), context(1), random(1));
         }
         assert!(kept.take("e0", &context(1)).is_none(), "the oldest went");
         assert!(kept.take("e1", &context(1)).is_some());
-        assert!(
-            kept.take(&format!("e{KEPT_EXPERIMENTS}"), &context(1))
-                .is_some()
-        );
+        assert!(kept.take("e64", &context(1)).is_some());
         // One entry per name: the latest.
         kept.put("x", context(1), random(1));
         kept.put("x", context(2), random(2));

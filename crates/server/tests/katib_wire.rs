@@ -246,3 +246,71 @@ async fn get_suggestions_answers_as_the_generated_service_does() {
     let e = same(big).await.unwrap_err();
     assert_eq!(e.0, tonic::Code::OutOfRange);
 }
+
+/// The server keeps an experiment's trials' views from one call to the next and converts
+/// only the trials whose bytes changed: every call of a history that changes as Katib's
+/// does (and as it should not) answers as the generated service, which keeps nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_trial_views_answer_as_a_fresh_conversion() {
+    let (ours, generated) = servers().await;
+    let same = |r: &pb::GetSuggestionsRequest| {
+        let (ours, generated, bytes) = (ours.clone(), generated.clone(), r.encode_to_vec());
+        async move {
+            let a = call(&ours, bytes.clone()).await;
+            let b = call(&generated, bytes).await;
+            assert_eq!(a, b);
+            a
+        }
+    };
+    let loss = |r: &mut pb::GetSuggestionsRequest, k: usize, value: &str| {
+        r.trials[k].status.as_mut().unwrap().observation = Some(pb::Observation {
+            metrics: vec![pb::Metric {
+                name: "loss".into(),
+                value: value.into(),
+            }],
+        });
+    };
+    fn spec(r: &mut pb::GetSuggestionsRequest) -> &mut pb::ExperimentSpec {
+        r.experiment.as_mut().unwrap().spec.as_mut().unwrap()
+    }
+    for algorithm in ["random", "multivariate-tpe", "tpe"] {
+        let mut r = request(algorithm, 40);
+        same(&r).await.unwrap();
+        // The best trial gets worse, and a new best trial arrives in the middle.
+        loss(&mut r, 0, "5");
+        let mut new = r.trials[3].clone();
+        new.name = "t-new".into();
+        r.trials.insert(20, new);
+        loss(&mut r, 20, "-9");
+        same(&r).await.unwrap();
+        // A trial goes; two swap names; one is listed twice.
+        r.trials.remove(7);
+        let (a, b) = (r.trials[1].name.clone(), r.trials[2].name.clone());
+        r.trials[1].name = b;
+        r.trials[2].name = a;
+        r.trials.push(r.trials[5].clone());
+        same(&r).await.unwrap();
+        // The same history for another space (a parameter's range) and another metric.
+        let max = |r: &mut pb::GetSuggestionsRequest, v: &str| {
+            let x0 = &mut spec(r).parameter_specs.as_mut().unwrap().parameters[0];
+            x0.feasible_space.as_mut().unwrap().max = v.into();
+        };
+        let metric = |r: &mut pb::GetSuggestionsRequest, v: &str| {
+            spec(r).objective.as_mut().unwrap().objective_metric_name = v.into();
+        };
+        max(&mut r, "0.5");
+        same(&r).await.unwrap_err();
+        max(&mut r, "2");
+        same(&r).await.unwrap();
+        // (No trial reports "acc": all of them are without a value.)
+        metric(&mut r, "acc");
+        same(&r).await.unwrap();
+        metric(&mut r, "loss");
+        // A trial that was good turns bad: the same error.
+        loss(&mut r, 30, "n/a");
+        let e = same(&r).await.unwrap_err();
+        assert!(e.1.contains("trials[30]"), "{e:?}");
+        loss(&mut r, 30, "0.5");
+        same(&r).await.unwrap();
+    }
+}

@@ -16,6 +16,7 @@ use crate::katib as pb;
 use ferrotune_core::{Assignment, Labels, SearchSpace, TrialView};
 use prost::Message;
 use prost::bytes::{Buf, Bytes};
+use std::collections::HashMap;
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder};
 
@@ -37,6 +38,8 @@ type Pair = (Text, Text);
 /// One trial as indexes into the request's bytes and into the request's pair lists.
 #[derive(Debug)]
 struct WireTrial {
+    /// The whole `Trial` message.
+    span: Span,
     name: Text,
     /// `spec.parameter_assignments.assignments`, in `WireSuggestionsRequest::assignments`.
     assignments: (u32, u32),
@@ -242,6 +245,7 @@ impl WireSuggestionsRequest {
             }
         }
         self.trials.push(WireTrial {
+            span,
             name,
             assignments: (starts.0, self.assignments.len() as u32),
             labels: (starts.1, self.labels.len() as u32),
@@ -315,6 +319,10 @@ impl WireSuggestionsRequest {
             .unwrap_or_default()
     }
 
+    fn slice(&self, s: Span) -> Bytes {
+        self.bytes.slice(s.start as usize..s.end as usize)
+    }
+
     /// The number of trials in the request.
     pub fn trial_count(&self) -> usize {
         self.trials.len()
@@ -333,6 +341,55 @@ impl WireSuggestionsRequest {
             views.push(self.trial_view(i, t, space, objective_metric)?);
         }
         Ok(views)
+    }
+
+    /// [`Self::trial_views`], moving over from `kept` the view of each trial whose message is
+    /// byte for byte one that `kept` was made from: the same bytes, the same space and the
+    /// same objective metric make the same view, so only new and changed trials are
+    /// converted. `kept` must come from a request with this `space` and `objective_metric`.
+    pub fn trial_views_reusing(
+        &self,
+        space: &SearchSpace,
+        objective_metric: &str,
+        kept: &mut KeptViews,
+    ) -> Result<Vec<TrialView>, ConvertError> {
+        let mut views = Vec::with_capacity(self.trials.len());
+        for (i, t) in self.trials.iter().enumerate() {
+            let message = &self.bytes[t.span.start as usize..t.span.end as usize];
+            let reused = kept
+                .by_name
+                .get(self.raw(t.name))
+                .filter(|&&k| kept.messages[k] == message)
+                .and_then(|&k| kept.views[k].take());
+            views.push(match reused {
+                Some(view) => view,
+                None => self.trial_view(i, t, space, objective_metric)?,
+            });
+        }
+        Ok(views)
+    }
+
+    /// Keeps `views`, this request's trials' views in order (as [`Self::trial_views`] made
+    /// them), for [`Self::trial_views_reusing`] on a later request.
+    pub fn keep_views(&self, views: Vec<TrialView>) -> KeptViews {
+        let mut by_name = HashMap::with_capacity(self.trials.len());
+        let mut messages = Vec::with_capacity(self.trials.len());
+        for (k, t) in self.trials.iter().enumerate() {
+            // A name given twice keeps its last trial; the others are converted again.
+            by_name.insert(self.slice(t.name.0), k);
+            messages.push(self.slice(t.span));
+        }
+        debug_assert_eq!(views.len(), messages.len());
+        KeptViews {
+            by_name,
+            messages,
+            views: views.into_iter().map(Some).collect(),
+        }
+    }
+
+    /// The request's size in bytes.
+    pub fn size(&self) -> usize {
+        self.bytes.len()
     }
 
     fn trial_view(
@@ -449,6 +506,18 @@ fn check_objective_spec(buf: &[u8], span: Span) -> Option<()> {
         }
     }
     Some(())
+}
+
+/// Trials' views by their messages' bytes, from an earlier request of an experiment (see
+/// [`WireSuggestionsRequest::trial_views_reusing`]). It holds that request's bytes.
+#[derive(Debug, Default)]
+pub struct KeptViews {
+    /// A trial's index by its name.
+    by_name: HashMap<Bytes, usize>,
+    /// Each trial's whole message.
+    messages: Vec<Bytes>,
+    /// Each trial's view, until a later request takes it.
+    views: Vec<Option<TrialView>>,
 }
 
 /// A `GetSuggestions` request as the server takes it: read in place, or decoded by prost
@@ -581,6 +650,70 @@ mod tests {
 
     fn take_views(r: &mut pb::GetSuggestionsRequest) -> Views {
         super::super::take_trial_views(&mut r.trials, &space(), "loss")
+    }
+
+    /// Whether `kept` still holds the view of its trial `k` (none was reused from it).
+    fn unused(kept: &KeptViews, k: usize) -> bool {
+        kept.views[k].is_some()
+    }
+
+    #[test]
+    fn kept_views_are_reused_for_trials_with_the_same_bytes_only() {
+        let read = |r: &pb::GetSuggestionsRequest| {
+            WireSuggestionsRequest::read(Bytes::from(r.encode_to_vec())).unwrap()
+        };
+        let first = request(8);
+        let w = read(&first);
+        let mut kept = w.keep_views(w.trial_views(&space(), "loss").unwrap());
+
+        // The next call: trial 2's loss changed, a new trial before trial 5, trial 6 gone,
+        // trial 7 now named as trial 0 was, trial 1 listed twice.
+        let mut next = first.clone();
+        next.trials[2].status.as_mut().unwrap().observation = Some(pb::Observation {
+            metrics: vec![pb::Metric {
+                name: "loss".into(),
+                value: "0.125".into(),
+            }],
+        });
+        next.trials.remove(6);
+        next.trials[6].name = "t0".into();
+        let mut new = first.trials[4].clone();
+        new.name = "t-new".into();
+        next.trials.insert(5, new);
+        next.trials.push(first.trials[1].clone());
+        let w = read(&next);
+        let views = w.trial_views_reusing(&space(), "loss", &mut kept).unwrap();
+        assert_eq!(views, w.trial_views(&space(), "loss").unwrap());
+        // Reused: trials 0, 1 (once), 3, 4 and 5; converted: the changed 2, the new one,
+        // the renamed 7 and the second 1; trial 6 was not asked for.
+        let reused: Vec<usize> = (0..8).filter(|&k| !unused(&kept, k)).collect();
+        assert_eq!(reused, [0, 1, 3, 4, 5]);
+
+        // Kept again, from the views just made: the same request reuses every trial.
+        let mut kept = w.keep_views(views);
+        let views = w.trial_views_reusing(&space(), "loss", &mut kept).unwrap();
+        assert_eq!(views, w.trial_views(&space(), "loss").unwrap());
+        // But for names given twice ("t0" and "t1"): a name keeps its last trial, so the
+        // first "t0" (other bytes) is converted again, and so is one of the two "t1".
+        let unused: Vec<usize> = (0..9).filter(|&k| unused(&kept, k)).collect();
+        assert_eq!(unused, [0, 1]);
+
+        // A bad trial that was good before: the same error as without kept views.
+        let mut bad = next.clone();
+        bad.trials[3].status.as_mut().unwrap().observation = Some(pb::Observation {
+            metrics: vec![pb::Metric {
+                name: "loss".into(),
+                value: "n/a".into(),
+            }],
+        });
+        let w2 = read(&bad);
+        let e = w2
+            .trial_views_reusing(&space(), "loss", &mut kept)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            w2.trial_views(&space(), "loss").unwrap_err().to_string()
+        );
     }
 
     #[test]
