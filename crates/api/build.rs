@@ -2,7 +2,9 @@
 //! needed) and generates the tonic services; the descriptor set serves gRPC reflection.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // At run time, not `env!`: a build script compiled for one checkout may be reused for
+    // another that shares the target directory.
+    let root = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let files = [
         root.join("katib/api.proto"),
         root.join("ferrotune/v1/ferrotune.proto"),

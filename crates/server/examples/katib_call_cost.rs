@@ -14,77 +14,25 @@ use ferrotune_api::katib as pb;
 use prost::Message;
 use std::time::Instant;
 
+#[path = "../tests/katib_request/mod.rs"]
+mod katib_request;
+
+/// 1,000 random points of `[0, 1]^6` (a fixed seed) with losses in `[-3, 0]`.
 fn request(algorithm: &str, n: usize) -> pb::GetSuggestionsRequest {
-    let objective = pb::ObjectiveSpec {
-        r#type: pb::ObjectiveType::Minimize as i32,
-        goal: 0.0,
-        objective_metric_name: "loss".into(),
-        additional_metric_names: vec![],
-    };
-    let params: Vec<pb::ParameterSpec> = (0..6)
-        .map(|i| pb::ParameterSpec {
-            name: format!("x{i}"),
-            parameter_type: pb::ParameterType::Double as i32,
-            feasible_space: Some(pb::FeasibleSpace {
-                max: "1".into(),
-                min: "0".into(),
-                ..Default::default()
-            }),
-        })
-        .collect();
     let mut s: u64 = 42;
-    let mut rnd = || {
+    let mut rnd = move || {
         s = s
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         (s >> 11) as f64 / (1u64 << 53) as f64
     };
-    pb::GetSuggestionsRequest {
-        experiment: Some(pb::Experiment {
-            name: "exp".into(),
-            spec: Some(pb::ExperimentSpec {
-                parameter_specs: Some(pb::experiment_spec::ParameterSpecs { parameters: params }),
-                objective: Some(objective.clone()),
-                algorithm: Some(pb::AlgorithmSpec {
-                    algorithm_name: algorithm.into(),
-                    algorithm_settings: vec![],
-                }),
-                parallel_trial_count: 1,
-                max_trial_count: 2000,
-                ..Default::default()
-            }),
-        }),
-        trials: (0..n)
-            .map(|i| pb::Trial {
-                name: format!("exp-{i:08x}"),
-                spec: Some(pb::TrialSpec {
-                    objective: Some(objective.clone()),
-                    parameter_assignments: Some(pb::trial_spec::ParameterAssignments {
-                        assignments: (0..6)
-                            .map(|k| pb::ParameterAssignment {
-                                name: format!("x{k}"),
-                                value: format!("{}", rnd()),
-                            })
-                            .collect(),
-                    }),
-                    labels: Default::default(),
-                }),
-                status: Some(pb::TrialStatus {
-                    start_time: "2026-11-24T00:00:00Z".into(),
-                    completion_time: "2026-11-24T00:01:00Z".into(),
-                    condition: pb::trial_status::TrialConditionType::Succeeded as i32,
-                    observation: Some(pb::Observation {
-                        metrics: vec![pb::Metric {
-                            name: "loss".into(),
-                            value: format!("{}", -3.0 * rnd()),
-                        }],
-                    }),
-                }),
-            })
-            .collect(),
-        current_request_number: 1,
-        total_request_number: 1,
-    }
+    let points: Vec<(Vec<f64>, f64)> = (0..n)
+        .map(|_| ((0..6).map(|_| rnd()).collect(), -3.0 * rnd()))
+        .collect();
+    // One suggestion a call, as benches/katib asks.
+    let mut r = katib_request::request(algorithm, 6, points);
+    r.current_request_number = 1;
+    r
 }
 
 fn main() {

@@ -12,17 +12,11 @@ use tokio::net::TcpListener;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
-/// The server on a loopback port with a fresh store (common::test_store) (kept alive by the leaked dir).
+/// `common::serve_default`'s server as a URL (its store's directory is leaked: it lives as
+/// long as the test's process).
 async fn start() -> String {
-    let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
-    let store = common::test_store(dir.path()).await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(ferrotune_server::serve(
-        listener,
-        store,
-        std::future::pending(),
-    ));
+    let (addr, dir) = common::serve_default().await;
+    std::mem::forget(dir);
     format!("http://{addr}")
 }
 

@@ -3,6 +3,8 @@
 //! generated `SuggestionServer` get the same reply bytes, or the same status and message
 //! (undecodable bytes, requests over the size limit, bad trials).
 
+mod katib_request;
+
 use ferrotune_api::katib as pb;
 use ferrotune_api::katib::suggestion_server::SuggestionServer;
 use ferrotune_server::MAX_MESSAGE_BYTES;
@@ -100,77 +102,17 @@ async fn servers() -> (Channel, Channel) {
     (connect(ours).await, connect(generated).await)
 }
 
-/// A request as Katib's controller sends it (and benches/katib/bench.py): `n` completed
-/// trials of a 3-D space, each with the experiment's objective, times and one metric.
+/// `n` completed trials of a 3-D space, each with the experiment's objective, times and
+/// one metric.
 fn request(algorithm: &str, n: usize) -> pb::GetSuggestionsRequest {
-    let objective = pb::ObjectiveSpec {
-        r#type: pb::ObjectiveType::Minimize as i32,
-        objective_metric_name: "loss".into(),
-        ..Default::default()
-    };
-    let spec = pb::ExperimentSpec {
-        parameter_specs: Some(pb::experiment_spec::ParameterSpecs {
-            parameters: (0..3)
-                .map(|i| pb::ParameterSpec {
-                    name: format!("x{i}"),
-                    parameter_type: pb::ParameterType::Double as i32,
-                    feasible_space: Some(pb::FeasibleSpace {
-                        min: "0".into(),
-                        max: "1".into(),
-                        ..Default::default()
-                    }),
-                })
-                .collect(),
-        }),
-        objective: Some(objective.clone()),
-        algorithm: Some(pb::AlgorithmSpec {
-            algorithm_name: algorithm.into(),
-            algorithm_settings: Vec::new(),
-        }),
-        parallel_trial_count: 1,
-        max_trial_count: 100,
-        ..Default::default()
-    };
-    let trials = (0..n)
-        .map(|k| {
-            let x = |i: usize| ((k * 7 + i * 3) % 10) as f64 / 10.0 + 0.01;
-            pb::Trial {
-                name: format!("t-{k:05}"),
-                spec: Some(pb::TrialSpec {
-                    objective: Some(objective.clone()),
-                    parameter_assignments: Some(pb::trial_spec::ParameterAssignments {
-                        assignments: (0..3)
-                            .map(|i| pb::ParameterAssignment {
-                                name: format!("x{i}"),
-                                value: format!("{:?}", x(i)),
-                            })
-                            .collect(),
-                    }),
-                    labels: Default::default(),
-                }),
-                status: Some(pb::TrialStatus {
-                    start_time: "2026-11-24T00:00:00Z".into(),
-                    completion_time: "2026-11-24T00:01:00Z".into(),
-                    condition: pb::trial_status::TrialConditionType::Succeeded as i32,
-                    observation: Some(pb::Observation {
-                        metrics: vec![pb::Metric {
-                            name: "loss".into(),
-                            value: format!("{:?}", x(0) - x(1) * x(2)),
-                        }],
-                    }),
-                }),
-            }
-        })
-        .collect();
-    pb::GetSuggestionsRequest {
-        experiment: Some(pb::Experiment {
-            name: format!("exp-{algorithm}"),
-            spec: Some(spec),
-        }),
-        trials,
-        current_request_number: 2,
-        total_request_number: 3,
-    }
+    let points = (0..n).map(|k| {
+        let x: Vec<f64> = (0..3)
+            .map(|i| ((k * 7 + i * 3) % 10) as f64 / 10.0 + 0.01)
+            .collect();
+        let loss = x[0] - x[1] * x[2];
+        (x, loss)
+    });
+    katib_request::request(algorithm, 3, points)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,25 +8,9 @@ mod common;
 use std::io::Read;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
 
 /// The whole script takes a few seconds; this is only so that a hang fails the test.
 const DEADLINE: Duration = Duration::from_secs(300);
-
-/// The server on a loopback port with a fresh store (common::test_store) (behind its DB manager), as in
-/// `tests/katib.rs`; the store's directory lives as long as the returned guard.
-async fn start() -> (String, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = common::test_store(dir.path()).await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(ferrotune_server::serve(
-        listener,
-        store,
-        std::future::pending(),
-    ));
-    (addr.to_string(), dir)
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -91,7 +75,8 @@ async fn a_python_grpcio_client_calls_the_services_as_katibs_controller_does() {
         Ok(_) => {}
     }
 
-    let (addr, _store_dir) = start().await;
+    let (addr, _store_dir) = common::serve_default().await;
+    let addr = addr.to_string();
     let dir = env!("CARGO_MANIFEST_DIR");
     let script = format!("{dir}/tests/katib_client.py");
     let proto = format!("{dir}/../../proto/katib/api.proto");

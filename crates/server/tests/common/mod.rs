@@ -94,6 +94,22 @@ pub fn pg_schema(dir: &Path) -> String {
     format!("ferrotune_srv_{safe}")
 }
 
+/// `ferrotune server` as `serve` starts it (default configuration) on a loopback port with
+/// a fresh store (see [`test_store`]), until the test's runtime ends; the store's directory
+/// lives as long as the returned guard.
+pub async fn serve_default() -> (SocketAddr, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = test_store(dir.path()).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(ferrotune_server::serve(
+        listener,
+        store,
+        std::future::pending(),
+    ));
+    (addr, dir)
+}
+
 /// A server running in this test's runtime.
 pub struct Server {
     pub addr: SocketAddr,
