@@ -304,7 +304,8 @@ def section(results, meta):
     floor = results.get("floor_ms")
     if floor is not None:
         lines.append(f"The round trip's floor: the same client's `GetSuggestions` for `random` "
-                     f"with no trials takes {sig(floor)} ms (median of {a['calls']}).")
+                     f"with no trials takes {sig(floor)} ms (median of {a['calls']}, timed "
+                     f"after the algorithms).")
         lines.append("")
     tpe_rows = [r for r in rows if r["algorithm"] in ("tpe", "multivariate-tpe")]
     patterns = [r for r in tpe_rows if "growing_ms" in r]
@@ -408,18 +409,8 @@ def main():
         with grpc.insecure_channel(args.address, options=options) as channel:
             grpc.channel_ready_future(channel).result(timeout=30)
             stub = rpc.SuggestionStub(channel)
-            empty = katib_request(pb, "random", [])
-            for _ in range(args.warmup):
-                stub.GetSuggestions(empty, timeout=60)
-            floor = []
-            for _ in range(args.calls):
-                t0 = time.perf_counter()
-                stub.GetSuggestions(empty, timeout=60)
-                floor.append((time.perf_counter() - t0) * 1e3)
-            # Every request of the harder cases is made before any call is timed: making
-            # them (some 100 MB) changes how fast this process allocates afterwards (its
-            # serialisation of the same request took 0.6 ms before and 0.3 ms after), which
-            # would favour the algorithms timed later.
+            # Every request of the harder cases (some 100 MB) is made before any call is
+            # timed, so that no algorithm's timed calls run right after making them.
             growing = {alg: growing_requests(pb, alg, points, args.history, args.calls)
                        for alg in algorithms if alg in ("tpe", "multivariate-tpe")}
             for alg in algorithms:
@@ -441,6 +432,17 @@ def main():
                     print(f"bench: ferrotune {alg}: growing history median "
                           f"{rows[-1]['growing_ms']['median']:.3f} ms, first call median "
                           f"{rows[-1]['first_ms']['median']:.3f} ms", file=sys.stderr)
+            # The floor last: timed first, its 200 tiny calls left the client slower for a
+            # while (its serialisation of the next algorithm's request took 0.6-0.9 ms
+            # instead of 0.28 ms), which fell on whichever algorithm was timed first.
+            empty = katib_request(pb, "random", [])
+            for _ in range(args.warmup):
+                stub.GetSuggestions(empty, timeout=60)
+            floor = []
+            for _ in range(args.calls):
+                t0 = time.perf_counter()
+                stub.GetSuggestions(empty, timeout=60)
+                floor.append((time.perf_counter() - t0) * 1e3)
     for row in rows:
         o = time_optuna(optuna, PAIRS[row["algorithm"]][2], base, args.warmup, args.asks)
         t = o["times_ms"]
