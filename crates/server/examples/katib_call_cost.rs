@@ -11,8 +11,9 @@
 //! `multivariate-tpe` and `tpe` in turn).
 use ferrotune_api::convert::wire::WireSuggestionsRequest;
 use ferrotune_api::katib as pb;
-use prost::Message;
 use std::time::Instant;
+use tonic_prost::prost::Message;
+use tonic_prost::prost::bytes::Bytes;
 
 #[path = "../tests/katib_request/mod.rs"]
 mod katib_request;
@@ -42,7 +43,7 @@ fn main() {
         .into_iter()
         .filter(|a| only.as_deref().is_none_or(|o| o == *a))
     {
-        let bytes = bytes::Bytes::from(request(algorithm, 1000).encode_to_vec());
+        let bytes = Bytes::from(request(algorithm, 1000).encode_to_vec());
         let mut t_read = Vec::new();
         let mut t_all = Vec::new();
         for _ in 0..reps {

@@ -3,6 +3,7 @@
 //! generated `SuggestionServer` get the same reply bytes, or the same status and message
 //! (undecodable bytes, requests over the size limit, bad trials).
 
+mod common;
 mod katib_request;
 
 use ferrotune_api::katib as pb;
@@ -66,17 +67,8 @@ async fn call(channel: &Channel, bytes: Vec<u8>) -> Answer {
 
 /// `ferrotune server`, and the generated service alone with the same size limit.
 async fn servers() -> (Channel, Channel) {
-    let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
-    let store = ferrotune_store::SqliteStore::open(&dir.path().join("server.db"))
-        .await
-        .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let ours = listener.local_addr().unwrap();
-    tokio::spawn(ferrotune_server::serve(
-        listener,
-        std::sync::Arc::new(store),
-        std::future::pending(),
-    ));
+    let (ours, dir) = common::serve_default().await;
+    std::mem::forget(dir);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let generated = listener.local_addr().unwrap();
     tokio::spawn(

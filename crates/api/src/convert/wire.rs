@@ -314,8 +314,13 @@ impl WireSuggestionsRequest {
     }
 
     fn raw(&self, t: Text) -> &[u8] {
+        self.span(t.0)
+    }
+
+    /// The bytes of `s` (empty if `s` lies outside them, which no reader makes).
+    fn span(&self, s: Span) -> &[u8] {
         self.bytes
-            .get(t.0.start as usize..t.0.end as usize)
+            .get(s.start as usize..s.end as usize)
             .unwrap_or_default()
     }
 
@@ -355,7 +360,7 @@ impl WireSuggestionsRequest {
     ) -> Result<Vec<TrialView>, ConvertError> {
         let mut views = Vec::with_capacity(self.trials.len());
         for (i, t) in self.trials.iter().enumerate() {
-            let message = &self.bytes[t.span.start as usize..t.span.end as usize];
+            let message = self.span(t.span);
             let reused = kept
                 .by_name
                 .get(self.raw(t.name))
