@@ -48,9 +48,9 @@ fn main() {
         let mut t_all = Vec::new();
         for _ in 0..reps {
             let t0 = Instant::now();
-            let r = WireSuggestionsRequest::read(bytes.clone()).expect("read in place");
+            let mut r = WireSuggestionsRequest::read_heads(bytes.clone()).expect("read in place");
             let t1 = Instant::now();
-            let reply = ferrotune_server::katib::suggest_in_place(&r).expect("suggest");
+            let reply = ferrotune_server::katib::suggest_in_place(&mut r).expect("suggest");
             let t2 = Instant::now();
             std::hint::black_box(reply);
             drop(r);
@@ -60,7 +60,7 @@ fn main() {
         t_read.sort_by(f64::total_cmp);
         t_all.sort_by(f64::total_cmp);
         println!(
-            "{algorithm}: {} bytes; read median {:.3} ms; read+suggest median {:.3} ms",
+            "{algorithm}: {} bytes; heads read median {:.3} ms; read+suggest median {:.3} ms",
             bytes.len(),
             t_read[reps / 2],
             t_all[reps / 2]

@@ -26,6 +26,10 @@ pub enum ServerError {
     FailedPrecondition(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A request that is not the protobuf message it should be, answered as tonic's
+    /// generated services answer it (INTERNAL, with prost's message).
+    #[error(transparent)]
+    Decode(prost::DecodeError),
     /// Nothing by that name, or nothing the caller may see.
     #[error("{0}")]
     NotFound(String),
@@ -62,9 +66,9 @@ impl From<ServerError> for Status {
             ServerError::Algorithm(AlgorithmError::Settings(_)) => {
                 Status::invalid_argument(message)
             }
-            ServerError::Algorithm(AlgorithmError::Internal(_)) | ServerError::Internal(_) => {
-                Status::internal(message)
-            }
+            ServerError::Algorithm(AlgorithmError::Internal(_))
+            | ServerError::Internal(_)
+            | ServerError::Decode(_) => Status::internal(message),
             ServerError::Unavailable(_) => Status::unavailable(message),
             ServerError::FailedPrecondition(_)
             | ServerError::Lifecycle(LifecycleError::Refused(_)) => {

@@ -246,5 +246,49 @@ async fn kept_trial_views_answer_as_a_fresh_conversion() {
         assert!(e.1.contains("trials[30]"), "{e:?}");
         loss(&mut r, 30, "0.5");
         same(&r).await.unwrap();
+        // Trials whose insides the server's reader refuses, after a call that kept every
+        // trial: a metric value that is not UTF-8 (prost refuses it too: the same INTERNAL
+        // status) and an empty group in a status (prost skips it: the same reply).
+        let e = same_bytes(&ours, &generated, &r, 12, |status| {
+            let at = status.len() - 1;
+            status[at] = 0xff;
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(e.0, tonic::Code::Internal, "{e:?}");
+        same(&r).await.unwrap();
+        same_bytes(&ours, &generated, &r, 12, |status| {
+            status.extend_from_slice(&[0x4b, 0x4c])
+        })
+        .await
+        .unwrap();
+        same(&r).await.unwrap();
+    }
+
+    /// `r` with trial `k`'s status bytes changed by `change`, sent to both servers.
+    async fn same_bytes(
+        ours: &Channel,
+        generated: &Channel,
+        r: &pb::GetSuggestionsRequest,
+        k: usize,
+        mut change: impl FnMut(&mut Vec<u8>),
+    ) -> Answer {
+        use tonic_prost::prost::encoding;
+        let mut head = r.clone();
+        head.trials.truncate(k);
+        let mut bytes = head.encode_to_vec();
+        for (j, t) in r.trials.iter().enumerate().skip(k) {
+            let mut trial = t.clone();
+            let mut status = trial.status.take().unwrap().encode_to_vec();
+            if j == k {
+                change(&mut status);
+            }
+            let mut b = trial.encode_to_vec();
+            encoding::bytes::encode(3, &status, &mut b);
+            encoding::bytes::encode(2, &b, &mut bytes);
+        }
+        let a = call(ours, bytes.clone()).await;
+        assert_eq!(a, call(generated, bytes).await);
+        a
     }
 }

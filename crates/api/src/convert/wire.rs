@@ -35,32 +35,103 @@ struct Text(Span);
 /// A `{1: string, 2: string}` message: `ParameterAssignment`, `Metric` and a map entry.
 type Pair = (Text, Text);
 
-/// One trial as indexes into the request's bytes and into the request's pair lists.
+/// One trial as indexes into the request's bytes and, once [`WireSuggestionsRequest::read_trials`]
+/// has read inside it, into the request's pair lists.
 #[derive(Debug)]
 struct WireTrial {
     /// The whole `Trial` message.
     span: Span,
     name: Text,
-    /// `spec.parameter_assignments.assignments`, in `WireSuggestionsRequest::assignments`.
+    /// What the trial's spec and status hold; `None` for a trial left unread (its bytes are
+    /// those of a trial an earlier request's views were made from).
+    inner: Option<Inner>,
+}
+
+/// A trial's spec and status as indexes into [`Pairs`].
+#[derive(Debug, Clone, Copy)]
+struct Inner {
+    /// `spec.parameter_assignments.assignments`.
     assignments: (u32, u32),
-    /// `spec.labels`' entries in wire order (a later one wins), in `labels`.
+    /// `spec.labels`' entries in wire order (a later one wins).
     labels: (u32, u32),
-    /// `status.observation.metrics`, in `metrics`.
+    /// `status.observation.metrics`.
     metrics: (u32, u32),
     /// `status.condition`.
     condition: i32,
 }
 
+/// The `{1: string, 2: string}` messages of trials' specs and statuses, in wire order.
+#[derive(Debug, Default)]
+struct Pairs {
+    assignments: Vec<Pair>,
+    labels: Vec<Pair>,
+    metrics: Vec<Pair>,
+}
+
+impl Pairs {
+    /// `TrialSpec`; a second one in the same trial merges into the first, as in prost.
+    fn read_trial_spec(&mut self, buf: &[u8], span: Span) -> Option<()> {
+        let mut r = Reader::new(buf, span);
+        while r.more() {
+            let (tag, wire) = r.key()?;
+            match tag {
+                2 => check_objective_spec(buf, r.message(wire)?)?,
+                3 => {
+                    let mut a = Reader::new(buf, r.message(wire)?);
+                    while a.more() {
+                        let (tag, wire) = a.key()?;
+                        match tag {
+                            1 => self.assignments.push(read_pair(buf, a.message(wire)?)?),
+                            _ => a.skip(wire)?,
+                        }
+                    }
+                }
+                4 => self.labels.push(read_pair(buf, r.message(wire)?)?),
+                _ => r.skip(wire)?,
+            }
+        }
+        Some(())
+    }
+
+    /// `TrialStatus`: the condition and the metrics (the times are only checked).
+    fn read_trial_status(&mut self, buf: &[u8], span: Span, condition: &mut i32) -> Option<()> {
+        let mut r = Reader::new(buf, span);
+        while r.more() {
+            let (tag, wire) = r.key()?;
+            match tag {
+                1 | 2 => drop(r.string(wire)?),
+                // An int32 from a varint, truncated as prost does.
+                3 => *condition = r.varint_field(wire)? as i32,
+                4 => {
+                    let mut o = Reader::new(buf, r.message(wire)?);
+                    while o.more() {
+                        let (tag, wire) = o.key()?;
+                        match tag {
+                            1 => self.metrics.push(read_pair(buf, o.message(wire)?)?),
+                            _ => o.skip(wire)?,
+                        }
+                    }
+                }
+                _ => r.skip(wire)?,
+            }
+        }
+        Some(())
+    }
+}
+
 /// A `GetSuggestionsRequest` whose trials are read where they lie in the request's bytes.
+///
+/// Reading takes two steps: [`Self::read_heads`] finds the trials and their names, and
+/// [`Self::read_trials`] reads inside those the caller does not already know by their bytes
+/// (Katib sends an experiment's whole history with each call; reading inside 1,000 trials
+/// was most of a `random` call's work).
 #[derive(Debug)]
 pub struct WireSuggestionsRequest {
     /// Every field but `trials`, decoded by prost (they are small); `trials` is empty.
     pub request: pb::GetSuggestionsRequest,
     bytes: Bytes,
     trials: Vec<WireTrial>,
-    assignments: Vec<Pair>,
-    labels: Vec<Pair>,
-    metrics: Vec<Pair>,
+    pairs: Pairs,
 }
 
 /// A cursor over one message's bytes, `pos..end` of the request.
@@ -175,18 +246,19 @@ impl<'a> Reader<'a> {
 }
 
 impl WireSuggestionsRequest {
-    /// Reads a request, or `None` when prost should decode it instead (see the module's
-    /// documentation): then prost's result, error included, is the request's.
+    /// Reads a request whole, or `None` when prost should decode it instead (see the
+    /// module's documentation): then prost's result, error included, is the request's.
     pub fn read(bytes: Bytes) -> Option<Self> {
+        let mut r = Self::read_heads(bytes)?;
+        r.read_trials(|_, _| false)?;
+        Some(r)
+    }
+
+    /// Reads a request but for what lies inside its trials (each trial's name is read),
+    /// or `None` when prost should decode it instead. [`Self::read_trials`] reads the rest.
+    pub fn read_heads(bytes: Bytes) -> Option<Self> {
         let len = u32::try_from(bytes.len()).ok()?;
-        let mut out = WireSuggestionsRequest {
-            request: pb::GetSuggestionsRequest::default(),
-            bytes: Bytes::new(),
-            trials: Vec::new(),
-            assignments: Vec::new(),
-            labels: Vec::new(),
-            metrics: Vec::new(),
-        };
+        let mut trials = Vec::new();
         // The fields other than `trials`, key and value as they came, for prost.
         let mut rest = Vec::new();
         let mut r = Reader::new(&bytes, Span { start: 0, end: len });
@@ -195,113 +267,58 @@ impl WireSuggestionsRequest {
             let (tag, wire) = r.key()?;
             if tag == 2 {
                 let span = r.message(wire)?;
-                out.read_trial(&bytes, span)?;
-                if out.trials.len() == 1 {
-                    // Room for as many more trials as the first one's size says, so that
-                    // the lists are not copied as they grow (bounded: the first trial
-                    // may be tiny and the rest something else).
+                trials.push(WireTrial {
+                    span,
+                    name: read_head(&bytes, span)?,
+                    inner: None,
+                });
+                if trials.len() == 1 {
+                    // Room for as many more trials as the first one's size says (bounded:
+                    // the first trial may be tiny and the rest something else).
                     let more = (r.end - r.pos) / (r.pos - at).max(1) + 1;
-                    out.reserve(more.min(MAX_RESERVED_TRIALS));
+                    trials.reserve(more.min(MAX_RESERVED_TRIALS));
                 }
             } else {
                 r.skip(wire)?;
                 rest.extend_from_slice(&bytes[at..r.pos]);
             }
         }
-        out.request = pb::GetSuggestionsRequest::decode(rest.as_slice()).ok()?;
-        out.bytes = bytes;
-        Some(out)
+        Some(WireSuggestionsRequest {
+            request: pb::GetSuggestionsRequest::decode(rest.as_slice()).ok()?,
+            bytes,
+            trials,
+            pairs: Pairs::default(),
+        })
     }
 
-    /// Room for `more` trials like the first.
-    fn reserve(&mut self, more: usize) {
-        let (a, l, m) = (
-            self.assignments.len(),
-            self.labels.len(),
-            self.metrics.len(),
-        );
-        self.trials.reserve(more);
-        self.assignments.reserve(more.saturating_mul(a));
-        self.labels.reserve(more.saturating_mul(l));
-        self.metrics.reserve(more.saturating_mul(m));
-    }
-
-    fn read_trial(&mut self, buf: &[u8], span: Span) -> Option<()> {
-        let starts = (
-            self.assignments.len() as u32,
-            self.labels.len() as u32,
-            self.metrics.len() as u32,
-        );
-        let mut name = Text::default();
-        let mut condition = 0;
-        let mut r = Reader::new(buf, span);
-        while r.more() {
-            let (tag, wire) = r.key()?;
-            match tag {
-                1 => name = r.string(wire)?,
-                2 => self.read_trial_spec(buf, r.message(wire)?)?,
-                3 => self.read_trial_status(buf, r.message(wire)?, &mut condition)?,
-                _ => r.skip(wire)?,
+    /// Reads inside every trial but those for which `known(name, message)` says that the
+    /// caller has the view of a trial with these very bytes: they were read before, and
+    /// are left unread. `None` when prost should decode the request instead.
+    pub fn read_trials(&mut self, mut known: impl FnMut(&[u8], &[u8]) -> bool) -> Option<()> {
+        let mut read = 0;
+        for k in 0..self.trials.len() {
+            let t = &self.trials[k];
+            if t.inner.is_some() || known(self.raw(t.name), self.span(t.span)) {
+                continue;
             }
-        }
-        self.trials.push(WireTrial {
-            span,
-            name,
-            assignments: (starts.0, self.assignments.len() as u32),
-            labels: (starts.1, self.labels.len() as u32),
-            metrics: (starts.2, self.metrics.len() as u32),
-            condition,
-        });
-        Some(())
-    }
-
-    /// `TrialSpec`; a second one in the same trial merges into the first, as in prost.
-    fn read_trial_spec(&mut self, buf: &[u8], span: Span) -> Option<()> {
-        let mut r = Reader::new(buf, span);
-        while r.more() {
-            let (tag, wire) = r.key()?;
-            match tag {
-                2 => check_objective_spec(buf, r.message(wire)?)?,
-                3 => {
-                    let mut a = Reader::new(buf, r.message(wire)?);
-                    while a.more() {
-                        let (tag, wire) = a.key()?;
-                        match tag {
-                            1 => self.assignments.push(read_pair(buf, a.message(wire)?)?),
-                            _ => a.skip(wire)?,
-                        }
-                    }
-                }
-                4 => self.labels.push(read_pair(buf, r.message(wire)?)?),
-                _ => r.skip(wire)?,
+            let inner = read_inner(&mut self.pairs, &self.bytes, t.span)?;
+            self.trials[k].inner = Some(inner);
+            read += 1;
+            if read == 1 {
+                // Room for the rest of the trials, if they are like this one.
+                let more = self.trials.len() - k;
+                let p = &mut self.pairs;
+                p.assignments.reserve(more * p.assignments.len());
+                p.labels.reserve(more * p.labels.len());
+                p.metrics.reserve(more * p.metrics.len());
             }
         }
         Some(())
     }
 
-    /// `TrialStatus`: the condition and the metrics (the times are only checked).
-    fn read_trial_status(&mut self, buf: &[u8], span: Span, condition: &mut i32) -> Option<()> {
-        let mut r = Reader::new(buf, span);
-        while r.more() {
-            let (tag, wire) = r.key()?;
-            match tag {
-                1 | 2 => drop(r.string(wire)?),
-                // An int32 from a varint, truncated as prost does.
-                3 => *condition = r.varint_field(wire)? as i32,
-                4 => {
-                    let mut o = Reader::new(buf, r.message(wire)?);
-                    while o.more() {
-                        let (tag, wire) = o.key()?;
-                        match tag {
-                            1 => self.metrics.push(read_pair(buf, o.message(wire)?)?),
-                            _ => o.skip(wire)?,
-                        }
-                    }
-                }
-                _ => r.skip(wire)?,
-            }
-        }
-        Some(())
+    /// The request's bytes, as they came.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
     }
 
     fn text(&self, t: Text) -> &str {
@@ -405,7 +422,17 @@ impl WireSuggestionsRequest {
         objective_metric: &str,
     ) -> Result<TrialView, ConvertError> {
         let at = || format!("trials[{i}]");
-        let assignments = &self.assignments[t.assignments.0 as usize..t.assignments.1 as usize];
+        // A trial left unread has the bytes of one read before, so it reads now as it did.
+        let mut own = Pairs::default();
+        let (inner, pairs) = match t.inner {
+            Some(inner) => (inner, &self.pairs),
+            None => match read_inner(&mut own, &self.bytes, t.span) {
+                Some(inner) => (inner, &own),
+                None => return Err(err(at(), "could not be read as it was before")),
+            },
+        };
+        let assignments =
+            &pairs.assignments[inner.assignments.0 as usize..inner.assignments.1 as usize];
         let mut parameters = Vec::with_capacity(space.parameters.len());
         // Katib lists the assignments in the parameters' order: while it does, parameter
         // k's first assignment is the k-th (names are unique), found without a search.
@@ -437,7 +464,7 @@ impl WireSuggestionsRequest {
             parameters.push((p.name.clone(), v));
         }
         let mut objective = None;
-        let metrics = &self.metrics[t.metrics.0 as usize..t.metrics.1 as usize];
+        let metrics = &pairs.metrics[inner.metrics.0 as usize..inner.metrics.1 as usize];
         for (j, m) in metrics.iter().enumerate() {
             if self.raw(m.0) == objective_metric.as_bytes() {
                 let value = self.text(m.1);
@@ -451,13 +478,13 @@ impl WireSuggestionsRequest {
             }
         }
         let mut labels = Labels::new();
-        for &(k, v) in &self.labels[t.labels.0 as usize..t.labels.1 as usize] {
+        for &(k, v) in &pairs.labels[inner.labels.0 as usize..inner.labels.1 as usize] {
             labels.insert(self.text(k).to_string(), self.text(v).to_string());
         }
         Ok(TrialView {
             name: self.text(t.name).to_string(),
             parameters: Assignment(parameters),
-            status: trial_status(t.condition),
+            status: trial_status(inner.condition),
             objective,
             objectives: Vec::new(),
             intermediate: Vec::new(),
@@ -479,6 +506,47 @@ fn utf8(b: &[u8]) -> bool {
         high |= u64::from(x);
     }
     high & 0x8080_8080_8080_8080 == 0 || std::str::from_utf8(b).is_ok()
+}
+
+/// A `Trial`'s name (the last one, as in prost), its other fields only found: their
+/// insides are left to [`read_inner`].
+fn read_head(buf: &[u8], span: Span) -> Option<Text> {
+    let mut name = Text::default();
+    let mut r = Reader::new(buf, span);
+    while r.more() {
+        let (tag, wire) = r.key()?;
+        match tag {
+            1 => name = r.string(wire)?,
+            2 | 3 => drop(r.message(wire)?),
+            _ => r.skip(wire)?,
+        }
+    }
+    Some(name)
+}
+
+/// A `Trial`'s spec and status (whose head [`read_head`] read), their pairs added to `pairs`.
+fn read_inner(pairs: &mut Pairs, buf: &[u8], span: Span) -> Option<Inner> {
+    let starts = (
+        pairs.assignments.len() as u32,
+        pairs.labels.len() as u32,
+        pairs.metrics.len() as u32,
+    );
+    let mut condition = 0;
+    let mut r = Reader::new(buf, span);
+    while r.more() {
+        let (tag, wire) = r.key()?;
+        match tag {
+            2 => pairs.read_trial_spec(buf, r.message(wire)?)?,
+            3 => pairs.read_trial_status(buf, r.message(wire)?, &mut condition)?,
+            _ => r.skip(wire)?,
+        }
+    }
+    Some(Inner {
+        assignments: (starts.0, pairs.assignments.len() as u32),
+        labels: (starts.1, pairs.labels.len() as u32),
+        metrics: (starts.2, pairs.metrics.len() as u32),
+        condition,
+    })
 }
 
 /// A `{1: string, 2: string}` message (the last of each field wins, as in prost).
@@ -525,8 +593,18 @@ pub struct KeptViews {
     views: Vec<Option<TrialView>>,
 }
 
-/// A `GetSuggestions` request as the server takes it: read in place, or decoded by prost
-/// when the in-place reader leaves it to prost.
+impl KeptViews {
+    /// Whether a view was made from a trial named `name` whose message was `message`.
+    pub fn holds(&self, name: &[u8], message: &[u8]) -> bool {
+        self.by_name
+            .get(name)
+            .is_some_and(|&k| self.messages[k] == message)
+    }
+}
+
+/// A `GetSuggestions` request as the server takes it: read in place (its trials' insides
+/// still to read, [`WireSuggestionsRequest::read_trials`]), or decoded by prost when the
+/// in-place reader leaves it to prost.
 #[derive(Debug)]
 pub enum GetSuggestionsCall {
     InPlace(WireSuggestionsRequest),
@@ -564,7 +642,7 @@ impl Decoder for GetSuggestionsDecoder {
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
         // The message's bytes, without a copy (tonic's buffer is split off).
         let bytes = buf.copy_to_bytes(buf.remaining());
-        if let Some(r) = WireSuggestionsRequest::read(bytes.clone()) {
+        if let Some(r) = WireSuggestionsRequest::read_heads(bytes.clone()) {
             return Ok(Some(GetSuggestionsCall::InPlace(r)));
         }
         // tonic-prost's mapping of a decode error: INTERNAL with prost's message.
@@ -686,13 +764,29 @@ mod tests {
         new.name = "t-new".into();
         next.trials.insert(5, new);
         next.trials.push(first.trials[1].clone());
-        let w = read(&next);
+        // Read as the server reads it: the trials with kept bytes are left unread.
+        let mut w = WireSuggestionsRequest::read_heads(Bytes::from(next.encode_to_vec())).unwrap();
+        w.read_trials(|name, message| kept.holds(name, message))
+            .unwrap();
+        let unread: Vec<usize> = (0..w.trial_count())
+            .filter(|&i| w.trials[i].inner.is_none())
+            .collect();
+        // next's trials: t0, t1, t2', t3, t4, t-new, t5, "t0" (was t7), t1 again.
+        assert_eq!(unread, [0, 1, 3, 4, 6, 8]);
         let views = w.trial_views_reusing(&space(), "loss", &mut kept).unwrap();
-        assert_eq!(views, w.trial_views(&space(), "loss").unwrap());
+        assert_eq!(views, read(&next).trial_views(&space(), "loss").unwrap());
         // Reused: trials 0, 1 (once), 3, 4 and 5; converted: the changed 2, the new one,
-        // the renamed 7 and the second 1; trial 6 was not asked for.
+        // the renamed 7 and the second 1 (unread: it is read now, as it was before);
+        // trial 6 was not asked for.
         let reused: Vec<usize> = (0..8).filter(|&k| !unused(&kept, k)).collect();
         assert_eq!(reused, [0, 1, 3, 4, 5]);
+        // Views made again for another space read the unread trials as they were read.
+        let mut other = space();
+        other.parameters.reverse();
+        assert_eq!(
+            w.trial_views(&other, "loss"),
+            read(&next).trial_views(&other, "loss")
+        );
 
         // Kept again, from the views just made: the same request reuses every trial.
         let mut kept = w.keep_views(views);
