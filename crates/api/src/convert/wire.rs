@@ -17,6 +17,7 @@ use ferrotune_core::{Assignment, Labels, SearchSpace, TrialView};
 use prost::Message;
 use prost::bytes::{Buf, Bytes};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder};
 
@@ -45,6 +46,9 @@ struct WireTrial {
     /// What the trial's spec and status hold; `None` for a trial left unread (its bytes are
     /// those of a trial an earlier request's views were made from).
     inner: Option<Inner>,
+    /// The index, in the [`KeptViews`] given to [`WireSuggestionsRequest::read_trials`], of
+    /// the trial with this trial's bytes.
+    kept: Option<u32>,
 }
 
 /// A trial's spec and status as indexes into [`Pairs`].
@@ -250,7 +254,7 @@ impl WireSuggestionsRequest {
     /// module's documentation): then prost's result, error included, is the request's.
     pub fn read(bytes: Bytes) -> Option<Self> {
         let mut r = Self::read_heads(bytes)?;
-        r.read_trials(|_, _| false)?;
+        r.read_trials(None)?;
         Some(r)
     }
 
@@ -271,6 +275,7 @@ impl WireSuggestionsRequest {
                     span,
                     name: read_head(&bytes, span)?,
                     inner: None,
+                    kept: None,
                 });
                 if trials.len() == 1 {
                     // Room for as many more trials as the first one's size says (bounded:
@@ -291,14 +296,30 @@ impl WireSuggestionsRequest {
         })
     }
 
-    /// Reads inside every trial but those for which `known(name, message)` says that the
-    /// caller has the view of a trial with these very bytes: they were read before, and
-    /// are left unread. `None` when prost should decode the request instead.
-    pub fn read_trials(&mut self, mut known: impl FnMut(&[u8], &[u8]) -> bool) -> Option<()> {
+    /// Reads inside every trial but those whose bytes are those of a trial in `kept` (the
+    /// views of an earlier request of the experiment): they were read before, and are left
+    /// unread, each with the index of its twin in `kept` for [`Self::trial_views_reusing`].
+    /// `None` when prost should decode the request instead.
+    pub fn read_trials(&mut self, kept: Option<&KeptViews>) -> Option<()> {
+        // Katib lists an experiment's trials in the same order call after call, new ones
+        // among them: the kept trial after the last one found is tried first.
+        let mut next = 0;
         let mut read = 0;
         for k in 0..self.trials.len() {
             let t = &self.trials[k];
-            if t.inner.is_some() || known(self.raw(t.name), self.span(t.span)) {
+            if t.inner.is_some() {
+                continue;
+            }
+            let twin = kept.and_then(|kept| {
+                let message = self.span(t.span);
+                match kept.messages.get(next) {
+                    Some(m) if m == message => Some(next),
+                    _ => kept.find(self.raw(t.name), message),
+                }
+            });
+            if let Some(twin) = twin {
+                self.trials[k].kept = Some(twin as u32);
+                next = twin + 1;
                 continue;
             }
             let inner = read_inner(&mut self.pairs, &self.bytes, t.span)?;
@@ -368,7 +389,8 @@ impl WireSuggestionsRequest {
     /// [`Self::trial_views`], moving over from `kept` the view of each trial whose message is
     /// byte for byte one that `kept` was made from: the same bytes, the same space and the
     /// same objective metric make the same view, so only new and changed trials are
-    /// converted. `kept` must come from a request with this `space` and `objective_metric`.
+    /// converted. `kept` must be the views given to [`Self::read_trials`], made for this
+    /// `space` and `objective_metric`.
     pub fn trial_views_reusing(
         &self,
         space: &SearchSpace,
@@ -377,12 +399,11 @@ impl WireSuggestionsRequest {
     ) -> Result<Vec<TrialView>, ConvertError> {
         let mut views = Vec::with_capacity(self.trials.len());
         for (i, t) in self.trials.iter().enumerate() {
-            let message = self.span(t.span);
-            let reused = kept
-                .by_name
-                .get(self.raw(t.name))
-                .filter(|&&k| kept.messages[k] == message)
-                .and_then(|&k| kept.views[k].take());
+            // A trial given twice finds its twin's view taken, and is converted.
+            let reused = t
+                .kept
+                .and_then(|k| kept.views.get_mut(k as usize))
+                .and_then(Option::take);
             views.push(match reused {
                 Some(view) => view,
                 None => self.trial_view(i, t, space, objective_metric)?,
@@ -394,17 +415,11 @@ impl WireSuggestionsRequest {
     /// Keeps `views`, this request's trials' views in order (as [`Self::trial_views`] made
     /// them), for [`Self::trial_views_reusing`] on a later request.
     pub fn keep_views(&self, views: Vec<TrialView>) -> KeptViews {
-        let mut by_name = HashMap::with_capacity(self.trials.len());
-        let mut messages = Vec::with_capacity(self.trials.len());
-        for (k, t) in self.trials.iter().enumerate() {
-            // A name given twice keeps its last trial; the others are converted again.
-            by_name.insert(self.slice(t.name.0), k);
-            messages.push(self.slice(t.span));
-        }
-        debug_assert_eq!(views.len(), messages.len());
+        debug_assert_eq!(views.len(), self.trials.len());
         KeptViews {
-            by_name,
-            messages,
+            names: self.trials.iter().map(|t| self.slice(t.name.0)).collect(),
+            messages: self.trials.iter().map(|t| self.slice(t.span)).collect(),
+            by_name: OnceLock::new(),
             views: views.into_iter().map(Some).collect(),
         }
     }
@@ -585,20 +600,31 @@ fn check_objective_spec(buf: &[u8], span: Span) -> Option<()> {
 /// [`WireSuggestionsRequest::trial_views_reusing`]). It holds that request's bytes.
 #[derive(Debug, Default)]
 pub struct KeptViews {
-    /// A trial's index by its name.
-    by_name: HashMap<Bytes, usize>,
+    /// Each trial's name.
+    names: Vec<Bytes>,
     /// Each trial's whole message.
     messages: Vec<Bytes>,
+    /// A trial's index by its name (a name given twice: its last trial), made when first
+    /// needed: a request whose trials come in the kept order needs none.
+    by_name: OnceLock<HashMap<Bytes, usize>>,
     /// Each trial's view, until a later request takes it.
     views: Vec<Option<TrialView>>,
 }
 
 impl KeptViews {
-    /// Whether a view was made from a trial named `name` whose message was `message`.
-    pub fn holds(&self, name: &[u8], message: &[u8]) -> bool {
-        self.by_name
+    /// The index of the trial named `name` whose message was `message`.
+    fn find(&self, name: &[u8], message: &[u8]) -> Option<usize> {
+        let by_name = self.by_name.get_or_init(|| {
+            let mut by_name = HashMap::with_capacity(self.names.len());
+            for (k, name) in self.names.iter().enumerate() {
+                by_name.insert(name.clone(), k);
+            }
+            by_name
+        });
+        by_name
             .get(name)
-            .is_some_and(|&k| self.messages[k] == message)
+            .copied()
+            .filter(|&k| self.messages[k] == message)
     }
 }
 
@@ -740,6 +766,13 @@ mod tests {
         kept.views[k].is_some()
     }
 
+    /// `r` read as the server reads it: the trials with bytes kept in `kept` left unread.
+    fn read_with(r: &pb::GetSuggestionsRequest, kept: &KeptViews) -> WireSuggestionsRequest {
+        let mut w = WireSuggestionsRequest::read_heads(Bytes::from(r.encode_to_vec())).unwrap();
+        w.read_trials(Some(kept)).unwrap();
+        w
+    }
+
     #[test]
     fn kept_views_are_reused_for_trials_with_the_same_bytes_only() {
         let read = |r: &pb::GetSuggestionsRequest| {
@@ -764,10 +797,7 @@ mod tests {
         new.name = "t-new".into();
         next.trials.insert(5, new);
         next.trials.push(first.trials[1].clone());
-        // Read as the server reads it: the trials with kept bytes are left unread.
-        let mut w = WireSuggestionsRequest::read_heads(Bytes::from(next.encode_to_vec())).unwrap();
-        w.read_trials(|name, message| kept.holds(name, message))
-            .unwrap();
+        let w = read_with(&next, &kept);
         let unread: Vec<usize> = (0..w.trial_count())
             .filter(|&i| w.trials[i].inner.is_none())
             .collect();
@@ -783,35 +813,55 @@ mod tests {
         // Views made again for another space read the unread trials as they were read.
         let mut other = space();
         other.parameters.reverse();
-        assert_eq!(
-            w.trial_views(&other, "loss"),
-            read(&next).trial_views(&other, "loss")
+        let again = w.trial_views(&other, "loss").unwrap();
+        assert_eq!(again, read(&next).trial_views(&other, "loss").unwrap());
+
+        // Kept again, from the views just made: the same request reuses every trial, names
+        // given twice included (found in the kept order).
+        let mut kept = w.keep_views(views);
+        let w = read_with(&next, &kept);
+        let views = w.trial_views_reusing(&space(), "loss", &mut kept).unwrap();
+        assert_eq!(views, read(&next).trial_views(&space(), "loss").unwrap());
+        assert!((0..9).all(|k| !unused(&kept, k)));
+        assert!(
+            kept.by_name.get().is_none(),
+            "a lookup by name for trials in order"
         );
 
-        // Kept again, from the views just made: the same request reuses every trial.
+        // The same trials in another order: each found by its name.
         let mut kept = w.keep_views(views);
+        let mut shuffled = next.clone();
+        shuffled.trials.reverse();
+        let w = read_with(&shuffled, &kept);
         let views = w.trial_views_reusing(&space(), "loss", &mut kept).unwrap();
-        assert_eq!(views, w.trial_views(&space(), "loss").unwrap());
-        // But for names given twice ("t0" and "t1"): a name keeps its last trial, so the
-        // first "t0" (other bytes) is converted again, and so is one of the two "t1".
+        assert_eq!(
+            views,
+            read(&shuffled).trial_views(&space(), "loss").unwrap()
+        );
+        // Each name's last trial was found ("t0" is trial 7's, "t1" trial 8's), and trial 0
+        // (the other "t0", whose name finds trial 7's other bytes) converted again.
         let unused: Vec<usize> = (0..9).filter(|&k| unused(&kept, k)).collect();
         assert_eq!(unused, [0, 1]);
 
         // A bad trial that was good before: the same error as without kept views.
-        let mut bad = next.clone();
+        let mut kept = w.keep_views(views);
+        let mut bad = shuffled.clone();
         bad.trials[3].status.as_mut().unwrap().observation = Some(pb::Observation {
             metrics: vec![pb::Metric {
                 name: "loss".into(),
                 value: "n/a".into(),
             }],
         });
-        let w2 = read(&bad);
+        let w2 = read_with(&bad, &kept);
         let e = w2
             .trial_views_reusing(&space(), "loss", &mut kept)
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            w2.trial_views(&space(), "loss").unwrap_err().to_string()
+            read(&bad)
+                .trial_views(&space(), "loss")
+                .unwrap_err()
+                .to_string()
         );
     }
 
