@@ -157,11 +157,7 @@ def time_ferrotune(pb, stub, algorithm, points, warmup, calls, address=None):
         reply = stub.GetSuggestions(request, timeout=600)
         times.append((time.perf_counter() - t0) * 1e3)
         check_reply(reply, algorithm)
-    server_ms = None
-    if before is not None:
-        after = server_suggestion_seconds(address)
-        if after[1] > before[1]:
-            server_ms = (after[0] - before[0]) / (after[1] - before[1]) * 1e3
+    server_ms = server_mean_ms(address, before)
     # What the client's own protobuf serialisation of the request takes, part of each call.
     serialise = []
     for _ in range(calls):
@@ -178,29 +174,60 @@ def growing_requests(pb, algorithm, points, history_n, calls):
     return [katib_request(pb, algorithm, points[:history_n + k]) for k in range(calls)]
 
 
-def time_katib_patterns(pb, stub, algorithm, points, history_n, growing):
+def serialise_each(requests):
+    """The median time of each request's `SerializeToString()`, once each (a request the
+    client has not touched for a while serialises slower than one it just sent)."""
+    times = []
+    for request in requests:
+        t0 = time.perf_counter()
+        request.SerializeToString()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def server_mean_ms(address, before):
+    """The server's mean time per call since `before` (its `/metrics` histogram)."""
+    if before is None:
+        return None
+    after = server_suggestion_seconds(address)
+    if after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1]) * 1e3
+
+
+def time_katib_patterns(pb, stub, algorithm, points, history_n, growing, address=None):
     """Two harder cases than a repeated request: Katib's own pattern, `growing` (the same
     experiment, so the server's kept algorithm and trials are reused after their checks),
     and a first call, where each request names a new experiment (nothing kept: everything
-    is built). The requests are made before the clock starts."""
+    is built). The requests are made before the clock starts. Each case also gives the
+    server's mean and the client's serialisation of its requests, as the table does."""
     calls = len(growing)
+    before = server_suggestion_seconds(address) if address else None
     grow = []
     for request in growing:
         t0 = time.perf_counter()
         reply = stub.GetSuggestions(request, timeout=600)
         grow.append((time.perf_counter() - t0) * 1e3)
         check_reply(reply, algorithm)
+    grow_server = server_mean_ms(address, before)
+    grow_serialise = serialise_each(growing)
+    before = server_suggestion_seconds(address) if address else None
     first = []
+    firsts = []
     for k in range(max(1, calls // 4)):
         request = katib_request(pb, algorithm, points[:history_n])
         request.experiment.name = f"first-call-{algorithm}-{k}"
+        firsts.append(request)
         t0 = time.perf_counter()
         reply = stub.GetSuggestions(request, timeout=600)
         first.append((time.perf_counter() - t0) * 1e3)
         check_reply(reply, algorithm)
-    return dict(growing_ms=dict(median=statistics.median(grow), p99=p99(grow)),
-                growing_n=len(grow), first_ms=dict(median=statistics.median(first),
-                                                   p99=p99(first)),
+    return dict(growing_ms=dict(median=statistics.median(grow), p99=p99(grow),
+                                server_mean=grow_server, serialise=grow_serialise),
+                growing_n=len(grow),
+                first_ms=dict(median=statistics.median(first), p99=p99(first),
+                              server_mean=server_mean_ms(address, before),
+                              serialise=serialise_each(firsts)),
                 first_n=len(first))
 
 
@@ -230,6 +257,11 @@ def sig(x):
         return "0"
     e = math.floor(math.log10(abs(x)))
     return f"{x:.{max(0, 2 - e)}f}"
+
+
+def sig_or(x):
+    """`sig(x)`, or a dash for no figure."""
+    return "—" if x is None else sig(x)
 
 
 def section(results, meta):
@@ -296,7 +328,7 @@ def section(results, meta):
         ser = r.get("serialise_ms")
         lines.append(f"| `{r['algorithm']}` / `{r['optuna']}`{r['optuna_note']} | "
                      f"{sig(f['median'])} | {sig(f['p99'])} | "
-                     f"{sig(server) if server is not None else '—'} | "
+                     f"{sig_or(server)} | "
                      f"{sig(ser) if ser is not None else '—'} | "
                      f"{sig(o['median'])} | {sig(o['p99'])} | "
                      f"{sig(o['median'] / f['median'])}× |")
@@ -317,17 +349,24 @@ def section(results, meta):
             "same experiment, so the kept algorithm is reused after its checks); *first call*, "
             "each request naming a new experiment with the table's "
             f"{a['history']:,} trials (nothing kept: everything is built). *ratio*: the "
-            "table's Optuna median over these medians.",
+            "table's Optuna median over these medians. *server* and *client serialisation* "
+            "as in the table, the latter the median of one `SerializeToString()` of each of "
+            "the case's requests after its calls: the client serialises each request only "
+            "once, and a Python request it has not touched for a while takes it longer than "
+            "the table's, which is sent again and again.",
             "",
-            "| algorithm | growing history: median ms | p99 ms | ratio | first call: median ms "
-            "| p99 ms | ratio |",
-            "|---|---|---|---|---|---|---|",
+            "| algorithm | growing history: median ms | p99 ms | server mean ms | client "
+            "serialisation ms | ratio | first call: median ms | p99 ms | server mean ms | "
+            "client serialisation ms | ratio |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in patterns:
             g, f1, o = r["growing_ms"], r["first_ms"], r["optuna_ms"]["median"]
             lines.append(f"| `{r['algorithm']}` ({r['growing_n']} and {r['first_n']} calls) | "
-                         f"{sig(g['median'])} | {sig(g['p99'])} | {sig(o / g['median'])}× | "
+                         f"{sig(g['median'])} | {sig(g['p99'])} | {sig_or(g['server_mean'])} | "
+                         f"{sig(g['serialise'])} | {sig(o / g['median'])}× | "
                          f"{sig(f1['median'])} | {sig(f1['p99'])} | "
+                         f"{sig_or(f1['server_mean'])} | {sig(f1['serialise'])} | "
                          f"{sig(o / f1['median'])}× |")
         lines.append("")
     if tpe_rows:
@@ -428,7 +467,7 @@ def main():
                                  ferrotune_ms=dict(median=statistics.median(t), p99=p99(t))))
                 if alg in ("tpe", "multivariate-tpe"):
                     rows[-1].update(time_katib_patterns(pb, stub, alg, points, args.history,
-                                                        growing.pop(alg)))
+                                                        growing.pop(alg), args.address))
                     print(f"bench: ferrotune {alg}: growing history median "
                           f"{rows[-1]['growing_ms']['median']:.3f} ms, first call median "
                           f"{rows[-1]['first_ms']['median']:.3f} ms", file=sys.stderr)

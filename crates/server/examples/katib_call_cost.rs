@@ -7,8 +7,11 @@
 //!     cargo build --release -p ferrotune-server --example katib_call_cost
 //!     valgrind --tool=callgrind target/release/examples/katib_call_cost 21 random
 //!
-//! Arguments: the number of calls (default 200), and one algorithm (default: `random`,
-//! `multivariate-tpe` and `tpe` in turn).
+//! Arguments: the number of calls (default 200), one algorithm (default: `random`,
+//! `multivariate-tpe` and `tpe` in turn), and `grow` for Katib's own pattern: each call's
+//! request holds one more trial than the last (1,000, 1,001, …; the requests for 200 calls
+//! are made first whatever the number of calls, so that 1 and 21 calls differ only in the
+//! calls).
 use ferrotune_api::convert::wire::WireSuggestionsRequest;
 use ferrotune_api::katib as pb;
 use std::time::Instant;
@@ -43,10 +46,24 @@ fn main() {
         .into_iter()
         .filter(|a| only.as_deref().is_none_or(|o| o == *a))
     {
-        let bytes = Bytes::from(request(algorithm, 1000).encode_to_vec());
+        let grow = std::env::args().nth(3).is_some_and(|g| g == "grow");
+        let requests: Vec<Bytes> = if grow {
+            let all = request(algorithm, 1000 + reps.max(200));
+            (0..reps.max(200))
+                .map(|i| {
+                    let mut r = all.clone();
+                    r.trials.truncate(1000 + i);
+                    Bytes::from(r.encode_to_vec())
+                })
+                .collect()
+        } else {
+            vec![Bytes::from(request(algorithm, 1000).encode_to_vec())]
+        };
+        let bytes = requests[0].clone();
         let mut t_read = Vec::new();
         let mut t_all = Vec::new();
-        for _ in 0..reps {
+        for call in 0..reps {
+            let bytes = requests[call % requests.len()].clone();
             let t0 = Instant::now();
             let mut r = WireSuggestionsRequest::read_heads(bytes.clone()).expect("read in place");
             let t1 = Instant::now();
