@@ -11,7 +11,7 @@
 //! `multivariate-tpe` and `tpe` in turn), and `grow` for Katib's own pattern: each call's
 //! request holds one more trial than the last (1,000, 1,001, …; the requests for 200 calls
 //! are made first whatever the number of calls, so that 1 and 21 calls differ only in the
-//! calls).
+//! calls), or `first` for first calls (each request names a new experiment).
 use ferrotune_api::convert::wire::WireSuggestionsRequest;
 use ferrotune_api::katib as pb;
 use std::time::Instant;
@@ -46,13 +46,26 @@ fn main() {
         .into_iter()
         .filter(|a| only.as_deref().is_none_or(|o| o == *a))
     {
-        let grow = std::env::args().nth(3).is_some_and(|g| g == "grow");
+        let pattern = std::env::args().nth(3);
+        let grow = pattern.as_deref() == Some("grow");
+        let first = pattern.as_deref() == Some("first");
         let requests: Vec<Bytes> = if grow {
             let all = request(algorithm, 1000 + reps.max(200));
             (0..reps.max(200))
                 .map(|i| {
                     let mut r = all.clone();
                     r.trials.truncate(1000 + i);
+                    Bytes::from(r.encode_to_vec())
+                })
+                .collect()
+        } else if first {
+            let one = request(algorithm, 1000);
+            (0..reps.max(200))
+                .map(|i| {
+                    let mut r = one.clone();
+                    if let Some(e) = r.experiment.as_mut() {
+                        e.name = format!("first-call-{i}");
+                    }
                     Bytes::from(r.encode_to_vec())
                 })
                 .collect()
