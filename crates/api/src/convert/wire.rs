@@ -80,16 +80,7 @@ impl Pairs {
             let (tag, wire) = r.key()?;
             match tag {
                 2 => check_objective_spec(buf, r.message(wire)?)?,
-                3 => {
-                    let mut a = Reader::new(buf, r.message(wire)?);
-                    while a.more() {
-                        let (tag, wire) = a.key()?;
-                        match tag {
-                            1 => self.assignments.push(read_pair(buf, a.message(wire)?)?),
-                            _ => a.skip(wire)?,
-                        }
-                    }
-                }
+                3 => read_pairs(buf, r.message(wire)?, &mut self.assignments)?,
                 4 => self.labels.push(read_pair(buf, r.message(wire)?)?),
                 _ => r.skip(wire)?,
             }
@@ -106,16 +97,7 @@ impl Pairs {
                 1 | 2 => drop(r.string(wire)?),
                 // An int32 from a varint, truncated as prost does.
                 3 => *condition = r.varint_field(wire)? as i32,
-                4 => {
-                    let mut o = Reader::new(buf, r.message(wire)?);
-                    while o.more() {
-                        let (tag, wire) = o.key()?;
-                        match tag {
-                            1 => self.metrics.push(read_pair(buf, o.message(wire)?)?),
-                            _ => o.skip(wire)?,
-                        }
-                    }
-                }
+                4 => read_pairs(buf, r.message(wire)?, &mut self.metrics)?,
                 _ => r.skip(wire)?,
             }
         }
@@ -562,6 +544,20 @@ fn read_inner(pairs: &mut Pairs, buf: &[u8], span: Span) -> Option<Inner> {
         metrics: (starts.2, pairs.metrics.len() as u32),
         condition,
     })
+}
+
+/// The pairs of a message whose field 1 is a list of them (`ParameterAssignments`,
+/// `Observation`), added to `out`.
+fn read_pairs(buf: &[u8], span: Span, out: &mut Vec<Pair>) -> Option<()> {
+    let mut r = Reader::new(buf, span);
+    while r.more() {
+        let (tag, wire) = r.key()?;
+        match tag {
+            1 => out.push(read_pair(buf, r.message(wire)?)?),
+            _ => r.skip(wire)?,
+        }
+    }
+    Some(())
 }
 
 /// A `{1: string, 2: string}` message (the last of each field wins, as in prost).
