@@ -150,7 +150,7 @@ def time_ferrotune(pb, stub, algorithm, points, warmup, calls, address=None):
             state = True
     for _ in range(warmup):
         check_reply(stub.GetSuggestions(request, timeout=600), algorithm)
-    before = server_suggestion_seconds(address) if address else None
+    before = server_clock(address)
     times = []
     for _ in range(calls):
         t0 = time.perf_counter()
@@ -159,13 +159,9 @@ def time_ferrotune(pb, stub, algorithm, points, warmup, calls, address=None):
         check_reply(reply, algorithm)
     server_ms = server_mean_ms(address, before)
     # What the client's own protobuf serialisation of the request takes, part of each call.
-    serialise = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        request.SerializeToString()
-        serialise.append((time.perf_counter() - t0) * 1e3)
+    serialise = serialise_each([request] * calls)
     return dict(times_ms=times, request_bytes=request.ByteSize(), with_state=state,
-                server_mean_ms=server_ms, serialise_ms=statistics.median(serialise))
+                server_mean_ms=server_ms, serialise_ms=serialise)
 
 
 def growing_requests(pb, algorithm, points, history_n, calls):
@@ -175,14 +171,20 @@ def growing_requests(pb, algorithm, points, history_n, calls):
 
 
 def serialise_each(requests):
-    """The median time of each request's `SerializeToString()`, once each (a request the
-    client has not touched for a while serialises slower than one it just sent)."""
+    """The median time of the requests' `SerializeToString()`, one for each in the list (a
+    request the client has not touched for a while serialises slower than one it just
+    sent)."""
     times = []
     for request in requests:
         t0 = time.perf_counter()
         request.SerializeToString()
         times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
+
+
+def server_clock(address):
+    """The server's suggestion time and count so far, if it is ours (see `server_mean_ms`)."""
+    return server_suggestion_seconds(address) if address else None
 
 
 def server_mean_ms(address, before):
@@ -202,7 +204,7 @@ def time_katib_patterns(pb, stub, algorithm, points, history_n, growing, address
     is built). The requests are made before the clock starts. Each case also gives the
     server's mean and the client's serialisation of its requests, as the table does."""
     calls = len(growing)
-    before = server_suggestion_seconds(address) if address else None
+    before = server_clock(address)
     grow = []
     for request in growing:
         t0 = time.perf_counter()
@@ -211,7 +213,7 @@ def time_katib_patterns(pb, stub, algorithm, points, history_n, growing, address
         check_reply(reply, algorithm)
     grow_server = server_mean_ms(address, before)
     grow_serialise = serialise_each(growing)
-    before = server_suggestion_seconds(address) if address else None
+    before = server_clock(address)
     first = []
     firsts = []
     for k in range(max(1, calls // 4)):
@@ -329,7 +331,7 @@ def section(results, meta):
         lines.append(f"| `{r['algorithm']}` / `{r['optuna']}`{r['optuna_note']} | "
                      f"{sig(f['median'])} | {sig(f['p99'])} | "
                      f"{sig_or(server)} | "
-                     f"{sig(ser) if ser is not None else '—'} | "
+                     f"{sig_or(ser)} | "
                      f"{sig(o['median'])} | {sig(o['p99'])} | "
                      f"{sig(o['median'] / f['median'])}× |")
     lines.append("")

@@ -39,6 +39,21 @@ fn request(algorithm: &str, n: usize) -> pb::GetSuggestionsRequest {
     r
 }
 
+/// `n` requests, the `i`-th `base` changed by `change(request, i)`.
+fn variants(
+    base: pb::GetSuggestionsRequest,
+    n: usize,
+    change: impl Fn(&mut pb::GetSuggestionsRequest, usize),
+) -> Vec<Bytes> {
+    (0..n)
+        .map(|i| {
+            let mut r = base.clone();
+            change(&mut r, i);
+            Bytes::from(r.encode_to_vec())
+        })
+        .collect()
+}
+
 fn main() {
     let reps: usize = std::env::args().nth(1).map_or(200, |s| s.parse().unwrap());
     let only = std::env::args().nth(2);
@@ -46,39 +61,26 @@ fn main() {
         .into_iter()
         .filter(|a| only.as_deref().is_none_or(|o| o == *a))
     {
-        let pattern = std::env::args().nth(3);
-        let grow = pattern.as_deref() == Some("grow");
-        let first = pattern.as_deref() == Some("first");
-        let requests: Vec<Bytes> = if grow {
-            let all = request(algorithm, 1000 + reps.max(200));
-            (0..reps.max(200))
-                .map(|i| {
-                    let mut r = all.clone();
-                    r.trials.truncate(1000 + i);
-                    Bytes::from(r.encode_to_vec())
-                })
-                .collect()
-        } else if first {
-            let one = request(algorithm, 1000);
-            (0..reps.max(200))
-                .map(|i| {
-                    let mut r = one.clone();
-                    if let Some(e) = r.experiment.as_mut() {
-                        e.name = format!("first-call-{i}");
-                    }
-                    Bytes::from(r.encode_to_vec())
-                })
-                .collect()
-        } else {
-            vec![Bytes::from(request(algorithm, 1000).encode_to_vec())]
+        // The requests of 200 calls at least, whatever the number of calls.
+        let made = reps.max(200);
+        let requests = match std::env::args().nth(3).as_deref() {
+            None => vec![Bytes::from(request(algorithm, 1000).encode_to_vec())],
+            Some("grow") => variants(request(algorithm, 1000 + made), made, |r, i| {
+                r.trials.truncate(1000 + i)
+            }),
+            Some("first") => variants(request(algorithm, 1000), made, |r, i| {
+                if let Some(e) = r.experiment.as_mut() {
+                    e.name = format!("first-call-{i}");
+                }
+            }),
+            Some(other) => panic!("pattern {other:?}: give grow, first or nothing"),
         };
-        let bytes = requests[0].clone();
         let mut t_read = Vec::new();
         let mut t_all = Vec::new();
         for call in 0..reps {
             let bytes = requests[call % requests.len()].clone();
             let t0 = Instant::now();
-            let mut r = WireSuggestionsRequest::read_heads(bytes.clone()).expect("read in place");
+            let mut r = WireSuggestionsRequest::read_heads(bytes).expect("read in place");
             let t1 = Instant::now();
             let reply = ferrotune_server::katib::suggest_in_place(&mut r).expect("suggest");
             let t2 = Instant::now();
@@ -91,7 +93,7 @@ fn main() {
         t_all.sort_by(f64::total_cmp);
         println!(
             "{algorithm}: {} bytes; heads read median {:.3} ms; read+suggest median {:.3} ms",
-            bytes.len(),
+            requests[0].len(),
             t_read[reps / 2],
             t_all[reps / 2]
         );

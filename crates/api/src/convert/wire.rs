@@ -289,9 +289,6 @@ impl WireSuggestionsRequest {
         let mut read = 0;
         for k in 0..self.trials.len() {
             let t = &self.trials[k];
-            if t.inner.is_some() {
-                continue;
-            }
             let twin = kept.and_then(|kept| {
                 let message = self.span(t.span);
                 match kept.messages.get(next) {
@@ -307,8 +304,9 @@ impl WireSuggestionsRequest {
             let inner = read_inner(&mut self.pairs, &self.bytes, t.span)?;
             self.trials[k].inner = Some(inner);
             read += 1;
-            if read == 1 {
-                // Room for the rest of the trials, if they are like this one.
+            if read == 1 && kept.is_none() {
+                // Room for the rest of the trials, if they are like this one (with kept
+                // views, most of them are left unread).
                 let more = self.trials.len() - k;
                 let p = &mut self.pairs;
                 p.assignments.reserve(more * p.assignments.len());
