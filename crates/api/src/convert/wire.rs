@@ -284,8 +284,12 @@ impl WireSuggestionsRequest {
     /// `None` when prost should decode the request instead.
     pub fn read_trials(&mut self, kept: Option<&KeptViews>) -> Option<()> {
         // Katib lists an experiment's trials in the same order call after call, new ones
-        // among them: the kept trial after the last one found is tried first.
+        // among them: the kept trial after the last one found is tried first. Once as many
+        // trials have been found as were kept, the rest are new ones (or trials given
+        // twice, whose twins' views are taken): no lookup by name, which would make the
+        // name map for a history that only grew at its end.
         let mut next = 0;
+        let mut found = 0;
         let mut read = 0;
         for k in 0..self.trials.len() {
             let t = &self.trials[k];
@@ -293,12 +297,14 @@ impl WireSuggestionsRequest {
                 let message = self.span(t.span);
                 match kept.messages.get(next) {
                     Some(m) if m == message => Some(next),
+                    _ if found >= kept.messages.len() => None,
                     _ => kept.find(self.raw(t.name), message),
                 }
             });
             if let Some(twin) = twin {
                 self.trials[k].kept = Some(twin as u32);
                 next = twin + 1;
+                found += 1;
                 continue;
             }
             let inner = read_inner(&mut self.pairs, &self.bytes, t.span)?;
@@ -820,6 +826,30 @@ mod tests {
         assert!(
             kept.by_name.get().is_none(),
             "a lookup by name for trials in order"
+        );
+
+        // The history grown at its end, as Katib's grows: every kept trial found in order,
+        // the new one read, and no name map made.
+        let mut grown_kept = w.keep_views(views.clone());
+        let mut grown = next.clone();
+        let mut newer = first.trials[2].clone();
+        newer.name = "t-newer".into();
+        grown.trials.push(newer);
+        let g = read_with(&grown, &grown_kept);
+        let unread: Vec<usize> = (0..g.trial_count())
+            .filter(|&i| g.trials[i].inner.is_none())
+            .collect();
+        assert_eq!(unread, (0..9).collect::<Vec<_>>());
+        assert!(
+            grown_kept.by_name.get().is_none(),
+            "a lookup by name for a history grown at its end"
+        );
+        let views_grown = g
+            .trial_views_reusing(&space(), "loss", &mut grown_kept)
+            .unwrap();
+        assert_eq!(
+            views_grown,
+            read(&grown).trial_views(&space(), "loss").unwrap()
         );
 
         // The same trials in another order: each found by its name.
