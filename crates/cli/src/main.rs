@@ -10,7 +10,12 @@ use std::process::ExitCode;
 
 /// mimalloc rather than glibc's allocator: a Katib `GetSuggestions` call with 1,000 trials
 /// makes and frees some 16,000 small strings, and turning its trials into a history took
-/// 0.59 ms with glibc's allocator against 0.22 ms with mimalloc.
+/// 0.59 ms with glibc's allocator against 0.22 ms with mimalloc. It is built without its
+/// advice to use transparent huge pages (the `no_thp` feature; child processes keep the
+/// machine's setting): a first call for a new experiment touches fresh heap, and each huge
+/// page it faulted in was 2 MiB for the kernel to clear while the call waited. At 1,000
+/// trials, 50 first calls took 3.65 ms on average in the server with huge pages and 1.96 ms
+/// without (p99 end to end 26.6 and 3.97 ms; RESULTS.md, "Katib GetSuggestions latency").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
