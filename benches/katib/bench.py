@@ -159,27 +159,13 @@ def time_ferrotune(pb, stub, algorithm, points, warmup, calls, address=None):
         check_reply(reply, algorithm)
     server_ms = server_mean_ms(address, before)
     # What the client's own protobuf serialisation of the request takes, part of each call.
-    serialise = serialise_each([request] * calls)
-    return dict(times_ms=times, request_bytes=request.ByteSize(), with_state=state,
-                server_mean_ms=server_ms, serialise_ms=serialise)
-
-
-def growing_requests(pb, algorithm, points, history_n, calls):
-    """Katib's own pattern: each call's history holds one more completed trial than the
-    last."""
-    return [katib_request(pb, algorithm, points[:history_n + k]) for k in range(calls)]
-
-
-def serialise_each(requests):
-    """The median time of the requests' `SerializeToString()`, one for each in the list (a
-    request the client has not touched for a while serialises slower than one it just
-    sent)."""
-    times = []
-    for request in requests:
+    serialise = []
+    for _ in range(calls):
         t0 = time.perf_counter()
         request.SerializeToString()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+        serialise.append((time.perf_counter() - t0) * 1e3)
+    return dict(times_ms=times, request_bytes=request.ByteSize(), with_state=state,
+                server_mean_ms=server_ms, serialise_ms=statistics.median(serialise))
 
 
 def server_clock(address):
@@ -197,40 +183,44 @@ def server_mean_ms(address, before):
     return (after[0] - before[0]) / (after[1] - before[1]) * 1e3
 
 
-def time_katib_patterns(pb, stub, algorithm, points, history_n, growing, address=None):
-    """Two harder cases than a repeated request: Katib's own pattern, `growing` (the same
-    experiment, so the server's kept algorithm and trials are reused after their checks),
-    and a first call, where each request names a new experiment (nothing kept: everything
-    is built). The requests are made before the clock starts. Each case also gives the
-    server's mean and the client's serialisation of its requests, as the table does."""
-    calls = len(growing)
+def time_katib_patterns(pb, stub, algorithm, points, history_n, calls, address=None):
+    """Two harder cases than a repeated request: Katib's own pattern, growing history (each
+    call's history holds one more completed trial than the last; the same experiment, so
+    the server's kept algorithm and trials are reused after their checks), and a first
+    call, where each request names a new experiment (nothing kept: everything is built).
+    Each request is made right before its call, untimed, as Katib's controller builds its
+    request from its trials and then sends it. Each case also gives the server's mean and
+    the client's serialisation of its requests, as the table does."""
+    def timed(requests):
+        times, serialise = [], []
+        for request in requests:
+            t0 = time.perf_counter()
+            reply = stub.GetSuggestions(request, timeout=600)
+            times.append((time.perf_counter() - t0) * 1e3)
+            check_reply(reply, algorithm)
+            t0 = time.perf_counter()
+            request.SerializeToString()
+            serialise.append((time.perf_counter() - t0) * 1e3)
+        return dict(median=statistics.median(times), p99=p99(times),
+                    serialise=statistics.median(serialise)), len(times)
+
+    def growing():
+        for k in range(calls):
+            yield katib_request(pb, algorithm, points[:history_n + k])
+
+    def firsts():
+        for k in range(max(1, calls // 4)):
+            request = katib_request(pb, algorithm, points[:history_n])
+            request.experiment.name = f"first-call-{algorithm}-{k}"
+            yield request
+
     before = server_clock(address)
-    grow = []
-    for request in growing:
-        t0 = time.perf_counter()
-        reply = stub.GetSuggestions(request, timeout=600)
-        grow.append((time.perf_counter() - t0) * 1e3)
-        check_reply(reply, algorithm)
-    grow_server = server_mean_ms(address, before)
-    grow_serialise = serialise_each(growing)
+    grow, grow_n = timed(growing())
+    grow["server_mean"] = server_mean_ms(address, before)
     before = server_clock(address)
-    first = []
-    firsts = []
-    for k in range(max(1, calls // 4)):
-        request = katib_request(pb, algorithm, points[:history_n])
-        request.experiment.name = f"first-call-{algorithm}-{k}"
-        firsts.append(request)
-        t0 = time.perf_counter()
-        reply = stub.GetSuggestions(request, timeout=600)
-        first.append((time.perf_counter() - t0) * 1e3)
-        check_reply(reply, algorithm)
-    return dict(growing_ms=dict(median=statistics.median(grow), p99=p99(grow),
-                                server_mean=grow_server, serialise=grow_serialise),
-                growing_n=len(grow),
-                first_ms=dict(median=statistics.median(first), p99=p99(first),
-                              server_mean=server_mean_ms(address, before),
-                              serialise=serialise_each(firsts)),
-                first_n=len(first))
+    first, first_n = timed(firsts())
+    first["server_mean"] = server_mean_ms(address, before)
+    return dict(growing_ms=grow, growing_n=grow_n, first_ms=first, first_n=first_n)
 
 
 def time_optuna(optuna, make_sampler, points, warmup, asks):
@@ -353,9 +343,9 @@ def section(results, meta):
             f"{a['history']:,} trials (nothing kept: everything is built). *ratio*: the "
             "table's Optuna median over these medians. *server* and *client serialisation* "
             "as in the table, the latter the median of one `SerializeToString()` of each of "
-            "the case's requests after its calls: the client serialises each request only "
-            "once, and a Python request it has not touched for a while takes it longer than "
-            "the table's, which is sent again and again.",
+            "the case's requests right after its call. Each request is made right before its "
+            "call (untimed), as Katib's controller makes its request from its trials and then "
+            "sends it.",
             "",
             "| algorithm | growing history: median ms | p99 ms | server mean ms | client "
             "serialisation ms | ratio | first call: median ms | p99 ms | server mean ms | "
@@ -450,10 +440,6 @@ def main():
         with grpc.insecure_channel(args.address, options=options) as channel:
             grpc.channel_ready_future(channel).result(timeout=30)
             stub = rpc.SuggestionStub(channel)
-            # Every request of the harder cases (some 100 MB) is made before any call is
-            # timed, so that no algorithm's timed calls run right after making them.
-            growing = {alg: growing_requests(pb, alg, points, args.history, args.calls)
-                       for alg in algorithms if alg in ("tpe", "multivariate-tpe")}
             for alg in algorithms:
                 r = time_ferrotune(pb, stub, alg, base, args.warmup, args.calls,
                                    args.address)
@@ -469,7 +455,7 @@ def main():
                                  ferrotune_ms=dict(median=statistics.median(t), p99=p99(t))))
                 if alg in ("tpe", "multivariate-tpe"):
                     rows[-1].update(time_katib_patterns(pb, stub, alg, points, args.history,
-                                                        growing.pop(alg), args.address))
+                                                        args.calls, args.address))
                     print(f"bench: ferrotune {alg}: growing history median "
                           f"{rows[-1]['growing_ms']['median']:.3f} ms, first call median "
                           f"{rows[-1]['first_ms']['median']:.3f} ms", file=sys.stderr)
