@@ -16,13 +16,13 @@ use clap::Parser;
 use ferrotune_algorithms::{
     AlgorithmContext, IMPLEMENTED, MULTI_OBJECTIVE, Suggester, Suggestions, build,
 };
-use ferrotune_core::{Assignment, ObjectiveType, SearchSpace, TrialStatus, TrialView};
+use ferrotune_core::{Assignment, ObjectiveType, ParamValue, SearchSpace, TrialStatus, TrialView};
 use functions::{Bound, MultiObjectiveFunction, TestFunction};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Best-so-far is recorded after these many trials (those within `--trials`, and
@@ -96,6 +96,13 @@ struct Args {
     /// Print the functions and algorithms that would run, and exit.
     #[arg(long)]
     list: bool,
+    /// Reads a history of the one function given with --functions (JSON lines
+    /// `{"x": [...], "y": value}`, real-valued parameters only) and prints, for each
+    /// algorithm and seed 0..--seeds, the suggestion a fresh instance makes from it
+    /// (`"kind": "next"`, with its point and value), then exits: `same_history.py` asks
+    /// Optuna the same, to compare two samplers on identical histories.
+    #[arg(long)]
+    suggest_from: Option<PathBuf>,
     /// The multi-objective part instead: every objective of each multi-objective function
     /// minimised, one JSON line per run with every trial's objective vector. --points and
     /// --list then print the multi-objective functions; there is no speed part.
@@ -125,6 +132,9 @@ fn main() -> Result<()> {
         return Ok(());
     }
     let mut out = Output::open(args.out.as_ref(), args.resume)?;
+    if let Some(path) = &args.suggest_from {
+        return suggest_from(path, &functions, &algorithms, args.seeds, &mut out);
+    }
     if args.points {
         for f in &functions {
             for (x, value) in fixed_points(f)? {
@@ -398,6 +408,67 @@ fn checkpoints(trials: usize) -> Vec<usize> {
 
 fn label(algorithm: &str) -> String {
     format!("ferrotune {algorithm}")
+}
+
+/// Each algorithm's next suggestion from the history in `path`, for seeds 0..`seeds`: a
+/// fresh instance each time, as a sampler asked once.
+fn suggest_from(
+    path: &Path,
+    functions: &[&TestFunction],
+    algorithms: &[String],
+    seeds: u64,
+    out: &mut Output,
+) -> Result<()> {
+    let [f] = functions else {
+        bail!("--suggest-from takes exactly one function (--functions NAME)");
+    };
+    let space = f.space();
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut history = Vec::new();
+    for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        let at = || format!("{}: line {}", path.display(), i + 1);
+        let v: Value = serde_json::from_str(line).with_context(at)?;
+        let x: Vec<f64> = serde_json::from_value(v["x"].clone())
+            .with_context(|| format!("{}: \"x\" must be a list of numbers", at()))?;
+        let y = v["y"]
+            .as_f64()
+            .with_context(|| format!("{}: \"y\" must be a number", at()))?;
+        ensure!(
+            x.len() == space.parameters.len(),
+            "{}: {} has {} parameters, \"x\" has {}",
+            at(),
+            f.name,
+            space.parameters.len(),
+            x.len()
+        );
+        let a = Assignment(
+            space
+                .parameters
+                .iter()
+                .zip(&x)
+                .map(|(p, &x)| (p.name.clone(), ParamValue::Float(x)))
+                .collect(),
+        );
+        ensure!(
+            space.contains(&a),
+            "{}: {x:?} is outside {}'s space (real-valued parameters only)",
+            at(),
+            f.name
+        );
+        history.push(trial(a, y, i));
+    }
+    for alg in algorithms {
+        for seed in 0..seeds {
+            let mut s = suggester(f, alg, seed)?;
+            let a = one(s.suggest(&history, 1)?, &space, &history)?;
+            out.write(&json!({
+                "kind": "next", "side": "ferrotune", "algorithm": alg, "function": f.name,
+                "seed": seed, "history": history.len(), "x": f.point(&a)?, "value": f.value(&a)?,
+            }))?;
+        }
+    }
+    Ok(())
 }
 
 /// One sequential run: `trials` times suggest one, evaluate it, add it to the history.
@@ -739,6 +810,54 @@ mod tests {
         let r = speed_run(&functions::ALL[0], "random", 20, 2, Duration::from_secs(60)).unwrap();
         assert_eq!(r["times_ms"].as_array().unwrap().len(), 2);
         assert!(pick_algorithms(&["grid".into()]).is_err());
+    }
+
+    /// `--suggest-from`: one line per seed, each a point of the space with its value, the
+    /// same for the same seed; a bad history line is refused with its line number.
+    #[test]
+    fn suggestions_from_a_history_file() {
+        let dir = std::env::temp_dir().join(format!("compare-suggest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = functions::by_name("branin").unwrap();
+        let history = dir.join("history.jsonl");
+        let lines: Vec<String> = synthetic_history(f, 12)
+            .unwrap()
+            .iter()
+            .map(|t| json!({"x": f.point(&t.parameters).unwrap(), "y": t.objective}).to_string())
+            .collect();
+        std::fs::write(&history, lines.join("\n")).unwrap();
+        let run = |name: &str| {
+            let path = dir.join(name);
+            let mut out = Output::open(Some(&path), false).unwrap();
+            suggest_from(&history, &[f], &["multivariate-tpe".into()], 3, &mut out).unwrap();
+            drop(out);
+            std::fs::read_to_string(&path).unwrap()
+        };
+        let first = run("a.jsonl");
+        assert_eq!(first, run("b.jsonl"), "the same seeds give the same points");
+        let next: Vec<Value> = first
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(next.len(), 3);
+        for (seed, v) in next.iter().enumerate() {
+            assert_eq!(v["seed"], seed as u64);
+            assert_eq!(v["history"], 12);
+            let x: Vec<f64> = serde_json::from_value(v["x"].clone()).unwrap();
+            assert!((-5.0..=10.0).contains(&x[0]) && (0.0..=15.0).contains(&x[1]));
+            // serde_json reads a float back to within an ulp, not always exactly.
+            let value = v["value"].as_f64().unwrap();
+            assert!((value - functions::branin(&x)).abs() <= 1e-9 * value.abs().max(1.0));
+        }
+        std::fs::write(
+            &history,
+            format!("{}\n{{\"x\": [20, 1], \"y\": 3}}", lines[0]),
+        )
+        .unwrap();
+        let mut out = Output::open(Some(&dir.join("c.jsonl")), false).unwrap();
+        let e = suggest_from(&history, &[f], &["random".into()], 1, &mut out).unwrap_err();
+        assert!(e.to_string().contains("line 2"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Every implemented multi-objective algorithm runs on both ZDT functions, and its
