@@ -138,6 +138,21 @@ def server_suggestion_seconds(address):
             values["ferrotune_suggestion_seconds_count"])
 
 
+def call_ms(stub, request, timeout=600):
+    """One `GetSuggestions` call: its time in milliseconds, from the stub call to the
+    decoded reply, and the reply."""
+    t0 = time.perf_counter()
+    reply = stub.GetSuggestions(request, timeout=timeout)
+    return (time.perf_counter() - t0) * 1e3, reply
+
+
+def serialise_ms(request):
+    """The client's protobuf serialisation of `request` (part of every call), in ms."""
+    t0 = time.perf_counter()
+    request.SerializeToString()
+    return (time.perf_counter() - t0) * 1e3
+
+
 def time_ferrotune(pb, stub, algorithm, points, warmup, calls, address=None):
     request = katib_request(pb, algorithm, points)
     state = False
@@ -154,17 +169,11 @@ def time_ferrotune(pb, stub, algorithm, points, warmup, calls, address=None):
     before = server_clock(address)
     times = []
     for _ in range(calls):
-        t0 = time.perf_counter()
-        reply = stub.GetSuggestions(request, timeout=600)
-        times.append((time.perf_counter() - t0) * 1e3)
+        ms, reply = call_ms(stub, request)
+        times.append(ms)
         check_reply(reply, algorithm)
     server_ms = server_mean_ms(address, before)
-    # What the client's own protobuf serialisation of the request takes, part of each call.
-    serialise = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        request.SerializeToString()
-        serialise.append((time.perf_counter() - t0) * 1e3)
+    serialise = [serialise_ms(request) for _ in range(calls)]
     return dict(times_ms=times, request_bytes=request.ByteSize(), with_state=state,
                 server_mean_ms=server_ms, serialise_ms=statistics.median(serialise))
 
@@ -195,13 +204,10 @@ def time_katib_patterns(pb, stub, algorithm, points, history_n, calls, address=N
     def timed(requests):
         times, serialise = [], []
         for request in requests:
-            t0 = time.perf_counter()
-            reply = stub.GetSuggestions(request, timeout=600)
-            times.append((time.perf_counter() - t0) * 1e3)
+            ms, reply = call_ms(stub, request)
+            times.append(ms)
             check_reply(reply, algorithm)
-            t0 = time.perf_counter()
-            request.SerializeToString()
-            serialise.append((time.perf_counter() - t0) * 1e3)
+            serialise.append(serialise_ms(request))
         return dict(median=statistics.median(times), p99=p99(times),
                     serialise=statistics.median(serialise)), len(times)
 
@@ -473,11 +479,7 @@ def main():
             empty = katib_request(pb, "random", [])
             for _ in range(args.warmup):
                 stub.GetSuggestions(empty, timeout=60)
-            floor = []
-            for _ in range(args.calls):
-                t0 = time.perf_counter()
-                stub.GetSuggestions(empty, timeout=60)
-                floor.append((time.perf_counter() - t0) * 1e3)
+            floor = [call_ms(stub, empty, timeout=60)[0] for _ in range(args.calls)]
     for row in rows:
         o = time_optuna(optuna, PAIRS[row["algorithm"]][2], base, args.warmup, args.asks)
         t = o["times_ms"]

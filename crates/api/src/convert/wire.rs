@@ -766,6 +766,13 @@ mod tests {
         kept.views[k].is_some()
     }
 
+    /// The trials `w` left unread (their bytes were kept).
+    fn unread(w: &WireSuggestionsRequest) -> Vec<usize> {
+        (0..w.trial_count())
+            .filter(|&i| w.trials[i].inner.is_none())
+            .collect()
+    }
+
     /// `r` read as the server reads it: the trials with bytes kept in `kept` left unread.
     fn read_with(r: &pb::GetSuggestionsRequest, kept: &KeptViews) -> WireSuggestionsRequest {
         let mut w = WireSuggestionsRequest::read_heads(Bytes::from(r.encode_to_vec())).unwrap();
@@ -798,11 +805,8 @@ mod tests {
         next.trials.insert(5, new);
         next.trials.push(first.trials[1].clone());
         let w = read_with(&next, &kept);
-        let unread: Vec<usize> = (0..w.trial_count())
-            .filter(|&i| w.trials[i].inner.is_none())
-            .collect();
         // next's trials: t0, t1, t2', t3, t4, t-new, t5, "t0" (was t7), t1 again.
-        assert_eq!(unread, [0, 1, 3, 4, 6, 8]);
+        assert_eq!(unread(&w), [0, 1, 3, 4, 6, 8]);
         let views = w.trial_views_reusing(&space(), "loss", &mut kept).unwrap();
         assert_eq!(views, read(&next).trial_views(&space(), "loss").unwrap());
         // Reused: trials 0, 1 (once), 3, 4 and 5; converted: the changed 2, the new one,
@@ -836,10 +840,7 @@ mod tests {
         newer.name = "t-newer".into();
         grown.trials.push(newer);
         let g = read_with(&grown, &grown_kept);
-        let unread: Vec<usize> = (0..g.trial_count())
-            .filter(|&i| g.trials[i].inner.is_none())
-            .collect();
-        assert_eq!(unread, (0..9).collect::<Vec<_>>());
+        assert_eq!(unread(&g), (0..9).collect::<Vec<_>>());
         assert!(
             grown_kept.by_name.get().is_none(),
             "a lookup by name for a history grown at its end"
