@@ -32,6 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import functions  # noqa: E402
+import peers  # noqa: E402
 
 
 def summary(values, best):
@@ -58,13 +59,12 @@ def main():
     args = ap.parse_args()
 
     import optuna
-    from optuna.distributions import FloatDistribution
     from optuna.trial import create_trial
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     algorithm = "tpe" if args.independent else "multivariate-tpe"
     peer = "TPESampler(multivariate=False)" if args.independent else "TPESampler()"
-    peer_args = {"multivariate": False} if args.independent else {}
+    peer_name = "optuna-tpe-independent" if args.independent else "optuna-tpe"
     spec = functions.FUNCTIONS.get(args.function)
     if spec is None:
         raise SystemExit(f"same_history: unknown function {args.function!r}; known: "
@@ -74,25 +74,21 @@ def main():
         raise SystemExit(f"same_history: {args.function} has non-real parameters")
     names = [f"x{i}" for i in range(len(bounds))]
 
-    def point(trial):
-        return [trial.suggest_float(n, b[1], b[2]) for n, b in zip(names, bounds)]
-
     run = optuna.create_study(direction="minimize",
-                              sampler=optuna.samplers.TPESampler(seed=args.history_seed))
-    run.optimize(lambda t: f(point(t)), n_trials=args.trials)
+                              sampler=peers.optuna_sampler("optuna-tpe", args.history_seed))
+    run.optimize(lambda t: f(peers.optuna_point(t, bounds)), n_trials=args.trials)
     history = [([t.params[n] for n in names], t.value) for t in run.trials]
     best = min(y for _, y in history)
 
-    dists = {n: FloatDistribution(b[1], b[2]) for n, b in zip(names, bounds)}
+    dists = peers.optuna_distributions(bounds)
     added = [create_trial(params=dict(zip(names, x)), distributions=dists, value=y)
              for x, y in history]
     optuna_values = []
     for k in range(args.asks):
         study = optuna.create_study(direction="minimize",
-                                    sampler=optuna.samplers.TPESampler(seed=1000 + k,
-                                                                       **peer_args))
+                                    sampler=peers.optuna_sampler(peer_name, 1000 + k))
         study.add_trials(added)
-        optuna_values.append(f(point(study.ask())))
+        optuna_values.append(f(peers.optuna_point(study.ask(), bounds)))
 
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl") as fh:
         for x, y in history:
